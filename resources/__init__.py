@@ -1,0 +1,1 @@
+"""Application resources (icons, desktop files), shipped as bgeraser_gui.resources."""
