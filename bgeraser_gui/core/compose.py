@@ -1,0 +1,234 @@
+"""Compose a cutout (photo + alpha) into its export image and write it safely.
+
+Formats: PNG, lossless WebP and TIFF with alpha; JPEG when flattened onto a background;
+mask only as 8-bit PNG. ICC profile and EXIF (orientation 1) are written back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from bgeraser_gui.core.atomic import atomic_write
+from bgeraser_gui.core.errors import ExportError, OutputExistsError
+from bgeraser_gui.core.image_io import LoadedImage, load_image
+from bgeraser_gui.core.watermark import Watermark, apply_watermark
+
+FORMATS = {"png": ".png", "webp": ".webp", "tiff": ".tif", "jpeg": ".jpg"}
+EXISTING_POLICIES = ("skip", "overwrite", "number")
+WEBP_MAX_SIDE = 16383
+SUBJECT_THRESHOLD = 8  # alpha (0..255) above which a pixel counts as subject for cropping
+
+Color = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    format: str = "png"
+    background: None | Color | Path = None  # None = transparent
+    mask_only: bool = False
+    crop_to_subject: bool = False
+    crop_margin_px: int = 0
+    resize_long_side: int | None = None
+    watermark: Watermark | None = None
+    existing: str = "number"
+    name_pattern: str = "{stem}_cutout"
+    mask_name_pattern: str = "{stem}_mask"
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"unknown format {self.format!r} (use {', '.join(FORMATS)})")
+        if self.existing not in EXISTING_POLICIES:
+            raise ValueError(f"existing-file policy must be one of {', '.join(EXISTING_POLICIES)}")
+        if self.format == "jpeg" and self.background is None and not self.mask_only:
+            raise ValueError("JPEG has no transparency: choose a background colour or image")
+        if self.crop_margin_px < 0:
+            raise ValueError("crop margin must be >= 0")
+        if self.resize_long_side is not None and self.resize_long_side < 1:
+            raise ValueError("resize target must be >= 1 pixel")
+
+    @property
+    def extension(self) -> str:
+        return ".png" if self.mask_only else FORMATS[self.format]
+
+
+def parse_color(text: str) -> Color:
+    """'#RRGGBB' or 'RRGGBB' -> (r, g, b)."""
+    value = text.strip().lstrip("#")
+    if len(value) != 6:
+        raise ValueError(f"colour {text!r} is not #RRGGBB")
+    try:
+        return tuple(int(value[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+    except ValueError:
+        raise ValueError(f"colour {text!r} is not #RRGGBB") from None
+
+
+def to_alpha_u8(alpha: np.ndarray) -> np.ndarray:
+    """Float alpha in [0, 1] (or uint8 already) -> uint8 0..255."""
+    if alpha.dtype == np.uint8:
+        return alpha
+    return np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8)
+
+
+def subject_box(alpha_u8: np.ndarray, margin: int = 0) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) of the subject plus `margin`, clamped; None if empty."""
+    rows = np.flatnonzero((alpha_u8 > SUBJECT_THRESHOLD).any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero((alpha_u8 > SUBJECT_THRESHOLD).any(axis=0))
+    height, width = alpha_u8.shape
+    return (
+        max(0, int(cols[0]) - margin),
+        max(0, int(rows[0]) - margin),
+        min(width, int(cols[-1]) + 1 + margin),
+        min(height, int(rows[-1]) + 1 + margin),
+    )
+
+
+def _cover(background: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Scale `background` to cover `size` and centre-crop it."""
+    width, height = size
+    scale = max(width / background.width, height / background.height)
+    scaled = background.resize(
+        (max(width, round(background.width * scale)), max(height, round(background.height * scale))),
+        Image.Resampling.LANCZOS,
+    )
+    left = (scaled.width - width) // 2
+    top = (scaled.height - height) // 2
+    return scaled.crop((left, top, left + width, top + height))
+
+
+def _background_array(background: Color | Path, size: tuple[int, int]) -> np.ndarray:
+    width, height = size
+    if isinstance(background, tuple):
+        return np.broadcast_to(np.array(background, np.float32), (height, width, 3))
+    bg = load_image(background)
+    return np.asarray(_cover(Image.fromarray(bg.rgb), size), np.float32)
+
+
+def compose_image(
+    image: LoadedImage,
+    alpha_u8: np.ndarray,
+    options: ExportOptions,
+    foreground: np.ndarray | None = None,
+) -> Image.Image:
+    """Build the export image. `foreground` (HxWx3 float in [0, 1]) carries decontaminated colours."""
+    alpha_u8 = to_alpha_u8(alpha_u8)
+    if alpha_u8.shape != image.rgb.shape[:2]:
+        raise ExportError(
+            f"mask size {alpha_u8.shape[::-1]} does not match the image {image.rgb.shape[1::-1]}"
+        )
+    if foreground is not None:
+        rgb = np.clip(np.rint(foreground * 255.0), 0, 255).astype(np.uint8)
+    else:
+        rgb = image.rgb
+    if options.crop_to_subject:
+        box = subject_box(alpha_u8, options.crop_margin_px)
+        if box is not None:
+            left, top, right, bottom = box
+            rgb, alpha_u8 = rgb[top:bottom, left:right], alpha_u8[top:bottom, left:right]
+    if options.mask_only:
+        result = Image.fromarray(np.ascontiguousarray(alpha_u8), "L")
+    elif options.background is None:
+        result = Image.fromarray(np.ascontiguousarray(np.dstack([rgb, alpha_u8])), "RGBA")
+    else:
+        height, width = alpha_u8.shape
+        a = alpha_u8[..., None].astype(np.float32) / 255.0
+        bg = _background_array(options.background, (width, height))
+        flat = rgb.astype(np.float32) * a + bg * (1.0 - a)
+        result = Image.fromarray(np.clip(np.rint(flat), 0, 255).astype(np.uint8), "RGB")
+    if options.resize_long_side and max(result.size) != options.resize_long_side:
+        scale = options.resize_long_side / max(result.size)
+        new_size = (max(1, round(result.width * scale)), max(1, round(result.height * scale)))
+        result = result.resize(new_size, Image.Resampling.LANCZOS)
+    if options.watermark is not None and not options.mask_only:
+        result = apply_watermark(result, options.watermark)
+    return result
+
+
+def output_path_for(input_path: str | Path, out_dir: str | Path, options: ExportOptions) -> Path:
+    """Where the export of `input_path` goes (before the existing-file policy is applied)."""
+    stem = Path(input_path).stem
+    pattern = options.mask_name_pattern if options.mask_only else options.name_pattern
+    try:
+        name = pattern.format(stem=stem, ext=options.extension.lstrip("."))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"bad naming pattern {pattern!r}: use {{stem}} ({exc})") from None
+    if not name or "/" in name or "\\" in name:
+        raise ValueError(f"naming pattern {pattern!r} must give a plain file name")
+    return Path(out_dir) / f"{name}{options.extension}"
+
+
+def _numbered(path: Path, n: int) -> Path:
+    return path.with_name(f"{path.stem}-{n}{path.suffix}")
+
+
+def _save(result: Image.Image, tmp: Path, image: LoadedImage, options: ExportOptions) -> None:
+    params: dict = {}
+    if not options.mask_only:
+        if image.icc_profile:
+            params["icc_profile"] = image.icc_profile
+        if image.exif:
+            params["exif"] = image.exif
+    fmt = "png" if options.mask_only else options.format
+    if fmt == "png":
+        result.save(tmp, "PNG", compress_level=4, **params)
+    elif fmt == "webp":
+        if max(result.size) > WEBP_MAX_SIDE:
+            raise ExportError(f"WebP cannot hold images over {WEBP_MAX_SIDE} px: use PNG or TIFF")
+        result.save(tmp, "WEBP", lossless=True, quality=80, method=4, exact=True, **params)
+    elif fmt == "tiff":
+        result.save(tmp, "TIFF", compression="tiff_adobe_deflate", **params)
+    else:
+        result.save(tmp, "JPEG", quality=95, subsampling=0, **params)
+
+
+def export_cutout(
+    image: LoadedImage,
+    alpha_u8: np.ndarray,
+    out_path: str | Path,
+    options: ExportOptions,
+    foreground: np.ndarray | None = None,
+    protected: tuple[Path, ...] = (),
+) -> Path | None:
+    """Compose and atomically write the export. Returns the path written, or None if skipped.
+
+    The source photo (and any path in `protected`) is never overwritten, whatever the policy.
+    """
+    out_path = Path(out_path)
+    if not out_path.parent.is_dir():
+        raise ExportError(f"output folder {out_path.parent} does not exist")
+    inputs = {p.resolve() for p in protected}
+    if image.path is not None:
+        inputs.add(Path(image.path).resolve())
+    if options.existing == "skip" and out_path.exists():
+        return None
+    if options.existing == "overwrite" and out_path.resolve() in inputs:
+        raise ExportError(f"{out_path.name}: refusing to overwrite the original photo")
+    result = compose_image(image, alpha_u8, options, foreground)
+
+    def write(tmp: Path) -> None:
+        try:
+            _save(result, tmp, image, options)
+        except (ValueError, KeyError) as exc:
+            raise ExportError(f"{out_path.name}: cannot encode ({exc})") from None
+
+    if options.existing == "overwrite":
+        return atomic_write(out_path, write, replace=True)
+    # "number" (and "skip", where the file appeared meanwhile): never replace anything.
+    for n in range(1, 10_000):
+        candidate = out_path if n == 1 else _numbered(out_path, n)
+        if candidate.resolve() in inputs or candidate.exists():
+            if options.existing == "skip":
+                return None
+            continue
+        try:
+            return atomic_write(candidate, write, replace=False)
+        except OutputExistsError:
+            if options.existing == "skip":
+                return None
+    raise ExportError(f"{out_path.name}: no free numbered name left")
+

@@ -1,0 +1,234 @@
+"""Open photos safely: EXIF orientation applied, ICC and EXIF kept, bombs refused.
+
+Every failure is one of the typed errors in `core.errors`, with a one-line message.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from bgeraser_gui.core.errors import (
+    CorruptImageError,
+    ImageLoadError,
+    ImageTooLargeError,
+    UnsupportedFormatError,
+)
+
+try:  # HEIC/AVIF through a well-kept plugin, when installed
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF_AVAILABLE = True
+except ImportError:  # pragma: no cover - optional
+    HEIF_AVAILABLE = False
+
+# We do our own, explicit bomb check on the header before any pixel is decoded.
+Image.MAX_IMAGE_PIXELS = None
+
+DEFAULT_MAX_PIXELS = 250_000_000  # 250 MP: room for 200 MP medium-format files
+EXIF_ORIENTATION = 0x0112
+
+READABLE_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF", "AVIF"}
+SUPPORTED_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+    | ({".heic", ".heif", ".avif"} if HEIF_AVAILABLE else set())
+)
+
+
+@dataclass
+class LoadedImage:
+    """A decoded photo, upright, as 8-bit RGB plus what export needs to write back."""
+
+    path: Path | None
+    rgb: np.ndarray  # HxWx3 uint8, EXIF orientation applied
+    alpha: np.ndarray | None  # HxW uint8 when the source had transparency
+    icc_profile: bytes | None  # the source's ICC profile (RGB), to embed on export
+    exif: bytes | None  # the source's EXIF block with orientation reset to 1
+    bit_depth: int  # bits per channel of the source (8 or 16)
+    format: str  # the decoder's format name, e.g. "JPEG"
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1e6
+
+
+def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode `path`; raise a typed ImageLoadError subclass on any problem."""
+    path = Path(path)
+    name = path.name
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ImageLoadError(f"{name}: file not found") from None
+    except OSError as exc:
+        raise ImageLoadError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    if path.is_dir():
+        raise ImageLoadError(f"{name}: is a folder, not an image")
+    if size == 0:
+        raise CorruptImageError(f"{name}: empty file (0 bytes)")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise ImageLoadError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    return decode_image(data, name=name, path=path, max_pixels=max_pixels)
+
+
+def decode_image(
+    data: bytes, name: str = "image", path: Path | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> LoadedImage:
+    """Decode image bytes (already read) with the same checks as `load_image`."""
+    try:
+        im = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise UnsupportedFormatError(
+            f"{name}: not an image format bgeraser can read "
+            f"(supported: {', '.join(sorted(e.lstrip('.') for e in SUPPORTED_EXTENSIONS))})"
+        ) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise CorruptImageError(f"{name}: damaged image header ({exc})") from None
+    if im.format not in READABLE_FORMATS:
+        raise UnsupportedFormatError(f"{name}: {im.format} images are not supported")
+    width, height = im.size
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{name}: {width}x{height} is {width * height / 1e6:.0f} MP, over the "
+            f"{max_pixels / 1e6:.0f} MP limit (raise it in the settings if this is a real photo)"
+        )
+    if width < 1 or height < 1:
+        raise CorruptImageError(f"{name}: image has no pixels ({width}x{height})")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            im.load()
+    except (OSError, SyntaxError, ValueError, struct.error) as exc:
+        raise CorruptImageError(f"{name}: damaged or truncated image data ({exc})") from None
+    return _to_loaded(im, path)
+
+
+def _exif_without_orientation(im: Image.Image) -> bytes | None:
+    exif = im.getexif()
+    if not exif:
+        return None
+    if EXIF_ORIENTATION in exif:
+        exif[EXIF_ORIENTATION] = 1
+    return exif.tobytes()
+
+
+def _bit_depth(im: Image.Image) -> int:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        return 16
+    bits = im.info.get("bits")
+    if im.format == "TIFF":
+        tag = im.tag_v2.get(258)  # BitsPerSample
+        if tag:
+            bits = max(tag) if isinstance(tag, tuple) else tag
+    return 16 if bits == 16 else 8
+
+
+def _to_loaded(im: Image.Image, path: Path | None) -> LoadedImage:
+    fmt = im.format or "unknown"
+    bit_depth = _bit_depth(im)
+    icc = im.info.get("icc_profile") or None
+    upright = ImageOps.exif_transpose(im)  # before touching the EXIF orientation below
+    exif = _exif_without_orientation(im)
+    rgb, alpha, icc = _to_rgb(upright, icc)
+    return LoadedImage(
+        path=path,
+        rgb=rgb,
+        alpha=alpha,
+        icc_profile=icc,
+        exif=exif,
+        bit_depth=bit_depth,
+        format=fmt,
+    )
+
+
+def _to_rgb(im: Image.Image, icc: bytes | None) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
+    """Return (RGB uint8, alpha uint8 or None, ICC profile valid for the RGB data)."""
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        grey = np.asarray(im)
+        if mode == "F":
+            grey8 = np.clip(np.rint(grey * (255.0 if grey.max(initial=0) <= 1.0 else 1.0)), 0, 255)
+            grey8 = grey8.astype(np.uint8)
+        else:
+            grey8 = np.clip(np.rint(grey.astype(np.float32) / 257.0), 0, 255).astype(np.uint8)
+        return np.repeat(grey8[..., None], 3, axis=2), None, None
+    if mode == "CMYK":
+        return _cmyk_to_rgb(im, icc), None, None
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        mode in ("P", "L", "RGB") and "transparency" in im.info
+    )
+    if has_alpha:
+        rgba = np.asarray(im.convert("RGBA"))
+        alpha = np.ascontiguousarray(rgba[..., 3])
+        rgb = np.ascontiguousarray(rgba[..., :3])
+        if alpha.min() == 255:
+            alpha = None
+    else:
+        rgb = np.asarray(im.convert("RGB"))
+        alpha = None
+    # An ICC profile of a grey source does not describe RGB data: drop it.
+    if mode in ("L", "LA", "1") and icc:
+        icc = None
+    return np.ascontiguousarray(rgb), alpha, icc
+
+
+def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> np.ndarray:
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            srgb = ImageCms.createProfile("sRGB")
+            converted = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
+            if converted is not None:
+                return np.asarray(converted)
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # a broken profile: fall back to the naive conversion below
+    return np.asarray(im.convert("RGB"))
+
+
+def is_supported_path(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED_EXTENSIONS and not path.name.startswith(".")
+
+
+def collect_images(paths: Iterable[str | Path], recursive: bool = True) -> list[Path]:
+    """Expand folders into the image files they hold; keep explicitly named files as given.
+
+    Files named explicitly are returned even with an unknown extension, so that a bad
+    file is reported rather than silently ignored. Duplicates are removed, order is stable.
+    """
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            pattern = "**/*" if recursive else "*"
+            candidates = sorted(
+                (p for p in path.glob(pattern) if p.is_file() and is_supported_path(p)),
+                key=lambda p: str(p).lower(),
+            )
+        else:
+            candidates = [path]
+        for candidate in candidates:
+            key = candidate.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(candidate)
+    return found
