@@ -1,0 +1,111 @@
+"""Options shared by the commands that produce cutouts (`cutout`, `batch`, `eval`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bgeraser_gui.core.compose import EXISTING_POLICIES, FORMATS, ExportOptions, parse_color
+from bgeraser_gui.core.image_io import DEFAULT_MAX_PIXELS
+from bgeraser_gui.core.watermark import POSITIONS, Watermark
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME|PATH",
+        help="model name from `bgeraser-cli models list`, or a path to an .onnx file "
+        "(default: isnet-general-use)",
+    )
+    group.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda", "mps"),
+        default="auto",
+        help="where the model runs (default: auto = CUDA > MPS > CPU)",
+    )
+    group.add_argument(
+        "--refine",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="alpha matting of the edges with colour decontamination (default: on)",
+    )
+
+
+def add_export_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("export")
+    group.add_argument("--format", choices=tuple(FORMATS), default="png")
+    group.add_argument(
+        "--background",
+        default="transparent",
+        metavar="transparent|#RRGGBB|IMAGE",
+        help="keep transparency, flatten onto a colour, or onto an image (scaled to cover)",
+    )
+    group.add_argument("--mask-only", action="store_true", help="write the 8-bit mask as PNG")
+    group.add_argument(
+        "--crop",
+        nargs="?",
+        const=0,
+        type=int,
+        default=None,
+        metavar="MARGIN_PX",
+        help="crop to the subject, with an optional margin in pixels",
+    )
+    group.add_argument("--resize", type=int, default=None, metavar="PX", help="longest side")
+    group.add_argument("--existing", choices=EXISTING_POLICIES, default="number")
+    group.add_argument(
+        "--name-pattern", default="{stem}_cutout", help="output name without extension"
+    )
+    group.add_argument("--watermark-text", default=None)
+    group.add_argument("--watermark-image", type=Path, default=None)
+    group.add_argument("--watermark-position", choices=POSITIONS, default="bottom-right")
+    group.add_argument("--watermark-size", type=float, default=0.2, help="fraction of width")
+    group.add_argument("--watermark-opacity", type=float, default=0.5)
+    group.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=DEFAULT_MAX_PIXELS / 1e6,
+        help="refuse larger images (decompression-bomb guard)",
+    )
+
+
+def parse_background(text: str) -> None | tuple[int, int, int] | Path:
+    if text.lower() in ("transparent", "none", ""):
+        return None
+    if text.startswith("#"):
+        return parse_color(text)
+    path = Path(text)
+    if not path.is_file():
+        raise ValueError(f"background {text!r} is neither #RRGGBB nor an image file")
+    return path
+
+
+def export_options_from_args(args: argparse.Namespace) -> ExportOptions:
+    """Build ExportOptions; raises ValueError with a user-facing message."""
+    watermark = None
+    if args.watermark_text or args.watermark_image:
+        watermark = Watermark(
+            text=args.watermark_text,
+            image=args.watermark_image,
+            position=args.watermark_position,
+            size=args.watermark_size,
+            opacity=args.watermark_opacity,
+        )
+    return ExportOptions(
+        format=args.format,
+        background=parse_background(args.background),
+        mask_only=args.mask_only,
+        crop_to_subject=args.crop is not None,
+        crop_margin_px=args.crop or 0,
+        resize_long_side=args.resize,
+        watermark=watermark,
+        existing=args.existing,
+        name_pattern=args.name_pattern,
+    )
+
+
+def fail(message: str, code: int = 2) -> int:
+    print(f"bgeraser-cli: error: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,110 @@
+"""`bgeraser-cli cutout IN... -o OUTDIR`: cut out photos one after another."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bgeraser_gui.commands.common import (
+    add_export_options,
+    add_model_options,
+    export_options_from_args,
+    fail,
+)
+from bgeraser_gui.core.errors import BgEraserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "cutout",
+        help="cut the subject out of photos",
+        description="Cut the subject out of each photo and write it with transparency "
+        "(or onto a background). Folders are searched for images.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
+    parser.add_argument("-o", "--out", required=True, type=Path, metavar="OUTDIR")
+    parser.add_argument(
+        "--recursive", action=argparse.BooleanOptionalAction, default=True, help="into subfolders"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_model_options(parser)
+    add_export_options(parser)
+    parser.set_defaults(func=run)
+
+
+def build_pipeline(args: argparse.Namespace):
+    """Load the model once and configure the pipeline from the command-line options."""
+    from bgeraser_gui.backends.loader import load_backend
+    from bgeraser_gui.backends.registry import DEFAULT_MODEL
+    from bgeraser_gui.core.matting import RefineOptions
+    from bgeraser_gui.core.pipeline import Pipeline
+
+    export = export_options_from_args(args)
+    backend = load_backend(args.model or DEFAULT_MODEL, device=args.device)
+    return Pipeline(
+        backend,
+        refine=RefineOptions(enabled=args.refine),
+        export=export,
+        max_pixels=int(args.max_megapixels * 1e6),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from bgeraser_gui.core.image_io import collect_images
+
+    files = collect_images(args.inputs, recursive=args.recursive)
+    if not files:
+        return fail("no images found in " + ", ".join(args.inputs))
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return fail(f"cannot create output folder {args.out}: {exc.strerror or exc}")
+    try:
+        pipeline = build_pipeline(args)
+    except ValueError as exc:
+        return fail(str(exc))
+    except BgEraserError as exc:
+        return fail(str(exc))
+    return process_all(pipeline, files, args.out, quiet=args.quiet)
+
+
+def process_all(pipeline, files: list[Path], out_dir: Path, quiet: bool = False) -> int:
+    done = skipped = failed = 0
+    started = time.perf_counter()
+    bar = tqdm(total=len(files), unit="img", disable=quiet, file=sys.stderr, dynamic_ncols=True)
+    for path in files:
+        bar.set_postfix_str(path.name[-30:])
+        try:
+            written = pipeline.process_file(path, out_dir)
+        except BgEraserError as exc:
+            failed += 1
+            tqdm.write(f"failed: {exc}", file=sys.stderr)
+        except MemoryError:
+            failed += 1
+            tqdm.write(f"failed: {path.name}: not enough memory for this image", file=sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
+            failed += 1
+            tqdm.write(
+                f"failed: {path.name}: internal error {type(exc).__name__}: {exc}", file=sys.stderr
+            )
+        else:
+            if written is None:
+                skipped += 1
+                tqdm.write(f"skipped: {path.name} (output exists)", file=sys.stderr)
+            else:
+                done += 1
+                if quiet:
+                    print(written)
+        bar.update(1)
+    bar.close()
+    seconds = time.perf_counter() - started
+    print(
+        f"{done} written, {skipped} skipped, {failed} failed of {len(files)} "
+        f"in {seconds:.1f} s -> {out_dir}",
+        file=sys.stderr,
+    )
+    return 1 if failed else 0
