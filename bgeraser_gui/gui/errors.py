@@ -1,0 +1,77 @@
+"""Clear, non-blocking error reporting: one message box that never stops the event loop.
+
+Expected failures (`BgEraserError`: corrupt photo, missing model, export refused) are shown as
+their one-line message; anything else is shown as "unexpected" and its traceback goes to the
+log, so the user keeps the window and their edits either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from bgeraser_gui.core.errors import BgEraserError
+
+log = logging.getLogger("bgeraser.gui")
+MAX_LINES = 8
+
+
+def describe(exc: BaseException) -> str:
+    """A user-facing one-liner for `exc`."""
+    if isinstance(exc, BgEraserError):
+        return str(exc) or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        return "Not enough memory for this image (try a smaller model or image)."
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    return f"Unexpected error ({type(exc).__name__}: {exc})"
+
+
+class ErrorReporter:
+    """Shows problems in a single non-modal message box (and the status bar)."""
+
+    def __init__(self, parent: QWidget, show_status=None) -> None:
+        self._parent = parent
+        self._show_status = show_status
+        self._box: QMessageBox | None = None
+        self._lines: list[str] = []
+        self.history: list[str] = []  # every message shown this session
+
+    @property
+    def box(self) -> QMessageBox | None:
+        return self._box
+
+    def report(self, title: str, exc: BaseException | str) -> str:
+        if isinstance(exc, BaseException):
+            message = describe(exc)
+            if not isinstance(exc, BgEraserError | OSError | MemoryError):
+                log.error("%s\n%s", title, "".join(traceback.format_exception(exc)))
+        else:
+            message = exc
+        line = f"{title}: {message}"
+        self.history.append(line)
+        if self._show_status is not None:
+            self._show_status(line)
+        box = self._ensure_box()
+        if not box.isVisible():
+            self._lines = []
+        self._lines = [*self._lines, line][-MAX_LINES:]
+        box.setText(title if len(self._lines) == 1 else "Some things went wrong")
+        box.setInformativeText("\n".join(self._lines if len(self._lines) > 1 else [message]))
+        box.show()
+        box.raise_()
+        return line
+
+    def _ensure_box(self) -> QMessageBox:
+        if self._box is None:
+            box = QMessageBox(self._parent)
+            box.setIcon(QMessageBox.Icon.Warning)
+            box.setWindowTitle("bgeraser")
+            box.setStandardButtons(QMessageBox.StandardButton.Ok)
+            box.setWindowModality(Qt.WindowModality.NonModal)
+            box.setModal(False)
+            self._box = box
+        return self._box
