@@ -1,0 +1,64 @@
+"""Which torch device and CPU precision to run a model on."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from bgeraser_gui.core.errors import ModelError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def pick_device(requested: str = "auto") -> str:
+    """Resolve "auto" to the best available device (CUDA > MPS > CPU); validate an explicit one.
+
+    An explicit device that is not available raises ModelError with a one-line reason.
+    """
+    import torch
+
+    requested = (requested or "auto").lower()
+    if requested not in DEVICES and not requested.startswith("cuda:"):
+        raise ModelError(f"unknown device {requested!r}; choose one of {', '.join(DEVICES)}")
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if requested == "auto":
+        return "cuda" if cuda else "mps" if mps else "cpu"
+    if requested.startswith("cuda") and not cuda:
+        raise ModelError("CUDA was requested but no CUDA GPU is available to torch")
+    if requested == "mps" and not mps:
+        raise ModelError("MPS was requested but Apple Metal is not available to torch")
+    return requested
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags from /proc/cpuinfo (empty where that file does not exist)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def cpu_has_bf16_matmul() -> bool:
+    """True when the CPU executes bf16 matrix instructions natively (AVX512-BF16 or AMX-BF16),
+    the only case where bf16 autocast is faster than fp32 instead of emulated and slower."""
+    import torch
+
+    if os.environ.get("BGERASER_NO_BF16") == "1":
+        return False
+    native = bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+    return native and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def cpu_thread_count() -> int:
+    """Threads for torch on CPU: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
