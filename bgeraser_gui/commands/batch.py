@@ -1,0 +1,162 @@
+"""`bgeraser-cli batch IN_DIR... -o OUT_DIR`: many photos, in parallel, resumable, with a report."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bgeraser_gui.commands.common import (
+    add_export_options,
+    add_model_options,
+    export_options_from_args,
+    fail,
+)
+from bgeraser_gui.core.batch_plan import (
+    STATUS_FAILED,
+    STATUS_SKIPPED,
+    BatchSummary,
+    ReportRecord,
+    ReportWriter,
+    collect_jobs,
+    is_uri,
+    split_resumable,
+)
+from bgeraser_gui.core.errors import BgEraserError
+from bgeraser_gui.core.progress import CancelToken
+from bgeraser_gui.engines.spec import PipelineSpec
+
+ENGINES = ("local", "ray")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "batch",
+        help="cut out many photos (parallel, resumable, JSON-lines report)",
+        description="Cut out every photo under the input folders into OUT_DIR, mirroring "
+        "sub-folders. Inputs and OUT_DIR may be URIs (s3://...) when fsspec is installed. "
+        "Exit status: 0 all fine, 1 some files failed, 2 bad usage.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="IN_DIR", help="folders, files or URIs")
+    parser.add_argument("-o", "--out", required=True, metavar="OUT_DIR")
+    parser.add_argument("--recursive", action="store_true", help="also search sub-folders")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="parallel workers")
+    parser.add_argument(
+        "--pool",
+        choices=("thread", "process"),
+        default="thread",
+        help="local engine: workers as threads (one process) or separate processes",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="skip inputs whose output is already complete"
+    )
+    parser.add_argument("--engine", choices=ENGINES, default="local")
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="Ray cluster to join, e.g. ray://head:10001 or auto (default: start a local one)",
+    )
+    parser.add_argument(
+        "--threads-per-worker",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads each worker's model may use (default: library default)",
+    )
+    parser.add_argument("--report", type=Path, default=None, metavar="FILE.jsonl")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_model_options(parser)
+    add_export_options(parser)
+    parser.set_defaults(func=run)
+
+
+def make_engine(args: argparse.Namespace, spec: PipelineSpec):
+    if args.engine == "ray":
+        from bgeraser_gui.engines.ray_engine import RayEngine
+
+        return RayEngine(spec, workers=args.workers, address=args.ray_address)
+    from bgeraser_gui.engines.local import LocalEngine
+
+    return LocalEngine(spec, workers=args.workers, pool=args.pool)
+
+
+def spec_from_args(args: argparse.Namespace) -> PipelineSpec:
+    return PipelineSpec(
+        model=args.model,
+        device=args.device,
+        refine=args.refine,
+        export=export_options_from_args(args),
+        torch_threads=args.threads_per_worker,
+        max_pixels=int(args.max_megapixels * 1e6),
+    )
+
+
+def _describe(record: ReportRecord) -> str:
+    name = Path(record.input).name
+    if record.status == STATUS_FAILED:
+        return f"failed: {record.error or name}"
+    return f"{record.status}: {name}"
+
+
+def run(args: argparse.Namespace, backend_factory=None) -> int:
+    """The command; `backend_factory` lets embedders and tests supply their own backend."""
+    if args.workers < 1:
+        return fail("--workers must be >= 1")
+    try:
+        spec = spec_from_args(args)
+        if backend_factory is not None:
+            spec = dataclasses.replace(spec, backend_factory=backend_factory)
+        jobs = collect_jobs(args.inputs, args.out, recursive=args.recursive)
+    except (ValueError, BgEraserError) as exc:
+        return fail(str(exc))
+    if not jobs:
+        return fail("no images found in " + ", ".join(args.inputs))
+    if not is_uri(args.out):
+        try:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return fail(f"cannot create output folder {args.out}: {exc.strerror or exc}")
+
+    already_done: list = []
+    if args.resume:
+        jobs, already_done = split_resumable(jobs, spec.export)
+    summary = BatchSummary()
+    cancel = CancelToken()
+    total = len(jobs) + len(already_done)
+    bar = tqdm(total=total, unit="img", disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
+    with ReportWriter(args.report) as report:
+        for job, output in already_done:
+            record = ReportRecord(job.source, output, STATUS_SKIPPED, 0.0, "resume: complete")
+            report.write(record)
+            summary.add(record)
+            bar.update(1)
+        summary.start()
+        try:
+            engine = make_engine(args, spec)
+            for record in engine.run(jobs, cancel):
+                report.write(record)
+                summary.add(record)
+                if record.status != "ok" or args.quiet:
+                    tqdm.write(_describe(record), file=sys.stderr)
+                bar.update(1)
+        except KeyboardInterrupt:
+            cancel.cancel()
+            bar.close()
+            print("interrupted: finished files are kept; rerun with --resume", file=sys.stderr)
+            return 130
+        except BgEraserError as exc:  # e.g. Ray not installed or the cluster unreachable
+            bar.close()
+            return fail(str(exc), code=1)
+        summary.stop()
+    bar.close()
+    print(
+        f"{summary.ok} written, {summary.skipped} skipped, {summary.failed} failed, "
+        f"{summary.cancelled} cancelled of {total} in {summary.finished - summary.started:.1f} s "
+        f"({summary.images_per_minute:.1f} images/min) -> {args.out}",
+        file=sys.stderr,
+    )
+    return 1 if summary.failed or summary.cancelled else 0

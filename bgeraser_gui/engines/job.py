@@ -1,0 +1,90 @@
+"""Run one batch job through a pipeline and describe the outcome as a report record.
+
+Any error is caught and reported: one failing file never stops the others.
+URIs are staged through a temporary folder (download, process, upload) with fsspec.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path, PurePosixPath
+
+from bgeraser_gui.core.batch_plan import (
+    STATUS_CANCELLED,
+    STATUS_FAILED,
+    STATUS_OK,
+    STATUS_SKIPPED,
+    BatchJob,
+    ReportRecord,
+    is_uri,
+    join_location,
+    planned_output,
+)
+from bgeraser_gui.core.errors import BgEraserError, Cancelled
+from bgeraser_gui.core.progress import CancelToken, no_progress
+
+
+def _process_local(pipeline, job: BatchJob, cancel: CancelToken | None) -> tuple[str, str | None]:
+    out_dir = Path(job.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = pipeline.process_file(Path(job.source), out_dir, no_progress, cancel)
+    if written is None:
+        return STATUS_SKIPPED, planned_output(job, pipeline.export_options)
+    return STATUS_OK, str(written)
+
+
+def _process_remote(pipeline, job: BatchJob, cancel: CancelToken | None) -> tuple[str, str | None]:
+    import fsspec
+
+    options = pipeline.export_options
+    target = planned_output(job, options)
+    out_fs, target_path = fsspec.core.url_to_fs(target)
+    if out_fs.exists(target_path):
+        if options.existing == "skip":
+            return STATUS_SKIPPED, target
+        if options.existing == "number":
+            stem, suffix = PurePosixPath(target).stem, PurePosixPath(target).suffix
+            n = 2
+            while out_fs.exists(str(PurePosixPath(target_path).with_name(f"{stem}-{n}{suffix}"))):
+                n += 1
+            target = join_location(job.out_dir, f"{stem}-{n}{suffix}")
+    with tempfile.TemporaryDirectory(prefix="bgeraser-job-") as tmp:
+        local_in = Path(tmp) / "in" / PurePosixPath(job.source).name
+        local_in.parent.mkdir()
+        if is_uri(job.source):
+            with fsspec.open(job.source, "rb") as src, open(local_in, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        else:
+            shutil.copyfile(job.source, local_in)
+        local_out = Path(tmp) / "out"
+        local_out.mkdir()
+        written = pipeline.process_file(local_in, local_out, no_progress, cancel)
+        if written is None:
+            return STATUS_SKIPPED, target
+        out_fs, target_path = fsspec.core.url_to_fs(target)
+        out_fs.makedirs(str(PurePosixPath(target_path).parent), exist_ok=True)
+        out_fs.put_file(str(written), target_path)
+    return STATUS_OK, target
+
+
+def run_job(pipeline, job: BatchJob, cancel: CancelToken | None = None) -> ReportRecord:
+    """Process `job` with `pipeline`; never raises (except KeyboardInterrupt/SystemExit)."""
+    start = time.perf_counter()
+    output: str | None = None
+    error: str | None = None
+    try:
+        if cancel is not None:
+            cancel.check()
+        remote = is_uri(job.source) or is_uri(job.out_dir)
+        status, output = (_process_remote if remote else _process_local)(pipeline, job, cancel)
+    except Cancelled:
+        status = STATUS_CANCELLED
+    except BgEraserError as exc:
+        status, error = STATUS_FAILED, str(exc)
+    except MemoryError:
+        status, error = STATUS_FAILED, f"{job.name}: out of memory"
+    except Exception as exc:  # noqa: BLE001 - a bug on one file must not stop the batch
+        status, error = STATUS_FAILED, f"{job.name}: {type(exc).__name__}: {exc}"
+    return ReportRecord(job.source, output, status, round(time.perf_counter() - start, 3), error)

@@ -1,0 +1,139 @@
+"""Run batch jobs on this machine: a pool of threads or processes, one pipeline per worker.
+
+Threads share the process (the model libraries release the GIL while computing); processes
+isolate workers completely (a crash in native code loses one job, not the batch) at the
+cost of one model copy each. Results are yielded as jobs finish, in completion order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from concurrent.futures.process import BrokenProcessPool
+
+from bgeraser_gui.core.batch_plan import STATUS_CANCELLED, STATUS_FAILED, BatchJob, ReportRecord
+from bgeraser_gui.core.progress import CancelToken
+from bgeraser_gui.engines.job import run_job
+from bgeraser_gui.engines.spec import PipelineSpec
+
+POOL_KINDS = ("thread", "process")
+
+# Per-worker state: each thread (or process) builds its pipeline once, on first use.
+_worker = threading.local()
+_worker_spec: PipelineSpec | None = None
+
+
+def _worker_pipeline(spec: PipelineSpec):
+    pipeline = getattr(_worker, "pipeline", None)
+    if pipeline is None:
+        pipeline = _worker.pipeline = spec.build()
+    return pipeline
+
+
+def _process_init(spec: PipelineSpec) -> None:
+    global _worker_spec
+    _worker_spec = spec
+
+
+def _process_run(job: BatchJob) -> ReportRecord:
+    assert _worker_spec is not None
+    try:
+        pipeline = _worker_pipeline(_worker_spec)
+    except Exception as exc:  # noqa: BLE001 - reported per job, e.g. a missing model
+        return ReportRecord(job.source, None, STATUS_FAILED, 0.0, f"cannot load the model: {exc}")
+    return run_job(pipeline, job)
+
+
+class LocalEngine:
+    """`workers` threads or processes on this machine, each with its own loaded pipeline."""
+
+    def __init__(self, spec: PipelineSpec, workers: int = 1, pool: str = "thread") -> None:
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        if pool not in POOL_KINDS:
+            raise ValueError(f"pool must be one of {', '.join(POOL_KINDS)}")
+        self.spec = spec
+        self.workers = workers
+        self.pool = pool
+
+    def _executor(self) -> Executor:
+        if self.pool == "process":
+            # spawn: forking a process that already runs model threads can deadlock
+            return ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_process_init,
+                initargs=(self.spec,),
+            )
+        return ThreadPoolExecutor(self.workers, thread_name_prefix="bgeraser-batch")
+
+    def _thread_run(self, job: BatchJob, cancel: CancelToken) -> ReportRecord:
+        try:
+            pipeline = _worker_pipeline(self.spec)
+        except Exception as exc:  # noqa: BLE001 - reported per job, e.g. a missing model
+            return ReportRecord(
+                job.source, None, STATUS_FAILED, 0.0, f"cannot load the model: {exc}"
+            )
+        return run_job(pipeline, job, cancel)
+
+    def run(
+        self, jobs: Iterable[BatchJob], cancel: CancelToken | None = None
+    ) -> Iterator[ReportRecord]:
+        """Yield one record per job as it finishes; after `cancel`, the rest come back cancelled."""
+        cancel = cancel or CancelToken()
+        pending_jobs = list(jobs)
+        if not pending_jobs:
+            return
+        queue = iter(pending_jobs)
+        in_flight: dict[Future, BatchJob] = {}
+        broken = False
+        with self._executor() as executor:
+
+            def submit_next() -> bool:
+                job = next(queue, None)
+                if job is None:
+                    return False
+                if self.pool == "process":
+                    in_flight[executor.submit(_process_run, job)] = job
+                else:
+                    in_flight[executor.submit(self._thread_run, job, cancel)] = job
+                return True
+
+            # Keep a short queue per worker so cancelling stops quickly.
+            for _ in range(2 * self.workers):
+                if not submit_next():
+                    break
+            while in_flight:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = in_flight.pop(future)
+                    yield self._result(future, job)
+                    if cancel.cancelled or broken:
+                        continue
+                    try:
+                        submit_next()
+                    except BrokenProcessPool:
+                        broken = True
+            for job in queue:  # never started
+                if broken:
+                    yield ReportRecord(job.source, None, STATUS_FAILED, 0.0, "worker pool crashed")
+                else:
+                    yield ReportRecord(job.source, None, STATUS_CANCELLED, 0.0, None)
+
+    @staticmethod
+    def _result(future: Future, job: BatchJob) -> ReportRecord:
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            return ReportRecord(job.source, None, STATUS_FAILED, 0.0, f"{job.name}: worker crashed")
+        except Exception as exc:  # noqa: BLE001
+            return ReportRecord(job.source, None, STATUS_FAILED, 0.0, f"{job.name}: {exc}")

@@ -1,0 +1,46 @@
+"""A picklable recipe for the per-image pipeline, so every worker can build its own.
+
+Workers (threads, processes, Ray actors) receive a `PipelineSpec` and call `build()` once:
+the model is loaded once per worker and reused for every image it processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bgeraser_gui.backends.base import SegmentationBackend
+from bgeraser_gui.core.compose import ExportOptions
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    model: str | None = None  # registry name or .onnx path; None = the default model
+    device: str = "auto"
+    refine: bool = True  # trimap alpha matting after segmentation
+    export: ExportOptions = field(default_factory=ExportOptions)
+    # Tests and embedders may supply their own backend (must be picklable for processes/Ray).
+    backend_factory: Callable[[], SegmentationBackend] | None = None
+    torch_threads: int | None = None  # intra-op threads per worker; None = library default
+    max_pixels: int | None = None  # decompression-bomb guard; None = the loader's default
+
+    def load_backend(self) -> SegmentationBackend:
+        if self.backend_factory is not None:
+            return self.backend_factory()
+        from bgeraser_gui.backends.loader import load_backend
+        from bgeraser_gui.backends.registry import DEFAULT_MODEL
+
+        return load_backend(self.model or DEFAULT_MODEL, self.device)
+
+    def build(self):
+        """Load the model (once per worker) and return a ready `core.pipeline.Pipeline`."""
+        if self.torch_threads:
+            import torch
+
+            torch.set_num_threads(self.torch_threads)
+        from bgeraser_gui.core.matting import RefineOptions
+        from bgeraser_gui.core.pipeline import Pipeline
+
+        limits = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
+        refine = RefineOptions(enabled=self.refine)
+        return Pipeline(self.load_backend(), refine=refine, export=self.export, **limits)

@@ -1,0 +1,65 @@
+"""Test helpers for the batch tests: a small deterministic backend and photo factory.
+
+Importable by worker processes and Ray actors (put this folder on their PYTHONPATH).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+class EllipseBackend:
+    """Implements the SegmentationBackend Protocol: a soft ellipse in the middle of the frame."""
+
+    name = "fake-ellipse"
+    device = "cpu"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.pid = os.getpid()
+
+    def predict(self, rgb, progress=None, cancel=None):
+        if cancel is not None:
+            cancel.check()
+        self.calls += 1
+        h, w = rgb.shape[:2]
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        d = ((xx - w / 2) / (w / 3)) ** 2 + ((yy - h / 2) / (h / 3)) ** 2
+        mask = np.clip((1.2 - d) / 0.4, 0.0, 1.0).astype(np.float32)
+        if progress is not None:
+            progress(1.0, "segmented")
+        return mask
+
+
+LOAD_LOG_ENV = "BGERASER_TEST_LOAD_LOG"
+
+
+def make_backend() -> EllipseBackend:
+    """Backend factory for PipelineSpec; records each model load when LOAD_LOG_ENV names a folder."""
+    backend = EllipseBackend()
+    log_dir = os.environ.get(LOAD_LOG_ENV)
+    if log_dir:
+        Path(log_dir, f"load-{os.getpid()}-{id(backend)}").touch()
+    return backend
+
+
+def write_photo(path: Path, size: tuple[int, int] = (64, 48), seed: int = 0) -> Path:
+    """A small JPEG with a bright square on a textured background."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    rgb = rng.integers(0, 80, (h, w, 3), dtype=np.uint8)
+    rgb[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = (230, 120, 40)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb).save(path, quality=90)
+    return path
+
+
+def write_corrupt(path: Path) -> Path:
+    """A file named .jpg that is not an image at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg" * 4)
+    return path
