@@ -1,0 +1,324 @@
+"""`bgeraser-cli eval`: score models (raw and refined) on data sets with ground-truth alpha.
+
+Writes into --out: `results.csv` (one row per image, model and mode), `summary.md`
+(mean / median tables), `worst_<model>_<mode>.png/.html` contact sheets and the predicted
+alphas under `predictions/<model>/<mode>/<data set>/<stem>.png`. Never writes into a data set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from bgeraser_gui.core.contact_sheet import SheetItem, write_contact_sheet
+from bgeraser_gui.core.errors import BgEraserError
+from bgeraser_gui.core.eval_dataset import EvalDataset, EvalSample, load_sample, scan_dataset
+from bgeraser_gui.core.eval_report import (
+    BAND_COLUMNS,
+    METRIC_COLUMNS,
+    CsvResultWriter,
+    render_markdown,
+    summarize,
+    worst_rows,
+)
+from bgeraser_gui.core.metrics import (
+    DEFAULT_BAND_PX,
+    DEFAULT_BOUNDARY_TOLERANCE_PX,
+    evaluate_alpha,
+    unknown_band,
+)
+
+MODES = ("raw", "refined")
+FALLBACK_DEFAULT_MODEL = "isnet-general-use"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="measure cutout quality on data sets with ground-truth alpha",
+        description=(
+            "Score models on DATASET folders (images/, alpha/, optional trimap/ and ignore/): "
+            "IoU, SAD, MSE, gradient, connectivity and boundary F over the whole image and "
+            "the unknown band. Writes results.csv, summary.md and worst-N contact sheets."
+        ),
+    )
+    p.add_argument("datasets", nargs="+", type=Path, metavar="DATASET")
+    p.add_argument(
+        "--model",
+        dest="models",
+        action="append",
+        metavar="NAME|PATH",
+        help="registry name or .onnx path; repeat to compare models (default: the default model)",
+    )
+    modes = p.add_mutually_exclusive_group()
+    modes.add_argument("--refine", dest="refine_modes", action="store_const", const="refined",
+                       help="score only refined (alpha-matted) cutouts")  # fmt: skip
+    modes.add_argument("--no-refine", dest="refine_modes", action="store_const", const="raw",
+                       help="score only the raw model masks")  # fmt: skip
+    modes.add_argument("--refine-modes", dest="refine_modes", metavar="MODES",
+                       help="comma list of raw,refined (default: both, side by side)")  # fmt: skip
+    p.add_argument("--out", type=Path, default=Path("eval-out"), help="output folder")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N images per data set")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    p.add_argument("--worst", type=int, default=20, metavar="N",
+                   help="rows in each contact sheet (default: 20; 0 = none)")  # fmt: skip
+    p.add_argument("--worst-by", default="iou", choices=METRIC_COLUMNS + BAND_COLUMNS,
+                   help="metric that ranks the contact sheet (default: iou)")  # fmt: skip
+    p.add_argument("--band-px", type=int, default=DEFAULT_BAND_PX,
+                   help="unknown band half-width around the ground-truth contour for sets "
+                   f"without trimap (default: {DEFAULT_BAND_PX})")  # fmt: skip
+    p.add_argument("--boundary-tolerance", type=float, default=DEFAULT_BOUNDARY_TOLERANCE_PX,
+                   metavar="PX", help="boundary F-score match distance (default: "
+                   f"{DEFAULT_BOUNDARY_TOLERANCE_PX})")  # fmt: skip
+    p.add_argument("--resume", action="store_true",
+                   help="reuse predictions already saved in --out instead of recomputing")  # fmt: skip
+    p.set_defaults(func=run)
+
+
+@dataclass
+class _Model:
+    spec: str  # what the user passed
+    label: str  # short name used in tables and folder names
+
+
+def _parse_modes(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return MODES
+    modes = tuple(m.strip() for m in value.split(",") if m.strip())
+    unknown = [m for m in modes if m not in MODES]
+    if not modes or unknown:
+        raise BgEraserError(f"--refine-modes: use raw, refined or raw,refined (got {value!r})")
+    return tuple(dict.fromkeys(modes))
+
+
+def _model_label(spec: str) -> str:
+    path = Path(spec)
+    return path.stem if path.suffix.lower() == ".onnx" or path.exists() else spec
+
+
+def _default_model() -> str:
+    try:
+        from bgeraser_gui.backends.registry import DEFAULT_MODEL
+    except ImportError:
+        return FALLBACK_DEFAULT_MODEL
+    return DEFAULT_MODEL
+
+
+def _command_line(args: argparse.Namespace, models: list[_Model], modes: tuple[str, ...]) -> str:
+    parts = ["bgeraser-cli", "eval", *map(str, args.datasets)]
+    for m in models:
+        parts += ["--model", m.spec]
+    parts += ["--refine-modes", ",".join(modes), "--out", str(args.out)]
+    if args.limit is not None:
+        parts += ["--limit", str(args.limit)]
+    if args.device != "auto":
+        parts += ["--device", args.device]
+    return shlex.join(parts)
+
+
+def _check_out_dir(out: Path, datasets: list[EvalDataset]) -> None:
+    out_resolved = out.resolve()
+    for ds in datasets:
+        root = ds.root.resolve()
+        if out_resolved == root or root in out_resolved.parents:
+            raise BgEraserError(
+                f"--out {out} is inside data set {ds.root}; data sets are read-only"
+            )
+
+
+def _prediction_path(out: Path, model: str, mode: str, sample: EvalSample) -> Path:
+    return out / "predictions" / model / mode / sample.dataset / f"{sample.stem}.png"
+
+
+def _save_alpha(path: Path, alpha: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.round(np.clip(alpha, 0, 1) * 255).astype(np.uint8)).save(path)
+
+
+def _load_alpha(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+
+
+def _refine(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    from bgeraser_gui.core.matting import RefineOptions, refine
+
+    return np.asarray(refine(rgb, mask, options=RefineOptions()).alpha, dtype=np.float32)
+
+
+class _Evaluator:
+    """Predicts each sample once per model and scores it in every requested mode."""
+
+    def __init__(self, args: argparse.Namespace, modes: tuple[str, ...], writer: CsvResultWriter):
+        self.args, self.modes, self.writer = args, modes, writer
+        self.rows: list[dict] = []
+        self.skipped: list[str] = []
+
+    def evaluate(self, backend, model: _Model, sample: EvalSample) -> float | None:
+        """Score one sample; returns the seconds spent computing (None if all reused)."""
+        try:
+            data = load_sample(sample)
+        except BgEraserError as exc:
+            self.skipped.append(f"{sample.dataset}/{sample.stem}: {exc}")
+            return None
+        band = unknown_band(data.alpha, data.trimap, self.args.band_px)
+        band_name = "trimap" if data.trimap is not None else f"contour+-{self.args.band_px}px"
+        spent, raw, raw_seconds = 0.0, None, None
+        for mode in self.modes:
+            path = _prediction_path(self.args.out, model.label, mode, sample)
+            seconds = None
+            if self.args.resume and path.exists():
+                alpha = _load_alpha(path)
+            else:
+                if raw is None:
+                    raw, raw_seconds = self._raw_prediction(backend, model, sample, data.rgb)
+                    spent += raw_seconds or 0.0
+                if mode == "raw":
+                    alpha, seconds = raw, raw_seconds
+                else:
+                    start = time.perf_counter()
+                    try:
+                        alpha = _refine(data.rgb, raw)
+                    except BgEraserError as exc:
+                        self.skipped.append(f"{sample.dataset}/{sample.stem} (refined): {exc}")
+                        continue
+                    elapsed = time.perf_counter() - start
+                    spent += elapsed
+                    seconds = None if raw_seconds is None else raw_seconds + elapsed
+                _save_alpha(path, alpha)
+            metrics = evaluate_alpha(
+                alpha, data.alpha, data.ignore, band, self.args.boundary_tolerance
+            )
+            row = {
+                "dataset": sample.dataset,
+                "stem": sample.stem,
+                "model": model.label,
+                "mode": mode,
+                "width": data.rgb.shape[1],
+                "height": data.rgb.shape[0],
+                "seconds": seconds,
+                "band": band_name,
+                **metrics,
+            }
+            self.rows.append(row)
+            self.writer.write(row)
+        return spent or None
+
+    def _raw_prediction(
+        self, backend, model: _Model, sample: EvalSample, rgb: np.ndarray
+    ) -> tuple[np.ndarray, float | None]:
+        path = _prediction_path(self.args.out, model.label, "raw", sample)
+        if self.args.resume and path.exists():
+            return _load_alpha(path), None
+        start = time.perf_counter()
+        mask = np.asarray(backend().predict(rgb), dtype=np.float32)
+        return mask, time.perf_counter() - start
+
+
+def _sheet_items(rows: list[dict], out: Path, samples: dict) -> Iterator[SheetItem]:
+    for row in rows:
+        sample = samples[(row["dataset"], row["stem"])]
+        data = load_sample(sample)
+        pred = _load_alpha(_prediction_path(out, row["model"], row["mode"], sample))
+        caption = (
+            f"IoU {row['iou']:.3f}  SAD {row['sad']:.2f}  MSE {row['mse']:.4f}  "
+            f"BF {row['bf']:.3f}  band SAD {row['band_sad']:.2f}"
+        )
+        title = f"{row['dataset']}/{row['stem']} - {row['model']} ({row['mode']})"
+        yield SheetItem(title, caption, data.rgb, data.alpha, pred, data.ignore)
+
+
+def _progress_bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except BgEraserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    modes = _parse_modes(args.refine_modes)
+    models = [_Model(s, _model_label(s)) for s in (args.models or [_default_model()])]
+    if len({m.label for m in models}) != len(models):
+        raise BgEraserError("two --model values have the same name; rename one of the files")
+    datasets = [scan_dataset(root) for root in args.datasets]
+    _check_out_dir(args.out, datasets)
+    skipped: list[str] = []
+    for ds in datasets:
+        if ds.missing_alpha:
+            names = ", ".join(p.name for p in ds.missing_alpha)
+            line = f"{ds.name}: {len(ds.missing_alpha)} photo(s) without alpha/<stem>.png, skipped: {names}"
+            print(f"warning: {line}", file=sys.stderr)
+            skipped.append(line)
+    chosen = {ds.name: ds.samples[: args.limit] if args.limit else ds.samples for ds in datasets}
+    total = sum(len(s) for s in chosen.values()) * len(models)
+    if total == 0:
+        print("error: no images with ground-truth alpha to evaluate", file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    csv_path = args.out / "results.csv"
+    with CsvResultWriter(csv_path) as writer:
+        evaluator = _Evaluator(args, modes, writer)
+        bar = _progress_bar(total)
+        try:
+            for model in models:
+                backend = _lazy_backend(model.spec, args.device)
+                for ds in datasets:
+                    for sample in chosen[ds.name]:
+                        bar.set_description(f"{model.label} {ds.name}/{sample.stem}"[:60])
+                        seconds = evaluator.evaluate(backend, model, sample)
+                        if seconds is not None:
+                            bar.set_postfix_str(f"{seconds:.2f} s/img")
+                        bar.update(1)
+        finally:
+            bar.close()
+    skipped += evaluator.skipped
+    for line in evaluator.skipped:
+        print(f"warning: skipped {line}", file=sys.stderr)
+    summary = render_markdown(
+        summarize(evaluator.rows), _command_line(args, models, modes), skipped
+    )
+    (args.out / "summary.md").write_text(summary, encoding="utf-8")
+    samples = {(s.dataset, s.stem): s for ds in datasets for s in ds.samples}
+    for model in models:
+        for mode in modes:
+            rows = [r for r in evaluator.rows if r["model"] == model.label and r["mode"] == mode]
+            worst = worst_rows(rows, args.worst, args.worst_by)
+            stem = args.out / f"worst_{model.label}_{mode}"
+            write_contact_sheet(
+                _sheet_items(worst, args.out, samples),
+                stem.with_suffix(".png"),
+                stem.with_suffix(".html"),
+                title=f"Worst {len(worst)} by {args.worst_by}: {model.label} ({mode})",
+            )
+    print(summary)
+    print(f"results: {csv_path}\nsummary: {args.out / 'summary.md'}")
+    return 0 if evaluator.rows else 1
+
+
+def _lazy_backend(spec: str, device: str):
+    """Loads the model on first use, so a fully resumed run never loads it."""
+    cache: list = []
+
+    def get():
+        if not cache:
+            from bgeraser_gui.backends.loader import load_backend
+
+            cache.append(load_backend(spec, device))
+        return cache[0]
+
+    return get
