@@ -1,0 +1,365 @@
+"""The editor window: composes the canvas, actions, panels, status bar and the session."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QActionGroup, QColor, QKeySequence
+from PySide6.QtWidgets import QColorDialog, QDockWidget, QFileDialog, QMainWindow, QMenu, QToolBar
+
+from bgeraser_gui import APP_NAME
+from bgeraser_gui.core.image_io import SUPPORTED_EXTENSIONS, collect_images
+from bgeraser_gui.gui.actions import ActionRegistry
+from bgeraser_gui.gui.canvas.view import CanvasView, ViewMode
+from bgeraser_gui.gui.errors import ErrorReporter
+from bgeraser_gui.gui.folder_nav import neighbour
+from bgeraser_gui.gui.history_panel import HistoryPanel
+from bgeraser_gui.gui.model_chooser import ModelChooser
+from bgeraser_gui.gui.session import EditorSession
+from bgeraser_gui.gui.settings import AppSettings
+from bgeraser_gui.gui.status import StatusPanel
+
+VIEW_ACTIONS = {
+    "view_overlay": ViewMode.OVERLAY,
+    "view_checker": ViewMode.CHECKER,
+    "view_color": ViewMode.COLOR,
+    "view_mask": ViewMode.MASK,
+    "view_original": ViewMode.ORIGINAL,
+}
+TOOL_ACTIONS = {"tool_keep": "keep", "tool_remove": "remove", "tool_refine": "refine"}
+TOOLBAR = (
+    *("open", "export", None, "undo", "redo", None, "segment", "refine", None),
+    *(*TOOL_ACTIONS, None, *VIEW_ACTIONS, None, "zoom_out", "zoom_in", "zoom_fit"),
+)
+ICONS = {
+    "open": "open",
+    "export": "export",
+    "segment": "segment",
+    "refine": "refine-run",
+    "undo": "undo",
+    "redo": "redo",
+    "zoom_in": "zoom-in",
+    "zoom_out": "zoom-out",
+    "zoom_fit": "zoom-fit",
+    "tool_keep": "keep",
+    "tool_remove": "remove",
+    "tool_refine": "refine",
+    "view_overlay": "view-overlay",
+    "view_checker": "view-checker",
+    "view_color": "view-colour",
+    "view_mask": "view-mask",
+    "view_original": "view-original",
+}
+FILE_FILTER = "Images ({})".format(" ".join(f"*{e}" for e in sorted(SUPPORTED_EXTENSIONS)))
+BATCH_THRESHOLD = 2  # a drop of more images than this also goes to the batch panel
+
+
+def _load_batch_panel_class():
+    try:
+        from bgeraser_gui.gui.batch_panel import BatchPanel
+    except ImportError:
+        return None
+    return BatchPanel
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: AppSettings | None = None, session: EditorSession | None = None):
+        super().__init__()
+        self.setWindowTitle(APP_NAME)
+        self.setObjectName("mainWindow")
+        self.setAcceptDrops(True)
+        self.resize(1280, 820)
+        self.settings = settings or AppSettings()
+        self.reporter = ErrorReporter(self, lambda text: self.statusBar().showMessage(text, 8000))
+        self.session = session or EditorSession(self.settings, self.reporter, self)
+        self.session.reporter = self.reporter
+        self.actions_ = ActionRegistry(self, self.settings)
+        self.addActions(list(self.actions_.actions().values()))
+
+        self.canvas = CanvasView(self)
+        self.setCentralWidget(self.canvas)
+        self.canvas.set_overlay_opacity(self.settings.overlay_opacity)
+        self.canvas.set_matte_color(QColor(self.settings.matte_color))
+        self.status = StatusPanel(self.statusBar())
+        self.status.cancel_button.clicked.connect(self.cancel)
+        self.model_chooser = ModelChooser(self)
+        self.model_chooser.reload(self.session.model)
+        self.status.set_model(self.session.model)
+
+        self.history_panel = HistoryPanel(self)
+        self.history_dock = self._dock("History", self.history_panel, "toggle_history")
+        self.batch_panel = None
+        batch_cls = _load_batch_panel_class()
+        if batch_cls is not None:
+            self.batch_panel = batch_cls(self)
+            self.batch_dock = self._dock("Batch", self.batch_panel, "toggle_batch")
+        else:
+            self.actions_.action("toggle_batch").setEnabled(False)
+
+        self.menus = self.actions_.build_menus(self.menuBar())
+        self.recent_menu = QMenu("Open &recent", self)
+        self.menus["File"].insertMenu(self.actions_.action("open_folder"), self.recent_menu)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._build_toolbar()
+        self._connect_actions()
+        self._connect_session()
+        geometry, state = self.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        self._peek_keys = self.actions_.action("peek_original").shortcuts()
+        self.installEventFilter(self)
+        self.on_document_changed(None)
+
+    # -- construction ----------------------------------------------------------------------
+    def _dock(self, title: str, widget, toggle_id: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{title.lower()}Dock")
+        dock.setWidget(widget)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        toggle = self.actions_.action(toggle_id)
+        toggle.setChecked(True)
+        toggle.toggled.connect(dock.setVisible)
+        dock.visibilityChanged.connect(lambda shown: toggle.setChecked(shown or dock.isFloating()))
+        return dock
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Tools", self)
+        bar.setObjectName("mainToolbar")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.addToolBar(bar)
+        try:
+            from bgeraser_gui.gui.icons import icon
+        except ImportError:
+            icon = None
+        for action_id in TOOLBAR:
+            if action_id is None:
+                bar.addSeparator()
+                continue
+            action = self.actions_.action(action_id)
+            if icon is not None:
+                # no drawn icon for this action: the toolbar shows its text instead
+                with contextlib.suppress(KeyError, ValueError):
+                    action.setIcon(icon(ICONS[action_id]))
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addWidget(self.model_chooser)
+        self.toolbar = bar
+        for group_ids in (TOOL_ACTIONS, VIEW_ACTIONS):
+            group = QActionGroup(self)
+            group.setExclusive(True)
+            for action_id in group_ids:
+                group.addAction(self.actions_.action(action_id))
+
+    def _connect_actions(self) -> None:
+        a, c, s = self.actions_.connect, self.canvas, self.session
+        a("open", self.open_dialog)
+        a("open_folder", self.open_folder_dialog)
+        a("next_image", lambda: self.step_image(+1))
+        a("prev_image", lambda: self.step_image(-1))
+        a("export", self.export_dialog)
+        a("export_again", self.export_again)
+        a("settings", self.settings_dialog)
+        a("quit", self.close)
+        a("undo", lambda: s.document is not None and s.document.undo())
+        a("redo", lambda: s.document is not None and s.document.redo())
+        a("segment", s.segment)
+        a("refine", s.refine)
+        a("cancel", self.cancel)
+        a("choose_model", self._focus_model_chooser)
+        a("import_model", self.import_model_dialog)
+        a("next_uncertain", c.goto_next_uncertain)
+        a("prev_uncertain", c.goto_prev_uncertain)
+        for action_id, tool in TOOL_ACTIONS.items():
+            a(action_id, lambda t=tool: c.set_tool(t))
+        a("swap_keep_remove", c.swap_keep_remove)
+        a("brush_bigger", lambda: c.change_brush_size(+1))
+        a("brush_smaller", lambda: c.change_brush_size(-1))
+        a("brush_harder", lambda: c.change_brush_hardness(+1))
+        a("brush_softer", lambda: c.change_brush_hardness(-1))
+        a("zoom_in", c.zoom_in)
+        a("zoom_out", c.zoom_out)
+        a("zoom_fit", c.zoom_fit)
+        a("zoom_actual", c.zoom_actual)
+        a("cycle_view", c.cycle_view_mode)
+        for action_id, mode in VIEW_ACTIONS.items():
+            a(action_id, lambda m=mode: c.set_view_mode(m))
+        a("peek_original", lambda: c.set_peek_original(True))
+        a("opacity_up", lambda: self.change_opacity(+0.1))
+        a("opacity_down", lambda: self.change_opacity(-0.1))
+        a("matte_color", self.choose_matte_color)
+        a("shortcuts", self.shortcuts_dialog)
+        a("about", self.about_dialog)
+        c.zoomChanged.connect(self.status.set_zoom)
+        c.viewModeChanged.connect(self._on_view_mode)
+        c.toolChanged.connect(self._on_tool)
+        self.model_chooser.modelChosen.connect(s.set_model)
+        self.model_chooser.importRequested.connect(self.import_model_dialog)
+
+    def _connect_session(self) -> None:
+        s = self.session
+        s.documentChanged.connect(self.on_document_changed)
+        s.progress.connect(self.status.set_progress)
+        s.busyChanged.connect(lambda busy: None if busy else self.status.finish_progress())
+        s.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        s.modelChanged.connect(self.status.set_model)
+        s.modelChanged.connect(self.model_chooser.select)
+        s.deviceChanged.connect(self.status.set_device)
+
+    # -- document --------------------------------------------------------------------------
+    def on_document_changed(self, doc) -> None:
+        self.canvas.set_document(doc)
+        self.history_panel.set_history(
+            None if doc is None else doc.history, None if doc is None else doc
+        )
+        if doc is None:
+            self.status.set_image_size(None, None)
+            self.setWindowTitle(APP_NAME)
+            return
+        self.status.set_image_size(doc.width, doc.height)
+        name = doc.path.name if doc.path else "untitled"
+        self.setWindowTitle(f"{name} — {APP_NAME}")
+
+    def open_paths(self, paths: list[str | Path]) -> None:
+        """Open dropped / command-line files and folders (many images also go to the batch)."""
+        images = collect_images([Path(p) for p in paths], recursive=True)
+        if not images:
+            names = ", ".join(Path(p).name for p in paths)
+            self.reporter.report("Nothing to open", f"no supported images in {names}")
+            return
+        if self.batch_panel is not None and len(images) > BATCH_THRESHOLD:
+            self.batch_panel.add_paths(images)
+            self.batch_dock.show()
+        self.session.open_path(images[0])
+
+    def open_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Open photos", self.settings.last_open_dir, FILE_FILTER
+        )
+        if files:
+            self.open_paths(files)
+
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open folder", self.settings.last_open_dir)
+        if folder:
+            self.open_paths([folder])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files():
+            self.recent_menu.addAction(path, lambda p=path: self.open_paths([p]))
+        if not self.recent_menu.isEmpty():
+            self.recent_menu.addSeparator()
+        self.recent_menu.addAction("Clear list", self.settings.clear_recent_files)
+
+    def step_image(self, step: int) -> None:
+        doc = self.session.document
+        if doc is None or doc.path is None:
+            return
+        target = neighbour(Path(doc.path), step)
+        if target is None:
+            self.statusBar().showMessage("No more images in this folder", 3000)
+        else:
+            self.session.open_path(target)
+
+    def cancel(self) -> None:
+        if not self.session.cancel():
+            self.statusBar().showMessage("Nothing to cancel", 2000)
+
+    # -- drag and drop ---------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # -- view ------------------------------------------------------------------------------
+    def _on_view_mode(self, mode) -> None:
+        for action_id, m in VIEW_ACTIONS.items():
+            if m == mode:
+                self.actions_.action(action_id).setChecked(True)
+
+    def _on_tool(self, tool: str) -> None:
+        for action_id, t in TOOL_ACTIONS.items():
+            if t == tool:
+                self.actions_.action(action_id).setChecked(True)
+
+    def change_opacity(self, delta: float) -> None:
+        value = min(max(self.settings.overlay_opacity + delta, 0.0), 1.0)
+        self.settings.overlay_opacity = value
+        self.canvas.set_overlay_opacity(value)
+        self.statusBar().showMessage(f"Overlay opacity {value:.0%}", 2000)
+
+    def choose_matte_color(self) -> None:
+        color = QColorDialog.getColor(QColor(self.settings.matte_color), self, "Matte colour")
+        if color.isValid():
+            self.settings.matte_color = color.name()
+            self.canvas.set_matte_color(color)
+            self.canvas.set_view_mode(ViewMode.COLOR)
+
+    def _focus_model_chooser(self) -> None:
+        self.model_chooser.setFocus()
+        self.model_chooser.showPopup()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Releasing the peek key shows the edited view again (press is the action)."""
+        if event.type() == QEvent.Type.KeyRelease and not event.isAutoRepeat():
+            pressed = QKeySequence(event.keyCombination())
+            if any(
+                pressed.matches(k) == QKeySequence.SequenceMatch.ExactMatch for k in self._peek_keys
+            ):
+                self.canvas.set_peek_original(False)
+        return super().eventFilter(watched, event)
+
+    # -- dialogs (kept in gui/dialogs_flow.py to keep this file small) ---------------------
+    def export_dialog(self) -> None:
+        from bgeraser_gui.gui.dialogs_flow import run_export_dialog
+
+        run_export_dialog(self)
+
+    def export_again(self) -> None:
+        from bgeraser_gui.gui.dialogs_flow import export_with_last_settings
+
+        export_with_last_settings(self)
+
+    def settings_dialog(self) -> None:
+        from bgeraser_gui.gui.dialogs_flow import run_settings_dialog
+
+        run_settings_dialog(self)
+
+    def import_model_dialog(self) -> None:
+        from bgeraser_gui.gui.dialogs_flow import run_import_model
+
+        run_import_model(self)
+
+    def shortcuts_dialog(self) -> None:
+        from bgeraser_gui.gui.shortcuts_dialog import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self.actions_, self)
+        dialog.finished.connect(lambda _r: self._refresh_peek_keys())
+        dialog.open()
+
+    def _refresh_peek_keys(self) -> None:
+        self._peek_keys = self.actions_.action("peek_original").shortcuts()
+
+    def about_dialog(self) -> None:
+        from bgeraser_gui.gui.about_dialog import AboutDialog
+        from bgeraser_gui.gui.model_chooser import specs_in_use
+
+        AboutDialog(self, specs_in_use([self.session.model])).open()
+
+    def start_background_warm_up(self) -> None:
+        QTimer.singleShot(200, self.session.warm_up)
+
+    def closeEvent(self, event) -> None:
+        self.settings.set_window_state(self.saveGeometry(), self.saveState())
+        self.settings.sync()
+        self.session.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,206 @@
+"""The editing session: open -> segment -> touch up -> refine -> export, all heavy steps in workers.
+
+`EditorSession` owns the open `Document`s (the last few stay in memory, so PgUp back to an edited
+photo finds its edits), the services, and the rules: a failed load keeps the current document;
+a model result lands in the document it was computed for (touch-ups are kept); Esc cancels
+whatever runs. It has no widgets; the main window shows what it emits.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from bgeraser_gui.core.document import Document
+from bgeraser_gui.core.image_io import load_image
+from bgeraser_gui.gui.errors import ErrorReporter
+from bgeraser_gui.gui.settings import AppSettings
+from bgeraser_gui.services.export import ExportService
+from bgeraser_gui.services.inference import InferenceService, SegmentationResult
+from bgeraser_gui.services.refine import RefineOutcome, RefineService
+from bgeraser_gui.services.worker import JobRunner
+
+KEEP_DOCUMENTS = 4  # documents (with their undo history) kept in memory
+
+
+class EditorSession(QObject):
+    documentChanged = Signal(object)  # Document | None
+    progress = Signal(float, str)
+    busyChanged = Signal(bool)
+    message = Signal(str)  # short status-bar notice
+    modelChanged = Signal(str)
+    deviceChanged = Signal(str)
+    exported = Signal(object)  # Path | None (None: skipped by the existing-file policy)
+
+    def __init__(
+        self,
+        settings: AppSettings,
+        reporter: ErrorReporter,
+        parent: QObject | None = None,
+        inference: InferenceService | None = None,
+        refiner: RefineService | None = None,
+        exporter: ExportService | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.reporter = reporter
+        self.inference = inference or InferenceService(self)
+        self.refiner = refiner or RefineService(self)
+        self.exporter = exporter or ExportService(self)
+        self.loader = JobRunner(self, "open")
+        self.document: Document | None = None
+        self._documents: OrderedDict[Path, Document] = OrderedDict()
+        self.model = settings.default_model
+        self.auto_segment = True
+        self._wire()
+
+    @property
+    def runners(self) -> tuple[JobRunner, ...]:
+        return (self.loader, self.inference.runner, self.refiner.runner, self.exporter.runner)
+
+    @property
+    def busy(self) -> bool:
+        return any(r.busy for r in self.runners)
+
+    def _wire(self) -> None:
+        for runner in self.runners:
+            runner.progress.connect(lambda _id, f, m: self.progress.emit(f, m))
+            runner.busyChanged.connect(lambda _b: self.busyChanged.emit(self.busy))
+        self.loader.finished.connect(self._on_loaded)
+        self.loader.failed.connect(lambda _id, exc: self.reporter.report("Cannot open", exc))
+        self.inference.runner.finished.connect(self._on_segmented)
+        self.inference.runner.failed.connect(
+            lambda _id, exc: self.reporter.report(f"Model {self.model} failed", exc)
+        )
+        self.inference.backendReady.connect(lambda _m, device: self.deviceChanged.emit(device))
+        self.inference.backendFailed.connect(
+            lambda model, exc: self.reporter.report(f"Model {model} is not available", exc)
+        )
+        self.refiner.runner.finished.connect(self._on_refined)
+        self.refiner.runner.failed.connect(
+            lambda _id, exc: self.reporter.report("Refinement failed", exc)
+        )
+        self.exporter.runner.finished.connect(self._on_exported)
+        self.exporter.runner.failed.connect(
+            lambda _id, exc: self.reporter.report("Export failed", exc)
+        )
+        for runner in self.runners:
+            runner.cancelled.connect(
+                lambda _id, r=runner: self.message.emit(f"{r.name}: cancelled")
+            )
+
+    # -- open ------------------------------------------------------------------------------
+    def open_path(self, path: str | Path) -> None:
+        """Open a photo in the background; the current document stays until it has loaded."""
+        path = Path(path)
+        key = path.resolve()
+        if key in self._documents:
+            self._documents.move_to_end(key)
+            self._show(self._documents[key])
+            return
+
+        def job(progress, cancel):
+            progress(0.0, f"Opening {path.name}…")
+            image = load_image(path)
+            cancel.check()
+            return key, image
+
+        self.loader.submit(job)
+
+    def _on_loaded(self, _job_id: int, payload: object) -> None:
+        key, image = payload
+        doc = Document(image)
+        self._documents[key] = doc
+        while len(self._documents) > KEEP_DOCUMENTS:
+            self._documents.popitem(last=False)
+        self.settings.add_recent_file(key)
+        self.settings.last_open_dir = str(key.parent)
+        self._show(doc)
+        if self.auto_segment:
+            self.segment()
+
+    def _show(self, doc: Document) -> None:
+        self.document = doc
+        self.documentChanged.emit(doc)
+
+    # -- model -----------------------------------------------------------------------------
+    def set_model(self, model: str, rerun: bool = True) -> None:
+        if model == self.model:
+            return
+        self.model = model
+        self.settings.default_model = model
+        self.modelChanged.emit(model)
+        if rerun and self.document is not None:
+            self.segment()
+        else:
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        self.inference.warm_up(self.model, self.settings.device)
+
+    def segment(self) -> bool:
+        doc = self.document
+        if doc is None:
+            self.message.emit("Open a photo first")
+            return False
+        self.inference.segment(doc.rgb, self.model, self.settings.device, tag=doc)
+        return True
+
+    def _on_segmented(self, _job_id: int, result: SegmentationResult) -> None:
+        doc = result.tag
+        if not isinstance(doc, Document) or doc not in self._documents.values():
+            return  # that photo was closed meanwhile
+        doc.set_model_mask(result.mask, result.model)
+        self.deviceChanged.emit(result.device)
+        self.message.emit(f"{result.model} on {result.device}: {result.seconds:.1f} s")
+
+    # -- refine ----------------------------------------------------------------------------
+    def refine(self, options: object | None = None) -> bool:
+        doc = self.document
+        if doc is None or not doc.has_mask:
+            self.message.emit("Nothing to refine yet: run the model or paint first")
+            return False
+        rgb, mask, overrides = doc.refine_inputs()
+        self.refiner.refine(rgb, mask, overrides, options, tag=doc)
+        return True
+
+    def _on_refined(self, _job_id: int, outcome: RefineOutcome) -> None:
+        doc = outcome.tag
+        if not isinstance(doc, Document) or doc not in self._documents.values():
+            return
+        result = outcome.result
+        doc.set_refined(result.alpha, getattr(result, "foreground", None))
+        notes = "; ".join(getattr(result, "notes", []) or [])
+        self.message.emit(
+            f"Edges refined in {outcome.seconds:.1f} s" + (f" ({notes})" if notes else "")
+        )
+
+    # -- export ----------------------------------------------------------------------------
+    def export(self, options: object, out_dir: str | Path) -> bool:
+        from bgeraser_gui.core.compose import output_path_for
+        from bgeraser_gui.gui.settings import export_options_to_dict
+
+        doc = self.document
+        if doc is None or not doc.has_mask:
+            self.message.emit("Nothing to export yet")
+            return False
+        source = doc.path or Path("image.png")
+        out_path = output_path_for(source, out_dir, options)
+        self.settings.set_last_export(export_options_to_dict(options), str(out_dir))
+        self.exporter.export(doc.image, doc.alpha_u8(), out_path, options, doc.foreground)
+        return True
+
+    def _on_exported(self, _job_id: int, written: Path | None) -> None:
+        self.exported.emit(written)
+        self.message.emit(f"Exported {written}" if written else "Skipped: the file already exists")
+
+    # -- cancel / shutdown -----------------------------------------------------------------
+    def cancel(self) -> bool:
+        """Esc: cancel every running job. True when something was running."""
+        return any([runner.cancel() for runner in self.runners])
+
+    def shutdown(self) -> None:
+        for runner in (*self.runners, self.inference.warmup_runner):
+            runner.shutdown(timeout_ms=3000)

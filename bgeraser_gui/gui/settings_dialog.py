@@ -1,0 +1,91 @@
+"""File > Settings: default model, device, model cache folder, export defaults."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from bgeraser_gui.core.compose import EXISTING_POLICIES, FORMATS
+from bgeraser_gui.gui.model_chooser import available_models
+from bgeraser_gui.gui.settings import DEVICES, AppSettings
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self._settings = settings
+        self.model_combo = QComboBox()
+        for name, label, _tip in available_models():
+            self.model_combo.addItem(label, name)
+        index = self.model_combo.findData(settings.default_model)
+        if index < 0:
+            self.model_combo.addItem(settings.default_model, settings.default_model)
+            index = self.model_combo.count() - 1
+        self.model_combo.setCurrentIndex(index)
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(list(DEVICES))
+        self.device_combo.setCurrentText(settings.device)
+        self.cache_edit = QLineEdit(settings.cache_folder)
+        self.cache_edit.setPlaceholderText("platform default")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        cache_row = QHBoxLayout()
+        cache_row.addWidget(self.cache_edit, 1)
+        cache_row.addWidget(browse)
+        defaults = settings.export_defaults()
+        self.format_combo = QComboBox()
+        self.format_combo.addItems(list(FORMATS))
+        self.format_combo.setCurrentText(str(defaults.get("format", "png")))
+        self.policy_combo = QComboBox()
+        self.policy_combo.addItems(list(EXISTING_POLICIES))
+        self.policy_combo.setCurrentText(str(defaults.get("existing", "number")))
+        self.pattern_edit = QLineEdit(str(defaults.get("name_pattern", "{stem}_cutout")))
+
+        form = QFormLayout()
+        form.addRow("Default model", self.model_combo)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Model cache folder", cache_row)
+        form.addRow("Export format", self.format_combo)
+        form.addRow("If the file exists", self.policy_combo)
+        form.addRow("Export file name", self.pattern_edit)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Model cache folder", self.cache_edit.text()
+        )
+        if folder:
+            self.cache_edit.setText(folder)
+
+    def apply(self) -> None:
+        """Write the form back to the settings (called after the dialog was accepted)."""
+        s = self._settings
+        s.default_model = str(self.model_combo.currentData())
+        s.device = self.device_combo.currentText()
+        s.cache_folder = self.cache_edit.text().strip()
+        defaults = s.export_defaults()
+        defaults.update(
+            format=self.format_combo.currentText(),
+            existing=self.policy_combo.currentText(),
+            name_pattern=self.pattern_edit.text().strip() or "{stem}_cutout",
+        )
+        s.set_export_defaults(defaults)
+        s.sync()
