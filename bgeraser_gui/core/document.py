@@ -1,0 +1,290 @@
+"""The editor's document: a photo, the model's soft mask, painted constraints, refined matte.
+
+Layers (all at image size, addressed by name for the undo history):
+  "model_mask"          float32 HxW in [0, 1], the segmentation model's output, or None
+  "constraints"         uint8 HxW, the user's touch-ups: 0 none, KEEP, REMOVE, REFINE
+  "refined_alpha"       float32 HxW, the matting result's alpha, or None
+  "refined_foreground"  float32 HxWx3 in [0, 1], decontaminated colours, or None
+
+Touch-ups are stored separately from the model's mask, so they survive a re-run or a model
+switch: `set_model_mask()` replaces only the model layer (and drops the refined matte, which was
+solved from the old mask). Displayed/exported alpha (`alpha()`):
+  base  = refined alpha if present, else the model mask, else 0
+  alpha = base with KEEP -> 1 and REMOVE -> 0 (REFINE leaves the base value)
+so a stroke painted after refinement is visible immediately and only where it was painted; the
+rest of the refined matte stays valid. `refined_stale` tells the UI that constraints changed
+since the last refinement (re-running refinement solves the new strokes' edges properly).
+The alpha is cached and updated per dirty rectangle, so strokes on 24 MP images stay cheap.
+
+Every mutation is recorded in `history` (undo/redo restore all layers bit-exactly). Listeners
+`fn(rect | None)` are told which image rectangle changed (None = everything).
+Not thread-safe: mutate on one thread (the GUI thread); workers get copies (`refine_inputs`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bgeraser_gui.core.history import (
+    DEFAULT_BUDGET_BYTES,
+    History,
+    HistoryEntry,
+    Rect,
+    Transaction,
+)
+from bgeraser_gui.core.trimap import KEEP, REFINE, REMOVE
+
+if TYPE_CHECKING:
+    from bgeraser_gui.core.image_io import LoadedImage
+
+__all__ = ["KEEP", "REFINE", "REMOVE", "Document", "Rect"]
+
+MODEL_MASK = "model_mask"
+CONSTRAINTS = "constraints"
+REFINED_ALPHA = "refined_alpha"
+REFINED_FOREGROUND = "refined_foreground"
+LAYERS = (MODEL_MASK, CONSTRAINTS, REFINED_ALPHA, REFINED_FOREGROUND)
+
+ChangeListener = Callable[[Rect | None], None]
+
+
+class Document:
+    """One open photo and its editable cutout. See the module docstring for the model."""
+
+    def __init__(
+        self,
+        image: LoadedImage,
+        model_mask: np.ndarray | None = None,
+        model_name: str = "",
+        history_budget_bytes: int = DEFAULT_BUDGET_BYTES,
+    ) -> None:
+        self.image = image
+        self.width = int(image.rgb.shape[1])
+        self.height = int(image.rgb.shape[0])
+        self.model_name = model_name
+        self.history = History(history_budget_bytes)
+        self.refined_stale = False
+        self._layers: dict[str, np.ndarray | None] = dict.fromkeys(LAYERS)
+        self._layers[CONSTRAINTS] = np.zeros((self.height, self.width), np.uint8)
+        if model_mask is not None:
+            self._layers[MODEL_MASK] = self._checked_mask(model_mask)
+        self._alpha = np.zeros((self.height, self.width), np.float32)
+        self._listeners: list[ChangeListener] = []
+        self._update_alpha(None)
+
+    # -- read access -----------------------------------------------------------------------
+    @property
+    def path(self) -> Path | None:
+        return self.image.path
+
+    @property
+    def rgb(self) -> np.ndarray:
+        return self.image.rgb
+
+    @property
+    def model_mask(self) -> np.ndarray | None:
+        return self._layers[MODEL_MASK]
+
+    @property
+    def constraints(self) -> np.ndarray:
+        """The touch-up layer; write to it only through a `Transaction` (see core.brush)."""
+        layer = self._layers[CONSTRAINTS]
+        assert layer is not None
+        return layer
+
+    @property
+    def refined_alpha(self) -> np.ndarray | None:
+        return self._layers[REFINED_ALPHA]
+
+    @property
+    def foreground(self) -> np.ndarray | None:
+        """Decontaminated foreground colours of the refined matte (pass to export), or None."""
+        return self._layers[REFINED_FOREGROUND]
+
+    @property
+    def has_mask(self) -> bool:
+        """True once there is anything to cut out (a model mask or painted constraints)."""
+        return self.model_mask is not None or bool(self.constraints.any())
+
+    def effective_mask(self) -> np.ndarray:
+        """Model mask with KEEP -> 1 and REMOVE -> 0 (a new array; for matting input)."""
+        base = self.model_mask
+        mask = np.zeros((self.height, self.width), np.float32) if base is None else base.copy()
+        mask[self.constraints == KEEP] = 1.0
+        mask[self.constraints == REMOVE] = 0.0
+        return mask
+
+    def alpha(self) -> np.ndarray:
+        """The displayed/exported alpha, float32 HxW in [0, 1]. Cached: do not modify."""
+        return self._alpha
+
+    def alpha_u8(self, rect: Rect | None = None) -> np.ndarray:
+        """`alpha()` as uint8 0..255 (rounded), optionally only inside `rect`."""
+        src = self._alpha if rect is None else self._alpha[rect.slices()]
+        return np.rint(src * 255.0).astype(np.uint8)
+
+    def refine_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rgb, model mask or zeros, constraints copy) for a matting worker thread."""
+        base = self.model_mask
+        mask = np.zeros((self.height, self.width), np.float32) if base is None else base.copy()
+        return self.rgb, mask, self.constraints.copy()
+
+    # -- listeners -------------------------------------------------------------------------
+    def add_listener(self, fn: ChangeListener) -> None:
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: ChangeListener) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    # -- recorded edits --------------------------------------------------------------------
+    def set_model_mask(self, mask: np.ndarray, model_name: str | None = None) -> None:
+        """Replace the model's mask (keeps touch-ups, drops the refined matte); undoable."""
+        checked = self._checked_mask(mask)
+        label = f"Segment ({model_name})" if model_name else "Segment"
+        with self.transaction(label) as tx:
+            for name in (MODEL_MASK, REFINED_ALPHA, REFINED_FOREGROUND):
+                tx.touch(name)
+            self._layers[MODEL_MASK] = checked
+            self._layers[REFINED_ALPHA] = None
+            self._layers[REFINED_FOREGROUND] = None
+        if model_name is not None:
+            self.model_name = model_name
+
+    def set_refined(self, alpha: np.ndarray, foreground: np.ndarray | None = None) -> None:
+        """Store a matting result (`MattingResult.alpha`, `.foreground`); undoable."""
+        checked = self._checked_mask(alpha)
+        fg = None
+        if foreground is not None:
+            fg = np.asarray(foreground, np.float32)
+            if fg.shape != (self.height, self.width, 3):
+                raise ValueError(
+                    f"foreground shape {fg.shape} != image {(self.height, self.width, 3)}"
+                )
+        with self.transaction("Refine edges") as tx:
+            tx.touch(REFINED_ALPHA)
+            tx.touch(REFINED_FOREGROUND)
+            self._layers[REFINED_ALPHA] = checked
+            self._layers[REFINED_FOREGROUND] = fg
+        self.refined_stale = False
+
+    def clear_refined(self) -> None:
+        """Drop the refined matte (back to the model mask + touch-ups); undoable."""
+        if self.refined_alpha is None and self.foreground is None:
+            return
+        with self.transaction("Discard refinement") as tx:
+            tx.touch(REFINED_ALPHA)
+            tx.touch(REFINED_FOREGROUND)
+            self._layers[REFINED_ALPHA] = None
+            self._layers[REFINED_FOREGROUND] = None
+
+    def clear_constraints(self) -> None:
+        """Erase every touch-up stroke; undoable."""
+        with self.transaction("Clear touch-ups") as tx:
+            tx.touch(CONSTRAINTS)
+            self.constraints[...] = 0
+
+    def undo(self) -> bool:
+        return self.history.undo(self)
+
+    def redo(self) -> bool:
+        return self.history.redo(self)
+
+    def transaction(self, label: str) -> RecordedEdit:
+        """Context manager: `with doc.transaction("label") as tx: tx.touch(...); edit`."""
+        return RecordedEdit(self, label)
+
+    # -- LayerTarget protocol (used by History) --------------------------------------------
+    def layer(self, name: str) -> np.ndarray | None:
+        return self._layers[name]
+
+    def restore_layer(self, name: str, array: np.ndarray | None) -> None:
+        if name not in self._layers:
+            raise KeyError(name)
+        if name == CONSTRAINTS and array is None:
+            raise ValueError("the constraints layer always exists")
+        self._layers[name] = array
+
+    def layers_changed(self, names: Iterable[str], rect: Rect | None) -> None:
+        """Update the cached alpha inside `rect` (None = all) and tell the listeners."""
+        names = set(names)
+        if CONSTRAINTS in names and self.refined_alpha is not None:
+            self.refined_stale = True
+        if names - {REFINED_FOREGROUND}:
+            self._update_alpha(rect)
+        for fn in list(self._listeners):
+            fn(rect)
+
+    # -- internals -------------------------------------------------------------------------
+    def _checked_mask(self, mask: np.ndarray) -> np.ndarray:
+        m = np.asarray(mask)
+        if m.shape != (self.height, self.width):
+            raise ValueError(f"mask shape {m.shape} != image {(self.height, self.width)}")
+        m = np.nan_to_num(m.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        return np.clip(m, 0.0, 1.0, out=m)
+
+    def _update_alpha(self, rect: Rect | None) -> None:
+        r = Rect(0, 0, self.width, self.height) if rect is None else rect
+        r = r.clipped(self.width, self.height)
+        if r.is_empty():
+            return
+        sl = r.slices()
+        base = self.refined_alpha if self.refined_alpha is not None else self.model_mask
+        out = self._alpha[sl]
+        if base is None:
+            out[...] = 0.0
+        else:
+            out[...] = base[sl]
+        c = self.constraints[sl]
+        out[c == KEEP] = 1.0
+        out[c == REMOVE] = 0.0
+
+
+class RecordedEdit:
+    """One undoable edit: `touch()` before writing a layer, then `commit()` (or `rollback()`).
+
+    Also a context manager: `with doc.transaction(label) as tx:` commits on success and
+    rolls back on an exception.
+    """
+
+    def __init__(self, doc: Document, label: str) -> None:
+        self._doc = doc
+        self._tx: Transaction = doc.history.begin(doc, label)
+        self._unreported: set[str] = set()
+        self._rect: Rect | None = Rect(0, 0, 0, 0)
+
+    def touch(self, name: str, rect: Rect | None = None) -> None:
+        """Call before writing `name` inside `rect` (None = the whole layer)."""
+        self._tx.touch(name, rect)
+        self._unreported.add(name)
+        if rect is None or self._rect is None:
+            self._rect = None
+        else:
+            self._rect = self._rect.union(rect.clipped(self._doc.width, self._doc.height))
+
+    def changed(self, name: str, rect: Rect | None) -> None:
+        """Report an intermediate step (e.g. one stroke segment): refresh caches/listeners."""
+        self._unreported.discard(name)
+        self._doc.layers_changed([name], rect)
+
+    def commit(self) -> HistoryEntry | None:
+        entry = self._tx.commit()
+        if self._unreported:
+            self._doc.layers_changed(self._unreported, self._rect)
+        return entry
+
+    def rollback(self) -> None:
+        self._tx.rollback()
+
+    def __enter__(self) -> RecordedEdit:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()  # a failed edit leaves no half-written state behind

@@ -1,0 +1,353 @@
+"""Undo/redo of edits to a document's pixel layers, stored as compressed changed tiles.
+
+A `Transaction` captures the "before" content of the tiles an edit is about to touch
+(`touch(layer, rect)`), and on `commit()` keeps only the tiles that really changed, before and
+after, zlib-compressed (lossless, so undo and redo are bit-exact). A layer that appears,
+disappears or changes shape is stored whole. Entries are dropped oldest first once the stored
+bytes exceed the budget (the newest entry is always kept, so the last edit can be undone).
+
+The target is duck-typed (the editor's `Document`): `layer(name) -> ndarray | None`,
+`restore_layer(name, array | None)` (replace a whole layer) and
+`layers_changed(names, rect | None)` (called after tiles were written in place).
+Listeners are plain callables `fn(history)`, called after every change of the entry list.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+TILE = 256
+DEFAULT_BUDGET_BYTES = 512 * 1024 * 1024
+
+
+class Rect(NamedTuple):
+    """Pixel rectangle [x0, x1) x [y0, y1) in image coordinates."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def width(self) -> int:
+        return max(0, self.x1 - self.x0)
+
+    @property
+    def height(self) -> int:
+        return max(0, self.y1 - self.y0)
+
+    @property
+    def area(self) -> int:
+        return self.width * self.height
+
+    def is_empty(self) -> bool:
+        return self.x1 <= self.x0 or self.y1 <= self.y0
+
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.y0, self.y1), slice(self.x0, self.x1)
+
+    def clipped(self, width: int, height: int) -> Rect:
+        return Rect(max(0, self.x0), max(0, self.y0), min(width, self.x1), min(height, self.y1))
+
+    def union(self, other: Rect | None) -> Rect:
+        if other is None or other.is_empty():
+            return self
+        if self.is_empty():
+            return other
+        return Rect(
+            min(self.x0, other.x0),
+            min(self.y0, other.y0),
+            max(self.x1, other.x1),
+            max(self.y1, other.y1),
+        )
+
+
+class LayerTarget(Protocol):
+    def layer(self, name: str) -> np.ndarray | None: ...
+
+    def restore_layer(self, name: str, array: np.ndarray | None) -> None: ...
+
+    def layers_changed(self, names: Iterable[str], rect: Rect | None) -> None: ...
+
+
+def _tile_rect(ty: int, tx: int, shape: tuple[int, ...]) -> Rect:
+    return Rect(
+        tx * TILE, ty * TILE, min(shape[1], (tx + 1) * TILE), min(shape[0], (ty + 1) * TILE)
+    )
+
+
+def _tiles_in(rect: Rect | None, shape: tuple[int, ...]) -> list[tuple[int, int]]:
+    h, w = shape[0], shape[1]
+    r = Rect(0, 0, w, h) if rect is None else rect.clipped(w, h)
+    if r.is_empty():
+        return []
+    return [
+        (ty, tx)
+        for ty in range(r.y0 // TILE, (r.y1 - 1) // TILE + 1)
+        for tx in range(r.x0 // TILE, (r.x1 - 1) // TILE + 1)
+    ]
+
+
+def _pack(array: np.ndarray) -> bytes:
+    return zlib.compress(np.ascontiguousarray(array).tobytes(), 1)
+
+
+def _unpack(data: bytes, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    return np.frombuffer(zlib.decompress(data), dtype=dtype).reshape(shape)
+
+
+@dataclass
+class LayerDelta:
+    """What changed in one layer: changed tiles (in place) or the whole layer (replaced)."""
+
+    name: str
+    replaced: bool
+    before_shape: tuple[int, ...] | None  # None: the layer did not exist
+    after_shape: tuple[int, ...] | None
+    before_dtype: np.dtype | None
+    after_dtype: np.dtype | None
+    before: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    after: dict[tuple[int, int], bytes] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(map(len, self.before.values())) + sum(map(len, self.after.values()))
+
+    def bbox(self) -> Rect | None:
+        if self.replaced:
+            return None
+        shape = self.after_shape or ()
+        box = Rect(0, 0, 0, 0)
+        for ty, tx in self.before:
+            box = box.union(_tile_rect(ty, tx, shape))
+        return box
+
+    def apply(self, target: LayerTarget, forward: bool) -> None:
+        tiles = self.after if forward else self.before
+        shape = self.after_shape if forward else self.before_shape
+        dtype = self.after_dtype if forward else self.before_dtype
+        if self.replaced:
+            if shape is None:
+                target.restore_layer(self.name, None)
+                return
+            array = np.empty(shape, dtype)
+            for (ty, tx), data in tiles.items():
+                r = _tile_rect(ty, tx, shape)
+                array[r.slices()] = _unpack(data, dtype, (r.height, r.width, *shape[2:]))
+            target.restore_layer(self.name, array)
+            return
+        array = target.layer(self.name)
+        assert array is not None and array.shape == shape
+        for (ty, tx), data in tiles.items():
+            r = _tile_rect(ty, tx, shape)
+            array[r.slices()] = _unpack(data, dtype, (r.height, r.width, *shape[2:]))
+
+
+@dataclass
+class HistoryEntry:
+    label: str
+    deltas: list[LayerDelta]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(d.nbytes for d in self.deltas)
+
+    def bbox(self) -> Rect | None:
+        """Union of the changed tiles; None when a layer was replaced as a whole."""
+        box: Rect | None = Rect(0, 0, 0, 0)
+        for delta in self.deltas:
+            b = delta.bbox()
+            if b is None:
+                return None
+            box = box.union(b)
+        return box
+
+    def apply(self, target: LayerTarget, forward: bool) -> None:
+        for delta in self.deltas if forward else reversed(self.deltas):
+            delta.apply(target, forward)
+        target.layers_changed([d.name for d in self.deltas], self.bbox())
+
+
+class Transaction:
+    """One undoable edit in progress: `touch()` before writing, then `commit()`."""
+
+    def __init__(self, history: History, target: LayerTarget, label: str) -> None:
+        self._history = history
+        self._target = target
+        self.label = label
+        self._shapes: dict[str, tuple[tuple[int, ...], np.dtype] | None] = {}
+        self._before: dict[str, dict[tuple[int, int], np.ndarray]] = {}
+        self._closed = False
+
+    def touch(self, name: str, rect: Rect | None = None) -> None:
+        """Remember the current content of `name` inside `rect` (None = the whole layer)."""
+        array = self._target.layer(name)
+        if name not in self._shapes:
+            self._shapes[name] = None if array is None else (array.shape, array.dtype)
+            self._before[name] = {}
+        if array is None or self._shapes[name] is None:
+            return
+        saved = self._before[name]
+        for key in _tiles_in(rect, array.shape):
+            if key not in saved:
+                saved[key] = array[_tile_rect(*key, array.shape).slices()].copy()
+
+    def commit(self) -> HistoryEntry | None:
+        """Store what changed as one history entry; None (and nothing stored) if nothing did."""
+        entry = self._close()
+        if entry is not None:
+            self._history.push(entry)
+        return entry
+
+    def rollback(self) -> None:
+        """Restore every touched tile to its content at `touch()` time; record nothing."""
+        entry = self._close()
+        if entry is not None:
+            entry.apply(self._target, forward=False)
+
+    def _close(self) -> HistoryEntry | None:
+        if self._closed:
+            raise RuntimeError("transaction already closed")
+        self._closed = True
+        deltas = [d for name in self._shapes if (d := self._delta(name)) is not None]
+        return HistoryEntry(self.label, deltas) if deltas else None
+
+    def _delta(self, name: str) -> LayerDelta | None:
+        before_meta = self._shapes[name]
+        after = self._target.layer(name)
+        after_meta = None if after is None else (after.shape, after.dtype)
+        if before_meta is None and after_meta is None:
+            return None
+        same_layout = before_meta is not None and after_meta == before_meta
+        if same_layout:
+            assert after is not None
+            delta = LayerDelta(name, False, after.shape, after.shape, after.dtype, after.dtype)
+            for key, old in self._before[name].items():
+                new = after[_tile_rect(*key, after.shape).slices()]
+                if not np.array_equal(old, new):
+                    delta.before[key] = _pack(old)
+                    delta.after[key] = _pack(new)
+            return delta if delta.before else None
+        return self._replaced_delta(name, before_meta, after)
+
+    def _replaced_delta(self, name, before_meta, after) -> LayerDelta:
+        delta = LayerDelta(
+            name,
+            True,
+            None if before_meta is None else before_meta[0],
+            None if after is None else after.shape,
+            None if before_meta is None else before_meta[1],
+            None if after is None else after.dtype,
+        )
+        if before_meta is not None:
+            saved = self._before[name]
+            missing = set(_tiles_in(None, before_meta[0])) - set(saved)
+            if missing:
+                raise RuntimeError(f"layer {name!r} was replaced without touch({name!r}, None)")
+            delta.before = {key: _pack(tile) for key, tile in saved.items()}
+        if after is not None:
+            delta.after = {
+                key: _pack(after[_tile_rect(*key, after.shape).slices()])
+                for key in _tiles_in(None, after.shape)
+            }
+        return delta
+
+
+class History:
+    """Linear undo/redo list of `HistoryEntry`s with a memory budget in bytes."""
+
+    def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+        self.budget_bytes = int(budget_bytes)
+        self._entries: list[HistoryEntry] = []
+        self._index = 0  # entries[:index] are applied
+        self._listeners: list[Callable[[History], None]] = []
+        self.dropped = 0  # how many old entries the budget has discarded
+
+    # -- listeners -------------------------------------------------------------------------
+    def add_listener(self, fn: Callable[[History], None]) -> None:
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[History], None]) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _notify(self) -> None:
+        for fn in list(self._listeners):
+            fn(self)
+
+    # -- recording -------------------------------------------------------------------------
+    def begin(self, target: LayerTarget, label: str) -> Transaction:
+        return Transaction(self, target, label)
+
+    def push(self, entry: HistoryEntry) -> None:
+        del self._entries[self._index :]
+        self._entries.append(entry)
+        self._index = len(self._entries)
+        while len(self._entries) > 1 and self.memory_bytes > self.budget_bytes:
+            self._entries.pop(0)
+            self._index -= 1
+            self.dropped += 1
+        self._notify()
+
+    # -- navigation ------------------------------------------------------------------------
+    @property
+    def index(self) -> int:
+        """Number of entries currently applied (0 = at the oldest remembered state)."""
+        return self._index
+
+    @property
+    def entries(self) -> list[HistoryEntry]:
+        return list(self._entries)
+
+    def labels(self) -> list[str]:
+        return [e.label for e in self._entries]
+
+    @property
+    def memory_bytes(self) -> int:
+        return sum(e.nbytes for e in self._entries)
+
+    def can_undo(self) -> bool:
+        return self._index > 0
+
+    def can_redo(self) -> bool:
+        return self._index < len(self._entries)
+
+    def undo_label(self) -> str | None:
+        return self._entries[self._index - 1].label if self.can_undo() else None
+
+    def redo_label(self) -> str | None:
+        return self._entries[self._index].label if self.can_redo() else None
+
+    def undo(self, target: LayerTarget) -> bool:
+        if not self.can_undo():
+            return False
+        self._index -= 1
+        self._entries[self._index].apply(target, forward=False)
+        self._notify()
+        return True
+
+    def redo(self, target: LayerTarget) -> bool:
+        if not self.can_redo():
+            return False
+        self._entries[self._index].apply(target, forward=True)
+        self._index += 1
+        self._notify()
+        return True
+
+    def goto(self, target: LayerTarget, index: int) -> None:
+        """Undo or redo until exactly `index` entries are applied (History panel click)."""
+        index = max(0, min(index, len(self._entries)))
+        while self._index > index:
+            self.undo(target)
+        while self._index < index:
+            self.redo(target)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._index = 0
+        self._notify()

@@ -1,0 +1,79 @@
+"""Find the places where a mask is neither clearly in nor out, for keyboard review (Tab).
+
+A pixel is uncertain when low < alpha < high. The uncertain pixels are dilated a little (so
+fragments of one fuzzy edge join up), split into connected regions, and regions larger than
+`max_extent` (a soft edge running around the whole subject is one component) are cut into
+grid cells of that size, so each stop of the review fits on screen at a useful zoom.
+Regions are sorted by how many uncertain pixels they hold, largest first (ties: top-left first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from bgeraser_gui.core.history import Rect
+
+
+@dataclass(frozen=True)
+class UncertainRegion:
+    rect: Rect  # bounding box of the region's uncertain pixels (image coordinates)
+    uncertain_pixels: int  # undilated uncertain pixels inside it
+
+
+def default_max_extent(width: int, height: int) -> int:
+    """Largest region side: a quarter of the long image side, at least 64 px."""
+    return max(64, max(width, height) // 4)
+
+
+def find_uncertain_regions(
+    alpha: np.ndarray,
+    low: float = 0.1,
+    high: float = 0.9,
+    dilate_px: int = 2,
+    min_pixels: int = 8,
+    max_extent: int | None = None,
+) -> list[UncertainRegion]:
+    """Uncertain regions of `alpha` (float HxW in [0, 1]), largest first."""
+    a = np.asarray(alpha, np.float32)
+    if a.ndim != 2:
+        raise ValueError(f"alpha must be HxW, got {a.shape}")
+    h, w = a.shape
+    extent = max_extent or default_max_extent(w, h)
+    uncertain = ((a > low) & (a < high)).astype(np.uint8)
+    if not uncertain.any():
+        return []
+    joined = uncertain
+    if dilate_px > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate_px + 1,) * 2)
+        joined = cv2.dilate(uncertain, kernel)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    regions: list[UncertainRegion] = []
+    for label in range(1, count):
+        x, y, bw, bh = (int(v) for v in stats[label, :4])
+        if bw <= extent and bh <= extent:
+            cells = [Rect(x, y, x + bw, y + bh)]
+        else:
+            cells = [
+                Rect(cx, cy, min(cx + extent, x + bw), min(cy + extent, y + bh))
+                for cy in range(y, y + bh, extent)
+                for cx in range(x, x + bw, extent)
+            ]
+        for cell in cells:
+            sl = cell.slices()
+            inside = (labels[sl] == label) & (uncertain[sl] > 0)
+            n = int(np.count_nonzero(inside))
+            if n < min_pixels:
+                continue
+            ys, xs = np.nonzero(inside)
+            box = Rect(
+                cell.x0 + int(xs.min()),
+                cell.y0 + int(ys.min()),
+                cell.x0 + int(xs.max()) + 1,
+                cell.y0 + int(ys.max()) + 1,
+            )
+            regions.append(UncertainRegion(box, n))
+    regions.sort(key=lambda r: (-r.uncertain_pixels, r.rect.y0, r.rect.x0))
+    return regions

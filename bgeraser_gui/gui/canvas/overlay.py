@@ -1,0 +1,166 @@
+"""What the canvas shows in each view mode, cached as full-resolution QImages.
+
+Each mode's pixels are computed with numpy from the document once, into a buffer that a QImage
+wraps without copying; after a stroke only the dirty rectangles are recomputed (lazily, when
+that mode is next painted). CHECKER and COLOR share one premultiplied RGBA cutout image: the
+canvas paints the checkerboard or the matte colour behind it in screen space.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+from bgeraser_gui.core.document import REFINE, Document, Rect
+
+BAND_ROWS = 256  # rows rendered per numpy pass, to bound temporary memory on huge images
+MAX_PENDING_RECTS = 32
+OVERLAY_RGB = np.array([255.0, 0.0, 0.0], np.float32)  # tint over removed areas
+REFINE_RGB = np.array([255.0, 210.0, 0.0], np.float32)  # tint over refine-edge strokes
+REFINE_TINT = 0.45
+
+
+class ViewMode(str, Enum):
+    OVERLAY = "overlay"  # photo with the removed area tinted red
+    CHECKER = "checker"  # cutout on a checkerboard
+    COLOR = "color"  # cutout on a chosen matte colour
+    MASK = "mask"  # alpha in black and white
+    ORIGINAL = "original"  # the untouched photo
+
+    @property
+    def title(self) -> str:
+        return {
+            "overlay": "Mask overlay",
+            "checker": "Cutout on checkerboard",
+            "color": "Cutout on colour",
+            "mask": "Mask (black and white)",
+            "original": "Original",
+        }[self.value]
+
+
+VIEW_MODES = list(ViewMode)
+
+
+def render_overlay(doc: Document, rect: Rect, opacity: float) -> np.ndarray:
+    """RGB uint8 of `rect`: photo tinted red by (1 - alpha) * opacity; REFINE strokes yellow."""
+    sl = rect.slices()
+    rgb = doc.rgb[sl].astype(np.float32)
+    tint = (1.0 - doc.alpha()[sl]) * np.float32(opacity)
+    out = rgb + (OVERLAY_RGB - rgb) * tint[..., None]
+    refine = doc.constraints[sl] == REFINE
+    if refine.any():
+        out[refine] += (REFINE_RGB - out[refine]) * REFINE_TINT
+    return np.rint(out).astype(np.uint8)
+
+
+def render_cutout(doc: Document, rect: Rect) -> np.ndarray:
+    """Premultiplied RGBA uint8 of `rect` (decontaminated colours where a refined matte exists)."""
+    sl = rect.slices()
+    a8 = doc.alpha_u8(rect).astype(np.uint16)
+    fg = doc.foreground
+    if fg is not None and doc.refined_alpha is not None:
+        colour = np.rint(np.clip(fg[sl], 0.0, 1.0) * 255.0).astype(np.uint16)
+    else:
+        colour = doc.rgb[sl].astype(np.uint16)
+    out = np.empty((*a8.shape, 4), np.uint8)
+    out[..., :3] = (colour * a8[..., None] + 127) // 255
+    out[..., 3] = a8
+    return out
+
+
+def render_mask(doc: Document, rect: Rect) -> np.ndarray:
+    return doc.alpha_u8(rect)
+
+
+class _ModeImage:
+    """A numpy buffer, the QImage viewing it, and the rects still to recompute."""
+
+    def __init__(self, buffer: np.ndarray, fmt: QImage.Format) -> None:
+        self.buffer = buffer
+        h, w = buffer.shape[:2]
+        stride = buffer.strides[0]
+        self.qimage = QImage(buffer.data, w, h, stride, fmt)
+        self.pending: list[Rect] = []
+
+    def add_pending(self, rect: Rect) -> None:
+        self.pending.append(rect)
+        if len(self.pending) > MAX_PENDING_RECTS:
+            box = self.pending[0]
+            for r in self.pending[1:]:
+                box = box.union(r)
+            self.pending = [box]
+
+
+class DisplayCache:
+    """Per-document cache of the rendered QImage of each view mode."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.overlay_opacity = 0.5
+        self._images: dict[ViewMode, _ModeImage] = {}
+        self._original: QImage | None = None
+        self.rendered_pixels = 0  # pixels recomputed so far (lets tests check dirty-rect work)
+
+    def full_rect(self) -> Rect:
+        return Rect(0, 0, self.doc.width, self.doc.height)
+
+    def invalidate(self, rect: Rect | None = None) -> None:
+        """Mark `rect` (None = everything) as outdated in every cached mode."""
+        r = self.full_rect() if rect is None else rect.clipped(self.doc.width, self.doc.height)
+        if r.is_empty():
+            return
+        for mode_image in self._images.values():
+            mode_image.add_pending(r)
+
+    def set_overlay_opacity(self, opacity: float) -> None:
+        self.overlay_opacity = float(min(max(opacity, 0.0), 1.0))
+        if ViewMode.OVERLAY in self._images:
+            self._images[ViewMode.OVERLAY].add_pending(self.full_rect())
+
+    def image(self, mode: ViewMode) -> QImage:
+        """The up-to-date QImage for `mode` (COLOR returns the shared cutout image)."""
+        if mode == ViewMode.ORIGINAL:
+            return self._original_image()
+        key = ViewMode.CHECKER if mode == ViewMode.COLOR else mode
+        mode_image = self._images.get(key)
+        if mode_image is None:
+            mode_image = self._create(key)
+            self._images[key] = mode_image
+            mode_image.add_pending(self.full_rect())
+        for rect in mode_image.pending:
+            self._render(key, mode_image.buffer, rect)
+        mode_image.pending.clear()
+        return mode_image.qimage
+
+    def _original_image(self) -> QImage:
+        if self._original is None:
+            rgb = np.ascontiguousarray(self.doc.rgb)
+            self._original_rgb = rgb  # keep the memory alive while the QImage views it
+            h, w = rgb.shape[:2]
+            self._original = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888)
+        return self._original
+
+    def _create(self, mode: ViewMode) -> _ModeImage:
+        h, w = self.doc.height, self.doc.width
+        if mode == ViewMode.OVERLAY:
+            return _ModeImage(np.zeros((h, w, 3), np.uint8), QImage.Format.Format_RGB888)
+        if mode == ViewMode.CHECKER:
+            fmt = QImage.Format.Format_RGBA8888_Premultiplied
+            return _ModeImage(np.zeros((h, w, 4), np.uint8), fmt)
+        if mode == ViewMode.MASK:
+            return _ModeImage(np.zeros((h, w), np.uint8), QImage.Format.Format_Grayscale8)
+        raise ValueError(mode)
+
+    def _render(self, mode: ViewMode, buffer: np.ndarray, rect: Rect) -> None:
+        for y0 in range(rect.y0, rect.y1, BAND_ROWS):
+            band = Rect(rect.x0, y0, rect.x1, min(rect.y1, y0 + BAND_ROWS))
+            if mode == ViewMode.OVERLAY:
+                pixels = render_overlay(self.doc, band, self.overlay_opacity)
+            elif mode == ViewMode.CHECKER:
+                pixels = render_cutout(self.doc, band)
+            else:
+                pixels = render_mask(self.doc, band)
+            buffer[band.slices()] = pixels
+            self.rendered_pixels += band.area
