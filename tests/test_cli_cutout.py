@@ -1,0 +1,78 @@
+"""`bgeraser-cli cutout` end to end with the real ISNet model and the bad-input corpus."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bgeraser_gui.cli import main
+from bgeraser_gui.core.compose import to_alpha_u8
+from bgeraser_gui.core.image_io import load_image
+
+
+@pytest.fixture(scope="module")
+def isnet(isnet_fp16_path):
+    from bgeraser_gui.backends.loader import load_backend
+
+    return load_backend(str(isnet_fp16_path), device="cpu")
+
+
+def test_cutout_real_photo_alpha_matches_model_mask(tmp_path, eval_dir, isnet_fp16_path, isnet):
+    photo = eval_dir / "grabcut50" / "images" / "21077.jpg"  # race car
+    code = main(["cutout", str(photo), "-o", str(tmp_path), "--model", str(isnet_fp16_path),
+                 "--device", "cpu", "--no-refine", "-q"])  # fmt: skip
+    assert code == 0
+    out = tmp_path / "21077_cutout.png"
+    with Image.open(out) as written:
+        assert written.mode == "RGBA"
+        rgba = np.asarray(written)
+    image = load_image(photo)
+    np.testing.assert_array_equal(rgba[..., :3], image.rgb)
+    expected = to_alpha_u8(isnet.predict(image.rgb))
+    assert np.abs(rgba[..., 3].astype(int) - expected.astype(int)).max() <= 1
+    truth = np.asarray(Image.open(eval_dir / "grabcut50" / "alpha" / "21077.png")) > 127
+    cut = rgba[..., 3] > 127
+    iou = (cut & truth).sum() / (cut | truth).sum()
+    print(f"21077 IoU vs ground truth: {iou:.3f}")
+    assert iou > 0.8
+
+
+def test_cutout_refined_on_background_colour(tmp_path, eval_dir, isnet_fp16_path, isnet):
+    photo = eval_dir / "alphamatting_train27" / "images" / "GT07.png"  # fluffy sheep
+    code = main(["cutout", str(photo), "-o", str(tmp_path), "--model", str(isnet_fp16_path),
+                 "--device", "cpu", "--background", "#00ff00", "--format", "jpeg", "-q"])  # fmt: skip
+    assert code == 0
+    with Image.open(tmp_path / "GT07_cutout.jpg") as written:
+        flat = np.asarray(written)
+    assert flat.shape[2] == 3
+    assert flat[2, 2, 1] > 200 and flat[2, 2, 0] < 60  # corner is green background
+
+
+def test_cli_over_bad_input_corpus(tmp_path, shared_dir, isnet_fp16_path):
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    subprocess.run([sys.executable, str(shared_dir / "tools" / "make-bad-inputs.py"), str(corpus)],
+                   check=True, capture_output=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "bgeraser_gui", "cutout", str(corpus), "-o", str(out),
+         "--model", str(isnet_fp16_path), "--device", "cpu", "--no-refine"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    files = sorted(p.name for p in corpus.iterdir())
+    bad = [f for f in files if f.startswith("bad_")]
+    ok = [f for f in files if f.startswith("ok_")]
+    assert len(bad) >= 6 and len(ok) >= 10
+    failures = [line for line in result.stderr.splitlines() if line.startswith("failed: ")]
+    assert sorted(line.split(": ")[1] for line in failures) == bad  # one line per bad file
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(f.rsplit(".", 1)[0] + "_cutout.png" for f in ok)
+    for name in ok:
+        source = load_image(corpus / name)
+        with Image.open(out / (name.rsplit(".", 1)[0] + "_cutout.png")) as cut:
+            assert cut.size == (source.width, source.height) and cut.mode == "RGBA"
+    assert f"{len(ok)} written, 0 skipped, {len(bad)} failed" in result.stderr
