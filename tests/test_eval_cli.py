@@ -243,3 +243,28 @@ def test_unreadable_sample_is_skipped_not_fatal(dataset, tmp_path, fake_model, c
     assert [r["stem"] for r in _rows(out)] == ["short"]
     assert "exact" in capsys.readouterr().err
     assert "exact" in (out / "summary.md").read_text()
+
+
+def test_summary_mean_median_failures_and_all_sets():
+    from bgeraser_gui.core.eval_report import render_markdown, summarize
+
+    def row(dataset, mode, sad, iou):
+        metrics = {k: 0.0 for k in ("mse", "grad", "conn", "bf")}
+        band = {f"band_{k}": 0.0 for k in ("iou", "sad", "mse", "grad", "conn", "bf")}
+        return {"dataset": dataset, "stem": "x", "model": "m", "mode": mode, "seconds": 2.0,
+                "sad": sad, "iou": iou, **metrics, **band}  # fmt: skip
+
+    rows = [row("a", "raw", 10.0, 0.9), row("a", "raw", 20.0, 0.8), row("a", "raw", 90.0, 0.1)]
+    rows += [row("b", "refined", 60.0, 0.5)]
+    groups = {(s.dataset, s.mode): s for s in summarize(rows)}
+    a = groups[("a", "raw")]
+    assert a.count == 3 and a.sad_failures == 1
+    assert a.mean["sad"] == pytest.approx(40.0) and a.median["sad"] == pytest.approx(20.0)
+    assert a.median["iou"] == pytest.approx(0.8) and a.seconds_mean == pytest.approx(2.0)
+    assert groups[("all sets", "raw")].count == 3
+    assert groups[("all sets", "refined")].sad_failures == 1
+    text = render_markdown(summarize(rows), command="bgeraser-cli eval a b")
+    assert "| a | m | raw | 3 | 0.600 / 0.800 | 40.00 / 20.00 |" in text
+    assert "bgeraser-cli eval a b" in text
+    only_a = summarize(rows[:3])
+    assert [s.dataset for s in only_a] == ["a"]  # no 'all sets' repeat of a single set

@@ -149,9 +149,12 @@ def _load_alpha(path: Path) -> np.ndarray:
 
 
 def _refine(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The product's default edge refinement; colour decontamination is skipped because it
+    does not change alpha (only the foreground colours)."""
     from bgeraser_gui.core.matting import RefineOptions, refine
 
-    return np.asarray(refine(rgb, mask, options=RefineOptions()).alpha, dtype=np.float32)
+    options = RefineOptions(decontaminate=False)
+    return np.asarray(refine(rgb, mask, options=options).alpha, dtype=np.float32)
 
 
 class _Evaluator:

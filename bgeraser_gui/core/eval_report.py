@@ -92,11 +92,11 @@ def summarize(rows: Iterable[dict]) -> list[GroupSummary]:
     for row in rows:
         for dataset in (row["dataset"], ALL_SETS):
             groups.setdefault((dataset, row["model"], row["mode"]), []).append(row)
-    datasets = {key[0] for key in groups}
+    several_sets = len({key[0] for key in groups} - {ALL_SETS}) > 1
     summaries = []
     for (dataset, model, mode), members in groups.items():
-        if dataset == ALL_SETS and len(datasets) <= 2:
-            continue  # a single data set: 'all sets' would repeat it
+        if dataset == ALL_SETS and not several_sets:
+            continue  # it would repeat the single data set's rows
         mean, median = {}, {}
         for column in METRIC_COLUMNS + BAND_COLUMNS:
             values = [r[column] for r in members if _is_number(r.get(column))]
@@ -176,7 +176,8 @@ def render_markdown(
         "refinement for `refined`). Pixels marked in a set's `ignore/` masks never count.",
         "",
     ]
-    out += notes and [*notes, ""] or []
+    if notes:
+        out += [*notes, ""]
     out += ["## Whole image", ""] + _table(summaries, WHOLE_TABLE, extra=True) + [""]
     out += [
         "## Unknown band",
