@@ -77,3 +77,32 @@ def find_uncertain_regions(
             regions.append(UncertainRegion(box, n))
     regions.sort(key=lambda r: (-r.uncertain_pixels, r.rect.y0, r.rect.x0))
     return regions
+
+
+class RegionCursor:
+    """Steps through the regions (Tab / Shift+Tab), wrapping around; recomputed on demand."""
+
+    def __init__(self) -> None:
+        self._regions: list[UncertainRegion] | None = None
+        self.index = -1  # position of the region shown last; -1 = none yet
+
+    def invalidate(self) -> None:
+        """The mask changed: recompute next time (the position is kept, clamped)."""
+        self._regions = None
+
+    def regions(self, alpha: np.ndarray) -> list[UncertainRegion]:
+        if self._regions is None:
+            self._regions = find_uncertain_regions(alpha)
+            self.index = min(self.index, len(self._regions) - 1)
+        return self._regions
+
+    def step(self, alpha: np.ndarray, step: int) -> UncertainRegion | None:
+        regions = self.regions(alpha)
+        if not regions:
+            self.index = -1
+            return None
+        if self.index < 0:
+            self.index = 0 if step > 0 else len(regions) - 1
+        else:
+            self.index = (self.index + step) % len(regions)
+        return regions[self.index]

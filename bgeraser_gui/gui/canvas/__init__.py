@@ -2,6 +2,7 @@
 
 from bgeraser_gui.gui.canvas.overlay import VIEW_MODES, ViewMode
 from bgeraser_gui.gui.canvas.tools import TOOLS
-from bgeraser_gui.gui.canvas.view import MAX_ZOOM, MIN_ZOOM, CanvasView
+from bgeraser_gui.gui.canvas.view import CanvasView
+from bgeraser_gui.gui.canvas.viewport import MAX_ZOOM, MIN_ZOOM
 
 __all__ = ["MAX_ZOOM", "MIN_ZOOM", "TOOLS", "VIEW_MODES", "CanvasView", "ViewMode"]

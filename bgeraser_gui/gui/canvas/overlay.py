@@ -11,15 +11,18 @@ from __future__ import annotations
 from enum import Enum
 
 import numpy as np
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QRect, QRectF
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPixmap
 
 from bgeraser_gui.core.document import REFINE, Document, Rect
+from bgeraser_gui.gui.canvas.viewport import Viewport
 
 BAND_ROWS = 256  # rows rendered per numpy pass, to bound temporary memory on huge images
 MAX_PENDING_RECTS = 32
 OVERLAY_RGB = np.array([255.0, 0.0, 0.0], np.float32)  # tint over removed areas
 REFINE_RGB = np.array([255.0, 210.0, 0.0], np.float32)  # tint over refine-edge strokes
 REFINE_TINT = 0.45
+CHECKER_PX = 10  # checkerboard square, in screen pixels
 
 
 class ViewMode(str, Enum):
@@ -164,3 +167,40 @@ class DisplayCache:
                 pixels = render_mask(self.doc, band)
             buffer[band.slices()] = pixels
             self.rendered_pixels += band.area
+
+
+def checker_brush() -> QBrush:
+    pm = QPixmap(2 * CHECKER_PX, 2 * CHECKER_PX)
+    pm.fill(QColor(204, 204, 204))
+    p = QPainter(pm)
+    p.fillRect(0, 0, CHECKER_PX, CHECKER_PX, QColor(153, 153, 153))
+    p.fillRect(CHECKER_PX, CHECKER_PX, CHECKER_PX, CHECKER_PX, QColor(153, 153, 153))
+    p.end()
+    return QBrush(pm)
+
+
+def paint_document(
+    painter: QPainter,
+    cache: DisplayCache,
+    view: Viewport,
+    mode: ViewMode,
+    exposed: QRect,
+    matte: QColor,
+    checker: QBrush,
+) -> None:
+    """Draw the part of the document visible in widget rect `exposed` in view mode `mode`."""
+    src = view.image_rect(exposed)
+    if src.is_empty():
+        return
+    target = QRectF(view.to_widget(src.x0, src.y0), view.to_widget(src.x1, src.y1))
+    painter.save()
+    painter.setClipRect(exposed)
+    if mode == ViewMode.CHECKER:
+        painter.setBrushOrigin(view.origin.toPoint())
+        painter.fillRect(target, checker)
+    elif mode == ViewMode.COLOR:
+        painter.fillRect(target, matte)
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, view.zoom < 1.0)
+    source = QRectF(src.x0, src.y0, src.width, src.height)
+    painter.drawImage(target, cache.image(mode), source)
+    painter.restore()

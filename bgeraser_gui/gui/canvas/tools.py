@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, SignalInstance
 from PySide6.QtGui import QColor, QPainter, QPen
 
 from bgeraser_gui.core.brush import MAX_SIZE, MIN_SIZE, TOOL_VALUES, BrushSettings
+from bgeraser_gui.core.document import Document
 
 TOOLS = ("keep", "remove", "refine", "erase")
 TOOL_COLORS = {
@@ -66,6 +67,62 @@ class BrushTool:
         self.settings = BrushSettings(self.settings.size, float(hardness)).hardened(0)
 
 
+class BrushToolSlots:
+    """The canvas's public brush API (mixed into CanvasView, which owns the signals)."""
+
+    _tool: BrushTool
+    toolChanged: SignalInstance
+    brushChanged: SignalInstance
+
+    _mouse: QPointF | None
+
+    def _update_brush_cursor(self) -> None:
+        """Repaint so the outline shows the new brush (only while the mouse is over the canvas)."""
+        if self._mouse is not None:
+            self.update()  # type: ignore[attr-defined]  # QWidget.update of the canvas
+
+    def tool(self) -> str:
+        return self._tool.name
+
+    def set_tool(self, name: str) -> None:
+        if self._tool.set_tool(name):
+            self.toolChanged.emit(name)
+        self._update_brush_cursor()
+
+    def swap_keep_remove(self) -> None:
+        self.toolChanged.emit(self._tool.swap_keep_remove())
+        self._update_brush_cursor()
+
+    def brush_size(self) -> int:
+        return self._tool.settings.size
+
+    def brush_hardness(self) -> float:
+        return self._tool.settings.hardness
+
+    def set_brush_size(self, size: int) -> None:
+        self._tool.set_size(size)
+        self._brush_changed()
+
+    def set_brush_hardness(self, hardness: float) -> None:
+        self._tool.set_hardness(hardness)
+        self._brush_changed()
+
+    def change_brush_size(self, step: int) -> None:
+        """[ (step -1) and ] (step +1): about 15 % per step."""
+        self._tool.change_size(step)
+        self._brush_changed()
+
+    def change_brush_hardness(self, step: int) -> None:
+        """Shift+[ and Shift+]: hardness -/+ 0.1."""
+        self._tool.change_hardness(step)
+        self._brush_changed()
+
+    def _brush_changed(self) -> None:
+        s = self._tool.settings
+        self.brushChanged.emit(s.size, s.hardness)
+        self._update_brush_cursor()
+
+
 def outline_bounds(center: QPointF, screen_radius: float) -> QRect:
     """Widget rect to repaint for the cursor outline at `center`."""
     r = max(screen_radius, 8.0) + 3.0
@@ -86,3 +143,11 @@ def paint_brush_cursor(painter: QPainter, center: QPointF, screen_radius: float,
     painter.drawLine(QPointF(center.x() - arm, center.y()), QPointF(center.x() + arm, center.y()))
     painter.drawLine(QPointF(center.x(), center.y() - arm), QPointF(center.x(), center.y() + arm))
     painter.restore()
+
+
+def cursor_info_text(doc: Document, x: float, y: float) -> str:
+    """Status text for image point (x, y): pixel position and alpha; "" outside the image."""
+    ix, iy = int(x // 1), int(y // 1)
+    if not (0 <= ix < doc.width and 0 <= iy < doc.height):
+        return ""
+    return f"x {ix}, y {iy}   alpha {float(doc.alpha()[iy, ix]) * 100.0:.0f} %"

@@ -9,15 +9,13 @@ main window calling the public slots below.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import (
-    QBrush,
     QColor,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
-    QPixmap,
     QResizeEvent,
     QWheelEvent,
 )
@@ -25,29 +23,30 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from bgeraser_gui.core.brush import BrushStroke, paint_line
 from bgeraser_gui.core.document import Document, Rect
-from bgeraser_gui.core.uncertain_regions import UncertainRegion, find_uncertain_regions
-from bgeraser_gui.gui.canvas.overlay import VIEW_MODES, DisplayCache, ViewMode
-from bgeraser_gui.gui.canvas.tools import BrushTool, outline_bounds, paint_brush_cursor
+from bgeraser_gui.core.uncertain_regions import RegionCursor, UncertainRegion
+from bgeraser_gui.gui.canvas.overlay import (
+    VIEW_MODES,
+    DisplayCache,
+    ViewMode,
+    checker_brush,
+    paint_document,
+)
+from bgeraser_gui.gui.canvas.tools import (
+    BrushTool,
+    BrushToolSlots,
+    cursor_info_text,
+    outline_bounds,
+    paint_brush_cursor,
+)
+from bgeraser_gui.gui.canvas.viewport import MAX_ZOOM, MIN_ZOOM, Viewport
 
-MIN_ZOOM = 0.05
-MAX_ZOOM = 32.0
+__all__ = ["MAX_ZOOM", "MIN_ZOOM", "CanvasView", "ViewMode"]
+
 ZOOM_STEP = 1.25
 REGION_MAX_ZOOM = 8.0  # Tab never zooms closer than this onto a tiny region
-PAN_MARGIN_PX = 64  # how far an image edge may be dragged inside the view
-CHECKER_PX = 10
 
 
-def _checker_pixmap() -> QPixmap:
-    pm = QPixmap(2 * CHECKER_PX, 2 * CHECKER_PX)
-    pm.fill(QColor(204, 204, 204))
-    p = QPainter(pm)
-    p.fillRect(0, 0, CHECKER_PX, CHECKER_PX, QColor(153, 153, 153))
-    p.fillRect(CHECKER_PX, CHECKER_PX, CHECKER_PX, CHECKER_PX, QColor(153, 153, 153))
-    p.end()
-    return pm
-
-
-class CanvasView(QWidget):
+class CanvasView(BrushToolSlots, QWidget):
     zoomChanged = Signal(float)  # zoom factor, 1.0 = 100 %
     strokeFinished = Signal(str)  # history label of the stroke just recorded
     toolChanged = Signal(str)  # "keep" | "remove" | "refine" | "erase"
@@ -65,9 +64,7 @@ class CanvasView(QWidget):
         self.setMinimumSize(200, 150)
         self._doc: Document | None = None
         self._cache: DisplayCache | None = None
-        self._zoom = 1.0
-        self._origin = QPointF(0.0, 0.0)  # widget position of image pixel corner (0, 0)
-        self._fit = True
+        self._view = Viewport()
         self._mode = ViewMode.OVERLAY
         self._overlay_opacity = 0.5
         self._matte_color = QColor(255, 255, 255)
@@ -79,9 +76,8 @@ class CanvasView(QWidget):
         self._space_held = False
         self._pan_anchor: QPointF | None = None
         self._mouse: QPointF | None = None
-        self._regions: list[UncertainRegion] | None = None
-        self._region_index = -1
-        self._checker = QBrush(_checker_pixmap())
+        self._regions = RegionCursor()
+        self._checker = checker_brush()
         self._update_cursor()
 
     # -- document ----------------------------------------------------------------------------
@@ -95,8 +91,8 @@ class CanvasView(QWidget):
         self._doc = doc
         self._cache = None
         self._last_point = None
-        self._regions = None
-        self._region_index = -1
+        self._regions = RegionCursor()
+        self._view.image_size = (0, 0) if doc is None else (doc.width, doc.height)
         if doc is not None:
             self._cache = DisplayCache(doc)
             self._cache.set_overlay_opacity(self._overlay_opacity)
@@ -116,52 +112,37 @@ class CanvasView(QWidget):
         return self._cache
 
     def _on_document_changed(self, rect: Rect | None) -> None:
-        self._regions = None
+        self._regions.invalidate()
         if self._cache is None:
             return
         self._cache.invalidate(rect)
         if rect is None:
             self.update()
         else:
-            self.update(self._widget_rect(rect))
+            self.update(self._view.widget_rect(rect))
 
-    # -- coordinates ---------------------------------------------------------------------------
+    # -- coordinates, zoom and pan ------------------------------------------------------------
     def zoom(self) -> float:
-        return self._zoom
+        return self._view.zoom
 
     def map_to_image(self, pos: QPointF) -> tuple[float, float]:
         """Widget position -> image coordinates (pixel (i, j) spans [i, i+1) x [j, j+1))."""
-        return (
-            (pos.x() - self._origin.x()) / self._zoom,
-            (pos.y() - self._origin.y()) / self._zoom,
-        )
+        return self._view.to_image(pos)
 
     def map_from_image(self, x: float, y: float) -> QPointF:
-        return QPointF(self._origin.x() + x * self._zoom, self._origin.y() + y * self._zoom)
+        return self._view.to_widget(x, y)
 
-    def _widget_rect(self, rect: Rect) -> QRect:
-        tl = self.map_from_image(rect.x0, rect.y0)
-        br = self.map_from_image(rect.x1, rect.y1)
-        return QRectF(tl, br).toAlignedRect().adjusted(-1, -1, 1, 1)
-
-    # -- zoom and pan ----------------------------------------------------------------------------
     def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
         """Zoom to `zoom` (clamped to 5 %..3200 %) keeping the image point under `anchor` fixed."""
-        zoom = min(max(float(zoom), MIN_ZOOM), MAX_ZOOM)
         anchor = QPointF(self.width() / 2, self.height() / 2) if anchor is None else anchor
-        ix, iy = self.map_to_image(anchor)
-        self._zoom = zoom
-        self._fit = False
-        self._origin = QPointF(anchor.x() - ix * zoom, anchor.y() - iy * zoom)
-        self._clamp_origin()
-        self.update()
-        self.zoomChanged.emit(self._zoom)
+        self._view.set_zoom(zoom, anchor)
+        self._view_changed()
 
     def zoom_in(self) -> None:
-        self.set_zoom(self._zoom * ZOOM_STEP)
+        self.set_zoom(self._view.zoom * ZOOM_STEP)
 
     def zoom_out(self) -> None:
-        self.set_zoom(self._zoom / ZOOM_STEP)
+        self.set_zoom(self._view.zoom / ZOOM_STEP)
 
     def zoom_actual(self) -> None:
         """100 %: one image pixel per screen pixel (Ctrl+1)."""
@@ -169,47 +150,21 @@ class CanvasView(QWidget):
 
     def zoom_fit(self) -> None:
         """Fit the whole image in the view (Ctrl+0); stays fitted while the window is resized."""
-        if self._doc is None:
-            self._zoom, self._origin, self._fit = 1.0, QPointF(0, 0), True
-            self.zoomChanged.emit(self._zoom)
-            return
-        zoom = min(self.width() / self._doc.width, self.height() / self._doc.height)
-        self._zoom = min(max(zoom, MIN_ZOOM), MAX_ZOOM)
-        self._origin = QPointF(0, 0)
-        self._clamp_origin()
-        self._fit = True
-        self.update()
-        self.zoomChanged.emit(self._zoom)
+        self._view.zoom_to_fit()
+        self._view_changed()
 
     def center_on(self, x: float, y: float) -> None:
         """Scroll so image point (x, y) is in the middle of the view."""
-        self._origin = QPointF(
-            self.width() / 2 - x * self._zoom, self.height() / 2 - y * self._zoom
-        )
-        self._fit = False
-        self._clamp_origin()
+        self._view.center_on(x, y)
         self.update()
 
     def pan_by(self, dx: float, dy: float) -> None:
-        self._origin = QPointF(self._origin.x() + dx, self._origin.y() + dy)
-        self._fit = False
-        self._clamp_origin()
+        self._view.pan_by(dx, dy)
         self.update()
 
-    def _clamp_origin(self) -> None:
-        if self._doc is None:
-            return
-        ox, oy = self._origin.x(), self._origin.y()
-        ox = self._clamp_axis(ox, self._doc.width * self._zoom, self.width())
-        oy = self._clamp_axis(oy, self._doc.height * self._zoom, self.height())
-        self._origin = QPointF(ox, oy)
-
-    @staticmethod
-    def _clamp_axis(origin: float, scaled: float, view: int) -> float:
-        if scaled <= view:
-            return (view - scaled) / 2.0
-        margin = min(PAN_MARGIN_PX, view / 4.0)
-        return min(max(origin, view - scaled - margin), margin)
+    def _view_changed(self) -> None:
+        self.update()
+        self.zoomChanged.emit(self._view.zoom)
 
     # -- view modes -----------------------------------------------------------------------------
     def view_mode(self) -> ViewMode:
@@ -256,56 +211,9 @@ class CanvasView(QWidget):
     def set_peek_key(self, key: Qt.Key) -> None:
         self._peek_key = key
 
-    # -- brush tool -------------------------------------------------------------------------------
-    def tool(self) -> str:
-        return self._tool.name
-
-    def set_tool(self, name: str) -> None:
-        if self._tool.set_tool(name):
-            self.toolChanged.emit(name)
-        self._update_brush_cursor()
-
-    def swap_keep_remove(self) -> None:
-        self.toolChanged.emit(self._tool.swap_keep_remove())
-        self._update_brush_cursor()
-
-    def brush_size(self) -> int:
-        return self._tool.settings.size
-
-    def brush_hardness(self) -> float:
-        return self._tool.settings.hardness
-
-    def set_brush_size(self, size: int) -> None:
-        self._tool.set_size(size)
-        self._brush_changed()
-
-    def set_brush_hardness(self, hardness: float) -> None:
-        self._tool.set_hardness(hardness)
-        self._brush_changed()
-
-    def change_brush_size(self, step: int) -> None:
-        """[ (step -1) and ] (step +1): about 15 % per step."""
-        self._tool.change_size(step)
-        self._brush_changed()
-
-    def change_brush_hardness(self, step: int) -> None:
-        """Shift+[ and Shift+]: hardness -/+ 0.1."""
-        self._tool.change_hardness(step)
-        self._brush_changed()
-
-    def _brush_changed(self) -> None:
-        s = self._tool.settings
-        self.brushChanged.emit(s.size, s.hardness)
-        self._update_brush_cursor()
-
     # -- uncertain regions (Tab / Shift+Tab) --------------------------------------------------------
     def uncertain_regions(self) -> list[UncertainRegion]:
-        if self._doc is None:
-            return []
-        if self._regions is None:
-            self._regions = find_uncertain_regions(self._doc.alpha())
-            self._region_index = min(self._region_index, len(self._regions) - 1)
-        return self._regions
+        return [] if self._doc is None else self._regions.regions(self._doc.alpha())
 
     def goto_next_uncertain(self) -> UncertainRegion | None:
         return self._goto_uncertain(+1)
@@ -314,71 +222,39 @@ class CanvasView(QWidget):
         return self._goto_uncertain(-1)
 
     def _goto_uncertain(self, step: int) -> UncertainRegion | None:
-        regions = self.uncertain_regions()
-        if not regions:
-            self.uncertainRegionChanged.emit(0, 0)
+        if self._doc is None:
             return None
-        if self._region_index < 0:
-            self._region_index = 0 if step > 0 else len(regions) - 1
-        else:
-            self._region_index = (self._region_index + step) % len(regions)
-        region = regions[self._region_index]
-        self.frame_rect(region.rect)
-        self.uncertainRegionChanged.emit(self._region_index + 1, len(regions))
+        region = self._regions.step(self._doc.alpha(), step)
+        count = len(self._regions.regions(self._doc.alpha()))
+        if region is not None:
+            self.frame_rect(region.rect)
+        self.uncertainRegionChanged.emit(self._regions.index + 1, count)
         return region
 
     def frame_rect(self, rect: Rect, fill: float = 0.6) -> None:
         """Zoom and centre so `rect` fills about `fill` of the view (never beyond 800 %)."""
-        w, h = max(rect.width, 1), max(rect.height, 1)
-        zoom = min(self.width() * fill / w, self.height() * fill / h, REGION_MAX_ZOOM)
-        self.set_zoom(zoom)
-        self.center_on((rect.x0 + rect.x1) / 2, (rect.y0 + rect.y1) / 2)
+        self._view.frame(rect, fill, REGION_MAX_ZOOM)
+        self._view_changed()
 
     # -- painting ----------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         exposed = event.rect()
         painter.fillRect(exposed, self.palette().window().color().darker(115))
-        if self._doc is not None and self._cache is not None:
-            self._paint_image(painter, exposed)
+        if self._cache is not None:
+            mode = ViewMode.ORIGINAL if self._peek else self._mode
+            paint_document(
+                painter, self._cache, self._view, mode, exposed, self._matte_color, self._checker
+            )
         if self._mouse is not None and self._brush_cursor_visible():
             paint_brush_cursor(painter, self._mouse, self._screen_radius(), self._tool.name)
         painter.end()
 
-    def _paint_image(self, painter: QPainter, exposed: QRect) -> None:
-        doc, cache = self._doc, self._cache
-        assert doc is not None and cache is not None
-        x0, y0 = self.map_to_image(QPointF(exposed.left(), exposed.top()))
-        x1, y1 = self.map_to_image(QPointF(exposed.right() + 1, exposed.bottom() + 1))
-        src = Rect(int(x0) - 1, int(y0) - 1, int(x1) + 2, int(y1) + 2).clipped(
-            doc.width, doc.height
-        )
-        if src.is_empty():
-            return
-        target = QRectF(self.map_from_image(src.x0, src.y0), self.map_from_image(src.x1, src.y1))
-        mode = ViewMode.ORIGINAL if self._peek else self._mode
-        painter.save()
-        painter.setClipRect(exposed)
-        if mode == ViewMode.CHECKER:
-            painter.setBrushOrigin(self._origin.toPoint())
-            painter.fillRect(target, self._checker)
-        elif mode == ViewMode.COLOR:
-            painter.fillRect(target, self._matte_color)
-        smooth = self._zoom < 1.0
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
-        source = QRectF(src.x0, src.y0, src.width, src.height)
-        painter.drawImage(target, cache.image(mode), source)
-        painter.restore()
-
     def _screen_radius(self) -> float:
-        return self._tool.settings.radius * self._zoom
+        return self._tool.settings.radius * self._view.zoom
 
     def _brush_cursor_visible(self) -> bool:
         return self._doc is not None and self._pan_anchor is None and not self._space_held
-
-    def _update_brush_cursor(self) -> None:
-        if self._mouse is not None:
-            self.update()
 
     def _update_cursor(self) -> None:
         if self._pan_anchor is not None:
@@ -452,7 +328,7 @@ class CanvasView(QWidget):
         if delta == 0 or self._doc is None:
             event.ignore()
             return
-        self.set_zoom(self._zoom * ZOOM_STEP ** (delta / 120.0), event.position())
+        self.set_zoom(self._view.zoom * ZOOM_STEP ** (delta / 120.0), event.position())
         event.accept()
 
     def leaveEvent(self, event) -> None:
@@ -463,35 +339,31 @@ class CanvasView(QWidget):
         super().leaveEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space_held = True
-            self._update_cursor()
-            self.update()
-        elif event.key() == self._peek_key and not event.isAutoRepeat():
-            self.set_peek_original(True)
-        elif event.key() not in (Qt.Key.Key_Space, self._peek_key):
+        if not self._own_key(event, True):
             super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space_held = False
-            self._update_cursor()
-            self.update()
-        elif event.key() == self._peek_key and not event.isAutoRepeat():
-            self.set_peek_original(False)
-        elif event.key() not in (Qt.Key.Key_Space, self._peek_key):
+        if not self._own_key(event, False):
             super().keyReleaseEvent(event)
 
+    def _own_key(self, event: QKeyEvent, pressed: bool) -> bool:
+        """Space (hold to pan) and the peek key (hold to see the original) act while held."""
+        if event.key() not in (Qt.Key.Key_Space, self._peek_key):
+            return False
+        if not event.isAutoRepeat():
+            if event.key() == Qt.Key.Key_Space:
+                self._space_held = pressed
+                self._update_cursor()
+                self.update()
+            else:
+                self.set_peek_original(pressed)
+        return True
+
     def resizeEvent(self, event: QResizeEvent) -> None:
-        if self._fit:
-            self.zoom_fit()
-        else:
-            old = event.oldSize()
-            if old.isValid():
-                dx = (self.width() - old.width()) / 2
-                dy = (self.height() - old.height()) / 2
-                self._origin = QPointF(self._origin.x() + dx, self._origin.y() + dy)
-            self._clamp_origin()
+        fitted = self._view.fit
+        self._view.resize(self.width(), self.height())
+        if fitted:
+            self.zoomChanged.emit(self._view.zoom)
         super().resizeEvent(event)
 
     def _repaint_cursor(self, old: QPointF | None, new: QPointF) -> None:
@@ -502,18 +374,5 @@ class CanvasView(QWidget):
         self.update(region)
 
     def _emit_cursor_info(self, pos: QPointF) -> None:
-        if self._doc is None:
-            return
-        x, y = self.map_to_image(pos)
-        ix, iy = int(x // 1), int(y // 1)
-        if 0 <= ix < self._doc.width and 0 <= iy < self._doc.height:
-            alpha = float(self._doc.alpha()[iy, ix]) * 100.0
-            self.cursorInfo.emit(f"x {ix}, y {iy}   alpha {alpha:.0f} %")
-        else:
-            self.cursorInfo.emit("")
-
-    def mouse_image_point(self) -> QPoint | None:
-        if self._mouse is None:
-            return None
-        x, y = self.map_to_image(self._mouse)
-        return QPoint(int(x // 1), int(y // 1))
+        if self._doc is not None:
+            self.cursorInfo.emit(cursor_info_text(self._doc, *self.map_to_image(pos)))
