@@ -149,3 +149,22 @@ def test_manifest_override_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("BGERASER_MODEL_MANIFEST", str(tmp_path / "missing.toml"))
     with pytest.raises(ModelError, match="cannot be read"):
         load_registry()
+
+
+def test_runnable_flags_match_the_torch_architectures():
+    """A model marked runnable has a torch network; one marked not runnable really has none."""
+    import torch
+
+    from bgeraser_gui.backends.onnx_weights import build_network
+
+    archs = {}
+    for spec in load_registry().values():
+        archs.setdefault(spec.arch, set()).add(spec.runnable)
+    for arch, flags in archs.items():
+        assert len(flags) == 1, f"models of arch {arch} disagree about runnable"
+        with torch.device("meta"):  # structure only: no memory, no weight init cost
+            if flags == {True}:
+                assert sum(p.numel() for p in build_network(arch).parameters()) > 0
+            else:
+                with pytest.raises(ModelError):
+                    build_network(arch)
