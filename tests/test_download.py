@@ -87,6 +87,13 @@ def cache(tmp_path, monkeypatch) -> Path:
     return tmp_path / "cache"
 
 
+def _left_in(cache: Path) -> list[str]:
+    """Files in the cache apart from the (empty) inter-process lock file."""
+    if not cache.exists():
+        return []
+    return sorted(p.name for p in cache.iterdir() if p.name != ".download.lock")
+
+
 def _spec(urls: tuple[str, ...], payload: bytes = PAYLOAD, **changes) -> ModelSpec:
     base = get_spec("u2netp")
     fields = {
@@ -124,14 +131,14 @@ def test_hash_mismatch_leaves_nothing_behind(server, cache):
         ensure_model(spec)
     assert not (cache / "loopback-test.onnx").exists()
     assert not part_path(spec).exists()
-    assert [p.name for p in cache.iterdir()] == []
+    assert _left_in(cache) == []
 
 
 def test_md5_alone_is_checked(server, cache):
     spec = _spec((server.url,), sha256=None, md5="f" * 32)
     with pytest.raises(ModelError):
         ensure_model(spec)
-    assert list(cache.iterdir()) == []
+    assert _left_in(cache) == []
 
 
 def test_resume_after_dropped_connection_uses_range(server, cache):
@@ -199,7 +206,7 @@ def test_offline_error_tells_how_to_import(cache):
     message = str(info.value)
     assert "models import PATH --name loopback-test" in message
     assert "refused" in message.lower()
-    assert not cache.exists() or list(cache.iterdir()) == []
+    assert _left_in(cache) == []
 
 
 def test_model_without_url_asks_for_import(cache):
@@ -210,3 +217,30 @@ def test_model_without_url_asks_for_import(cache):
 def test_unknown_model_name(cache):
     with pytest.raises(ModelError, match="unknown model 'nope'"):
         ensure_model("nope")
+
+
+def test_concurrent_requests_download_once(server, cache):
+    spec = _spec((server.url,))
+    results: list[Path] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(ensure_model(spec))) for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == 3 and len(set(results)) == 1
+    assert results[0].read_bytes() == PAYLOAD
+    assert len(server.requests) == 1
+
+
+def test_not_enough_disk_space_is_reported_before_downloading(server, cache, monkeypatch):
+    real_usage = download.shutil.disk_usage
+
+    def tiny_disk(path):
+        return real_usage(path)._replace(free=1000)
+
+    monkeypatch.setattr(download.shutil, "disk_usage", tiny_disk)
+    with pytest.raises(ModelError, match="not enough disk space.*BGERASER_MODEL_DIR"):
+        ensure_model(_spec((server.url,)))
+    assert server.requests == []

@@ -10,11 +10,15 @@ firewall, HTTP error) the ModelError says how to import a file fetched elsewhere
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
+import shutil
+import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from bgeraser_gui import __version__
@@ -32,6 +36,11 @@ from bgeraser_gui.backends.model_cache import (
 from bgeraser_gui.backends.registry import ModelSpec
 from bgeraser_gui.core.errors import ModelError
 from bgeraser_gui.core.progress import CancelToken, ProgressFn
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 __all__ = [
     "ensure_model",
@@ -77,7 +86,45 @@ def ensure_model(
             f"bgeraser-cli models import PATH --name {spec.name}"
         )
     final.parent.mkdir(parents=True, exist_ok=True)
-    return _download(spec, final, progress, cancel)
+    with _exclusive(final):
+        if final.is_file() and (spec.size_bytes is None or final.stat().st_size == spec.size_bytes):
+            return final  # another thread or process finished it while we waited
+        _check_free_space(spec, final)
+        return _download(spec, final, progress, cancel)
+
+
+_thread_locks: dict[Path, threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def _exclusive(final: Path) -> Iterator[None]:
+    """One download per model file at a time: across threads, and across processes on POSIX."""
+    with _thread_locks_guard:
+        lock = _thread_locks.setdefault(final, threading.Lock())
+    with lock:
+        if fcntl is None:  # Windows: in-process lock only
+            yield
+            return
+        with (final.parent / ".download.lock").open("a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _check_free_space(spec: ModelSpec, final: Path) -> None:
+    if spec.size_bytes is None:
+        return
+    part = part_path(spec)
+    needed = spec.size_bytes - (part.stat().st_size if part.is_file() else 0)
+    free = shutil.disk_usage(final.parent).free
+    if needed > free:
+        raise ModelError(
+            f"not enough disk space for '{spec.name}' in {final.parent}: "
+            f"{_mb(needed)} needed, {_mb(free)} free (set BGERASER_MODEL_DIR to use another folder)"
+        )
 
 
 def _download(
