@@ -33,6 +33,7 @@ ICON_NAMES: tuple[str, ...] = (
     "export",
     "undo",
     "redo",
+    "segment",
     "refine-run",
     "zoom-fit",
     "zoom-in",

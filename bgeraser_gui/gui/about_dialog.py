@@ -83,7 +83,7 @@ class AboutDialog(QDialog):
         layout.addWidget(self.models_label)
         layout.addWidget(self.details_label)
         layout.addWidget(buttons)
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(620)
 
     def copy_details(self) -> None:
         """Put the plain-text version and model summary on the clipboard."""
