@@ -155,3 +155,16 @@ commercial_use = true
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_import_with_an_unknown_like_model_fails(cache, capsys, isnet_quint8_path):
+    assert run_cli("models", "import", str(isnet_quint8_path), "--name", "x", "--like", "nope") == 1
+    assert "--like: unknown registry model 'nope'" in capsys.readouterr().err
+    assert not (cache / "custom" / "x.onnx").exists()
+
+
+def test_models_command_is_wired_into_the_real_cli(cache, capsys):
+    from bgeraser_gui.cli import main
+
+    assert main(["models", "path"]) == 0
+    assert capsys.readouterr().out.strip() == str(cache)
