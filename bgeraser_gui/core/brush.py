@@ -41,11 +41,16 @@ def core_radius(radius: float, hardness: float) -> float:
 
 
 def segment_rect(p0: Point, p1: Point, radius: float, width: int, height: int) -> Rect:
-    """Bounding box (clipped to the image) of every pixel the capsule can cover."""
-    x0 = int(np.floor(min(p0[0], p1[0]) - radius - 0.5))
-    y0 = int(np.floor(min(p0[1], p1[1]) - radius - 0.5))
-    x1 = int(np.ceil(max(p0[0], p1[0]) + radius + 0.5)) + 1
-    y1 = int(np.ceil(max(p0[1], p1[1]) + radius + 0.5)) + 1
+    """Bounding box (clipped to the image) of every pixel the capsule can cover.
+
+    Pixel i is reachable when its centre i + 0.5 lies within [min - r, max + r]; the 1e-6
+    slack only ever adds a pixel, so the box always covers the painted pixels.
+    """
+    eps = 1e-6
+    x0 = int(np.ceil(min(p0[0], p1[0]) - radius - 0.5 - eps))
+    y0 = int(np.ceil(min(p0[1], p1[1]) - radius - 0.5 - eps))
+    x1 = int(np.floor(max(p0[0], p1[0]) + radius - 0.5 + eps)) + 1
+    y1 = int(np.floor(max(p0[1], p1[1]) + radius - 0.5 + eps)) + 1
     return Rect(x0, y0, x1, y1).clipped(width, height)
 
 
