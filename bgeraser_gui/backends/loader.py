@@ -1,0 +1,172 @@
+"""load_backend: a registry name or an .onnx path -> a ready SegmentationBackend, loaded once.
+
+engine "torch" runs our hand-written network with the file's weights (the reference; CUDA/MPS
+capable); "onnxruntime" runs the file itself; "auto" picks torch on GPUs and on CPUs with native
+bf16 matrix instructions (where it is the fastest), ONNX Runtime for dynamically quantised files
+and on other CPUs when it is installed (it is faster there, see benchmarks/inference.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from bgeraser_gui.backends.device import cpu_has_bf16_matmul, pick_device
+from bgeraser_gui.backends.model_io import InputSpec
+from bgeraser_gui.backends.segmenter import IMPROVED, QualityOptions, Segmenter
+from bgeraser_gui.core.errors import ModelError
+from bgeraser_gui.core.progress import ProgressFn
+
+ENGINES = ("auto", "torch", "onnxruntime")
+
+# Preprocessing for a bare .onnx file that matches no registry entry, by detected architecture:
+# the normalisation of each network's own training code.
+_ARCH_DEFAULTS = {
+    "isnet": InputSpec(1024, (0.5, 0.5, 0.5), (1.0, 1.0, 1.0), "minmax"),
+    "u2net": InputSpec(320, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "minmax"),
+    "u2netp": InputSpec(320, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "minmax"),
+}
+
+_lock = threading.RLock()
+_networks: dict[tuple, object] = {}
+_sessions: dict[tuple, object] = {}
+_backends: dict[tuple, Segmenter] = {}
+
+
+def _spec_for_name(name: str):
+    """(registry ModelSpec or None) for a model name; None when `name` is not a model name."""
+    from bgeraser_gui.backends.model_cache import resolve_spec
+
+    return resolve_spec(name)
+
+
+def _spec_for_file(path: Path):
+    """A registry spec whose file name matches `path` (the files we ship specs for), or None."""
+    from bgeraser_gui.backends.registry import load_registry
+
+    for spec in load_registry().values():
+        if spec.file_name == path.name:
+            return spec
+    return None
+
+
+def resolve_model(name_or_path: str, progress: ProgressFn | None = None):
+    """(path to the .onnx file, ModelSpec or None). Downloads a registry model when missing."""
+    candidate = Path(name_or_path).expanduser()
+    if candidate.suffix.lower() == ".onnx" or candidate.is_file():
+        if not candidate.is_file():
+            raise ModelError(f"model file not found: {candidate}")
+        return candidate.resolve(), _spec_for_file(candidate)
+    from bgeraser_gui.backends.download import ensure_model
+
+    spec = _spec_for_name(name_or_path)
+    if not spec.runnable:
+        raise ModelError(f"'{spec.name}' cannot run yet: {spec.runnable_note or spec.arch}")
+    return ensure_model(spec, progress), spec
+
+
+def _input_spec(spec, arch: str) -> InputSpec:
+    if spec is not None:
+        return InputSpec(spec.input_size, tuple(spec.mean), tuple(spec.std), spec.output)
+    if arch not in _ARCH_DEFAULTS:
+        raise ModelError(f"no default preprocessing for architecture {arch!r}")
+    return _ARCH_DEFAULTS[arch]
+
+
+def _torch_network(path: Path, device: str, precision: str):
+    """The mapped network for (file, device, precision), built once per process."""
+    from bgeraser_gui.backends.onnx_weights import network_from_onnx
+    from bgeraser_gui.backends.torch_backend import prepare_network
+
+    key = (str(path), path.stat().st_mtime_ns, device, precision)
+    with _lock:
+        if key not in _networks:
+            network, weights = network_from_onnx(path)
+            _networks[key] = (prepare_network(network, device, precision), weights)
+        return _networks[key]
+
+
+def _ort_session(path: Path, device: str):
+    from bgeraser_gui.backends.ort_backend import open_session
+
+    key = (str(path), path.stat().st_mtime_ns, device)
+    with _lock:
+        if key not in _sessions:
+            _sessions[key] = open_session(path, device)
+        return _sessions[key]
+
+
+def _is_quantized(path: Path) -> bool:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return any(node.op_type in ("ConvInteger", "QLinearConv") for node in model.graph.node)
+
+
+def choose_engine(engine: str, device: str, path: Path) -> str:
+    """Resolve engine "auto" for this device and file (see the module docstring)."""
+    from bgeraser_gui.backends.ort_backend import ort_available
+
+    if engine not in ENGINES:
+        raise ModelError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine != "auto":
+        return engine
+    if device != "cpu" or not ort_available():
+        return "torch"
+    if _is_quantized(path):
+        return "onnxruntime"
+    return "torch" if cpu_has_bf16_matmul() else "onnxruntime"
+
+
+def load_backend(
+    name_or_path: str | None = None,
+    device: str = "auto",
+    engine: str = "auto",
+    precision: str = "auto",
+    options: QualityOptions = IMPROVED,
+    progress: ProgressFn | None = None,
+) -> Segmenter:
+    """A cached backend for a registry model name (default: DEFAULT_MODEL) or an .onnx path.
+
+    The network is loaded once per (file, device, precision) and shared by backends that differ
+    only in their quality options. Raises ModelError with a one-line reason on any failure.
+    """
+    from bgeraser_gui.backends.registry import DEFAULT_MODEL
+    from bgeraser_gui.backends.torch_backend import auto_precision
+
+    path, spec = resolve_model(name_or_path or DEFAULT_MODEL, progress)
+    resolved_device = pick_device(device)
+    chosen = choose_engine(engine, resolved_device, path)
+    name = spec.name if spec is not None else path.stem
+    if chosen == "torch":
+        mode = auto_precision(resolved_device) if precision == "auto" else precision
+    else:
+        mode = "onnx"
+    key = (str(path), resolved_device, chosen, mode, options)
+    with _lock:
+        if key in _backends:
+            return _backends[key]
+        if chosen == "torch":
+            from bgeraser_gui.backends.onnx_weights import detect_architecture
+            from bgeraser_gui.backends.torch_backend import TorchSegmenter
+
+            network, weights = _torch_network(path, resolved_device, mode)
+            input_spec = _input_spec(spec, detect_architecture(weights))
+            backend = TorchSegmenter(network, name, resolved_device, mode, input_spec, options)
+        else:
+            from bgeraser_gui.backends.onnx_weights import detect_architecture, read_onnx_weights
+            from bgeraser_gui.backends.ort_backend import OrtSegmenter
+
+            arch = spec.arch if spec is not None else detect_architecture(read_onnx_weights(path))
+            session = _ort_session(path, "cuda" if resolved_device.startswith("cuda") else "cpu")
+            backend = OrtSegmenter(session, name, _input_spec(spec, arch), options)
+        _backends[key] = backend
+        return backend
+
+
+def clear_cache() -> None:
+    """Forget every loaded network, session and backend (frees their memory)."""
+    with _lock:
+        _backends.clear()
+        _networks.clear()
+        _sessions.clear()

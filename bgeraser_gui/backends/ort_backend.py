@@ -1,0 +1,70 @@
+"""OrtSegmenter: runs the ONNX file itself with ONNX Runtime (the CPU fast path on machines
+without bf16 matrix instructions, and the only exact way to run dynamically quantised files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bgeraser_gui.backends.device import cpu_thread_count
+from bgeraser_gui.backends.model_io import InputSpec
+from bgeraser_gui.backends.segmenter import QualityOptions, Segmenter
+from bgeraser_gui.core.errors import ModelError
+
+
+def ort_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def open_session(path: str | Path, device: str = "cpu"):
+    """An InferenceSession on `device` ("cpu" or "cuda"), threads = usable cores."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise ModelError("ONNX Runtime is not installed (pip install onnxruntime)") from exc
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = cpu_thread_count()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    providers = ["CPUExecutionProvider"]
+    if device.startswith("cuda"):
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise ModelError("this ONNX Runtime build has no CUDA support")
+        providers.insert(0, "CUDAExecutionProvider")
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ModelError(f"ONNX Runtime cannot open {path}: {exc}") from exc
+
+
+class OrtSegmenter(Segmenter):
+    """A SegmentationBackend on an ONNX Runtime session."""
+
+    def __init__(self, session, name: str, spec: InputSpec, options: QualityOptions) -> None:
+        device = "cuda" if "CUDAExecutionProvider" in session.get_providers() else "cpu"
+        super().__init__(name, device, spec, options)
+        self.session = session
+        self.engine = "onnxruntime"
+        self.precision = "onnx"
+        self._input = session.get_inputs()[0].name
+        self._output = session.get_outputs()[0].name
+        shape = session.get_inputs()[0].shape
+        self._fixed = tuple(shape[2:]) if all(isinstance(d, int) for d in shape[2:]) else None
+
+    def warm_up(self) -> None:
+        size = self._fixed[0] if self._fixed else 256
+        self._run(np.zeros((1, 3, size, size), np.float32))
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        outputs = [
+            self.session.run([self._output], {self._input: batch[i : i + 1]})[0]
+            for i in range(batch.shape[0])
+        ]
+        return np.concatenate(outputs, axis=0)[:, 0].astype(np.float32)
+
+    def __repr__(self) -> str:
+        return f"OrtSegmenter({self.name!r}, device={self.device!r})"

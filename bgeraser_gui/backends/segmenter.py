@@ -1,0 +1,135 @@
+"""The engine-independent part of a segmentation backend: resize in, optional flip averaging,
+optional second pass on the subject, clean-up and edge snapping, resize out.
+
+Engines (torch, ONNX Runtime) subclass `Segmenter` and implement `_run` on a normalised batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from bgeraser_gui.backends import postprocess
+from bgeraser_gui.backends.model_io import InputSpec, mask_from_output, network_input
+from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress
+
+WARM_UP_SIZE = 256
+
+
+@dataclass(frozen=True)
+class QualityOptions:
+    """Which quality steps run after the network. `rembg_exact` reproduces rembg bit for bit
+    (8-bit mask before the resize); the others are the improvements measured by
+    benchmarks/quality.py, on by default only where they helped there."""
+
+    rembg_exact: bool = False
+    flip_tta: bool = False
+    crop_pass: bool = False
+    crop_max_fill: float = 0.3  # second pass when the subject box covers less of the frame
+    crop_margin: float = 0.1
+    clean_regions: bool = False
+    snap_edges: bool = False
+
+    def replace(self, **changes) -> QualityOptions:
+        return dataclasses.replace(self, **changes)
+
+
+RAW = QualityOptions(rembg_exact=True)
+IMPROVED = QualityOptions()
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """Accept HxW gray, HxWx3 RGB or HxWx4 RGBA uint8; return HxWx3 uint8."""
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {arr.dtype}")
+    if arr.ndim == 2:
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        return arr[:, :, :3]
+    raise ValueError(f"expected HxW, HxWx3 or HxWx4, got shape {arr.shape}")
+
+
+class Segmenter:
+    """SegmentationBackend implementation shared by all engines."""
+
+    name: str
+    device: str
+
+    def __init__(self, name: str, device: str, spec: InputSpec, options: QualityOptions) -> None:
+        self.name = name
+        self.device = device
+        self.spec = spec
+        self.options = options
+
+    # --- engine hook -------------------------------------------------------------------------
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        """N x 3 x S x S float32 -> N x S x S float32 raw network output."""
+        raise NotImplementedError
+
+    # --- public API ----------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """One small inference so that the first real one does not pay for lazy set-up."""
+        size = WARM_UP_SIZE
+        self._run(np.zeros((1, 3, size, size), np.float32))
+
+    def predict(
+        self,
+        rgb: np.ndarray,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> np.ndarray:
+        progress = progress or no_progress
+        check = cancel.check if cancel is not None else (lambda: None)
+        rgb = as_rgb(rgb)
+        height, width = rgb.shape[:2]
+        options = self.options
+        check()
+        progress(0.0, "Finding the subject")
+        mask = self._mask(rgb, progress, 0.0, 0.6 if options.crop_pass else 0.9, check)
+        if options.crop_pass:
+            mask = self._crop_pass(rgb, mask, progress, check)
+        check()
+        if options.clean_regions:
+            progress(0.92, "Cleaning specks and holes")
+            mask = postprocess.remove_small_regions(mask)
+        if options.snap_edges:
+            progress(0.95, "Snapping edges")
+            mask = postprocess.snap_edges(rgb, mask)
+        progress(1.0, "Subject found")
+        return np.ascontiguousarray(mask, dtype=np.float32)
+
+    # --- steps ---------------------------------------------------------------------------------
+    def predict_square(self, rgb: np.ndarray, check=lambda: None) -> np.ndarray:
+        """The network's raw output at network size for one photo (flip-averaged if enabled)."""
+        batch = network_input(rgb, self.spec)
+        out = self._run(batch)[0]
+        if self.options.flip_tta:
+            check()
+            flipped = self._run(np.ascontiguousarray(batch[..., ::-1]))[0]
+            out = (out + flipped[:, ::-1]) * 0.5
+        return out
+
+    def _mask(self, rgb, progress, start, end, check) -> np.ndarray:
+        height, width = rgb.shape[:2]
+        progress(start, "Running the model")
+        pred = self.predict_square(rgb, check)
+        progress(end, "Resizing the mask")
+        return mask_from_output(pred, width, height, self.spec.output, self.options.rembg_exact)
+
+    def _crop_pass(self, rgb, mask, progress, check) -> np.ndarray:
+        height, width = mask.shape
+        box = postprocess.subject_box(mask)
+        if box is None:
+            return mask
+        x0, y0, x1, y1 = postprocess.expand_box(box, width, height, self.options.crop_margin)
+        if (x1 - x0) * (y1 - y0) >= self.options.crop_max_fill * width * height:
+            return mask
+        check()
+        progress(0.6, "Looking closer at the subject")
+        crop_mask = self._mask(rgb[y0:y1, x0:x1], progress, 0.6, 0.9, check)
+        out = mask.copy()
+        out[y0:y1, x0:x1] = crop_mask
+        return out
