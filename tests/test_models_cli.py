@@ -168,3 +168,15 @@ def test_models_command_is_wired_into_the_real_cli(cache, capsys):
 
     assert main(["models", "path"]) == 0
     assert capsys.readouterr().out.strip() == str(cache)
+
+
+def test_verify_detects_a_damaged_file(cache, capsys, isnet_quint8_path):
+    assert run_cli("models", "import", str(isnet_quint8_path)) == 0
+    assert run_cli("models", "verify", "isnet-general-use-quint8") == 0
+    assert "matches its published hash" in capsys.readouterr().out
+    installed = cache / "isnet_small_quint8.onnx"
+    with installed.open("r+b") as stream:
+        stream.seek(1000)
+        stream.write(b"\xff\xfe")
+    assert run_cli("models", "verify", "isnet-general-use-quint8") == 1
+    assert "is damaged" in capsys.readouterr().err

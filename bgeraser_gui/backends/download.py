@@ -32,6 +32,7 @@ from bgeraser_gui.backends.model_cache import (
     part_path,
     remove_model,
     resolve_spec,
+    verify_model,
 )
 from bgeraser_gui.backends.registry import ModelSpec
 from bgeraser_gui.core.errors import ModelError
@@ -48,6 +49,7 @@ __all__ = [
     "list_models",
     "model_dir",
     "remove_model",
+    "verify_model",
 ]
 
 ATTEMPTS_PER_URL = 3

@@ -257,6 +257,26 @@ def onnx_input_size(path: Path, label: str) -> int | None:
     return None
 
 
+def verify_model(
+    name: str, progress: ProgressFn | None = None, cancel: CancelToken | None = None
+) -> Path:
+    """Re-hash an installed model against its published (or imported) hashes.
+
+    Returns the file's path; raises ModelError when it is missing or damaged.
+    """
+    spec = resolve_spec(name)
+    path = model_path(spec)
+    if not path.is_file():
+        raise ModelError(f"model '{spec.name}' is not installed")
+    problem = hash_problem(spec, *file_hashes(path, progress, cancel))
+    if problem is not None:
+        raise ModelError(
+            f"{path} is damaged ({problem}); run: bgeraser-cli models remove {spec.name}, "
+            "then download or import it again"
+        )
+    return path
+
+
 def remove_model(name: str) -> list[Path]:
     """Delete an installed model (and any unfinished download of it); return what was removed."""
     spec = resolve_spec(name)

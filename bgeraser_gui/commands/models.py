@@ -12,7 +12,7 @@ from bgeraser_gui.backends.download import (
     model_dir,
     remove_model,
 )
-from bgeraser_gui.backends.model_cache import ModelStatus, model_path, resolve_spec
+from bgeraser_gui.backends.model_cache import ModelStatus, model_path, resolve_spec, verify_model
 from bgeraser_gui.core.errors import BgEraserError
 
 
@@ -47,6 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="for a custom model: the registry model whose preprocessing it uses",
     )
     importing.set_defaults(func=run_import)
+
+    verify = actions.add_parser("verify", help="re-check an installed model's hash")
+    verify.add_argument("name", metavar="NAME")
+    verify.set_defaults(func=run_verify)
 
     remove = actions.add_parser("remove", help="delete an installed model from the cache")
     remove.add_argument("name", metavar="NAME")
@@ -153,6 +157,15 @@ def run_import(args: argparse.Namespace) -> int:
     except BgEraserError as exc:
         return _fail(exc)
     print(f"imported {args.path} -> {path}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    try:
+        path = verify_model(args.name)
+    except BgEraserError as exc:
+        return _fail(exc)
+    print(f"ok: {path} matches its published hash")
     return 0
 
 
