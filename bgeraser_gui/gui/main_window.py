@@ -7,7 +7,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QActionGroup, QColor, QKeySequence
-from PySide6.QtWidgets import QColorDialog, QDockWidget, QFileDialog, QMainWindow, QMenu, QToolBar
+from PySide6.QtWidgets import (
+    QApplication,
+    QColorDialog,
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QMenu,
+    QToolBar,
+)
 
 from bgeraser_gui import APP_NAME
 from bgeraser_gui.core.image_io import SUPPORTED_EXTENSIONS, collect_images
@@ -28,7 +36,12 @@ VIEW_ACTIONS = {
     "view_mask": ViewMode.MASK,
     "view_original": ViewMode.ORIGINAL,
 }
-TOOL_ACTIONS = {"tool_keep": "keep", "tool_remove": "remove", "tool_refine": "refine"}
+TOOL_ACTIONS = {
+    "tool_keep": "keep",
+    "tool_remove": "remove",
+    "tool_refine": "refine",
+    "tool_erase": "erase",
+}
 TOOLBAR = (
     *("open", "export", None, "undo", "redo", None, "segment", "refine", None),
     *(*TOOL_ACTIONS, None, *VIEW_ACTIONS, None, "zoom_out", "zoom_in", "zoom_fit"),
@@ -110,8 +123,8 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
-        self._peek_keys = self.actions_.action("peek_original").shortcuts()
-        self.installEventFilter(self)
+        self._refresh_peek_keys()
+        QApplication.instance().installEventFilter(self)
         self.on_document_changed(None)
 
     # -- construction ----------------------------------------------------------------------
@@ -196,6 +209,15 @@ class MainWindow(QMainWindow):
         c.zoomChanged.connect(self.status.set_zoom)
         c.viewModeChanged.connect(self._on_view_mode)
         c.toolChanged.connect(self._on_tool)
+        c.cursorInfo.connect(self.status.set_cursor_info)
+        c.brushChanged.connect(
+            lambda size, hard: self.statusBar().showMessage(
+                f"Brush {size} px, hardness {hard:.0%}", 2000
+            )
+        )
+        c.uncertainRegionChanged.connect(
+            lambda i, n: self.statusBar().showMessage(f"Uncertain region {i} of {n}", 3000)
+        )
         self.model_chooser.modelChosen.connect(s.set_model)
         self.model_chooser.importRequested.connect(self.import_model_dialog)
 
@@ -309,14 +331,18 @@ class MainWindow(QMainWindow):
         self.model_chooser.showPopup()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Releasing the peek key shows the edited view again (press is the action)."""
-        if event.type() == QEvent.Type.KeyRelease and not event.isAutoRepeat():
+        """Releasing the peek key anywhere shows the edited view again (press is the action)."""
+        if (
+            event.type() == QEvent.Type.KeyRelease
+            and self.canvas.peek_original()
+            and not event.isAutoRepeat()
+        ):
             pressed = QKeySequence(event.keyCombination())
             if any(
                 pressed.matches(k) == QKeySequence.SequenceMatch.ExactMatch for k in self._peek_keys
             ):
                 self.canvas.set_peek_original(False)
-        return super().eventFilter(watched, event)
+        return False
 
     # -- dialogs (kept in gui/dialogs_flow.py to keep this file small) ---------------------
     def export_dialog(self) -> None:
@@ -348,6 +374,8 @@ class MainWindow(QMainWindow):
 
     def _refresh_peek_keys(self) -> None:
         self._peek_keys = self.actions_.action("peek_original").shortcuts()
+        if self._peek_keys:
+            self.canvas.set_peek_key(self._peek_keys[0][0].key())
 
     def about_dialog(self) -> None:
         from bgeraser_gui.gui.about_dialog import AboutDialog
@@ -362,4 +390,5 @@ class MainWindow(QMainWindow):
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.session.shutdown()
+        QApplication.instance().removeEventFilter(self)
         super().closeEvent(event)

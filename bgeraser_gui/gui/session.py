@@ -37,7 +37,7 @@ class EditorSession(QObject):
     def __init__(
         self,
         settings: AppSettings,
-        reporter: ErrorReporter,
+        reporter: ErrorReporter | None,
         parent: QObject | None = None,
         inference: InferenceService | None = None,
         refiner: RefineService | None = None,
@@ -45,7 +45,7 @@ class EditorSession(QObject):
     ) -> None:
         super().__init__(parent)
         self.settings = settings
-        self.reporter = reporter
+        self.reporter = reporter  # the main window installs its own
         self.inference = inference or InferenceService(self)
         self.refiner = refiner or RefineService(self)
         self.exporter = exporter or ExportService(self)

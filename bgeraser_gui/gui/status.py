@@ -18,6 +18,7 @@ class StatusPanel:
         self.cancel_button = QToolButton(text="✕")
         self.cancel_button.setToolTip("Cancel (Esc)")
         self.cancel_button.setAutoRaise(True)
+        self.cursor_label = QLabel()
         self.size_label = QLabel()
         self.zoom_label = QLabel()
         self.model_label = QLabel()
@@ -26,6 +27,7 @@ class StatusPanel:
             ("statusProgressText", self.progress_label),
             ("statusProgress", self.progress),
             ("statusCancel", self.cancel_button),
+            ("statusCursor", self.cursor_label),
             ("statusImageSize", self.size_label),
             ("statusZoom", self.zoom_label),
             ("statusModel", self.model_label),
@@ -49,6 +51,9 @@ class StatusPanel:
             self.size_label.clear()
             return
         self.size_label.setText(f"{width} × {height} ({width * height / 1e6:.1f} MP)")
+
+    def set_cursor_info(self, text: str) -> None:
+        self.cursor_label.setText(text)
 
     def set_zoom(self, factor: float) -> None:
         self.zoom_label.setText(f"{factor * 100:.0f}%")

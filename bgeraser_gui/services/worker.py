@@ -8,6 +8,7 @@ dropped on the UI thread, so a slow old request can never overwrite a newer one.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -111,21 +112,26 @@ class JobRunner(QObject):
             now = time.monotonic()
             if now - last[0] >= PROGRESS_INTERVAL_S or fraction >= 1.0:
                 last[0] = now
-                self._bridge.progress.emit(job_id, float(fraction), str(message))
+                with contextlib.suppress(RuntimeError):  # window closed meanwhile
+                    self._bridge.progress.emit(job_id, float(fraction), str(message))
 
         try:
             token.check()
             result = fn(progress, token)
             token.check()
         except Cancelled:
-            self._bridge.done.emit(job_id, "cancelled", None)
+            self._deliver(job_id, "cancelled", None)
         except BaseException as exc:  # reported to the user, never raised into Qt
-            self._bridge.done.emit(job_id, "error", exc)
+            self._deliver(job_id, "error", exc)
         else:
-            self._bridge.done.emit(job_id, "ok", result)
+            self._deliver(job_id, "ok", result)
         finally:
             with self._lock:
                 self._tokens.pop(job_id, None)
+
+    def _deliver(self, job_id: int, outcome: str, payload: object) -> None:
+        with contextlib.suppress(RuntimeError):  # window closed while the job ran
+            self._bridge.done.emit(job_id, outcome, payload)
 
     # -- UI thread --------------------------------------------------------------------------
     @Slot(int, float, str)
