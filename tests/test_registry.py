@@ -136,6 +136,14 @@ def test_duplicate_file_names_are_rejected():
         parse_manifest(twin)
 
 
+def test_names_differing_only_in_spelling_are_rejected():
+    twin = GOOD_ENTRY.replace("[models.demo]", "[models.my_demo]") + GOOD_ENTRY.replace(
+        "[models.demo]", "[models.my-demo]"
+    ).replace("demo.onnx", "demo2.onnx")
+    with pytest.raises(ModelError, match="'my_demo' and 'my-demo' are the same name"):
+        parse_manifest(twin)
+
+
 def test_empty_manifest_is_rejected():
     with pytest.raises(ModelError, match="no \\[models.NAME\\] tables"):
         parse_manifest("title = 'x'")

@@ -166,6 +166,11 @@ def parse_manifest(text: str, source: str = "manifest") -> dict[str, ModelSpec]:
     if not isinstance(models, dict) or not models:
         raise ModelError(f"{source}: no [models.NAME] tables")
     specs = {name: spec_from_table(name, table, source) for name, table in models.items()}
+    spellings: dict[str, str] = {}
+    for name in specs:
+        other = spellings.setdefault(normalise_name(name), name)
+        if other != name:
+            raise ModelError(f"{source}: model names '{other}' and '{name}' are the same name")
     file_names: dict[str, str] = {}
     for spec in specs.values():
         other = file_names.setdefault(spec.file_name.lower(), spec.name)
