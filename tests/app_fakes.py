@@ -82,6 +82,14 @@ def make_window(qtbot, settings_path: Path, backends: dict[str, object]):
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    window.activateWindow()
-    window.canvas.setFocus()
+    activate(qtbot, window)
     return window
+
+
+def activate(qtbot, window) -> None:
+    """Make `window` the active window (shortcuts only fire in the active window)."""
+    from PySide6.QtWidgets import QApplication
+
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    window.canvas.setFocus()

@@ -122,6 +122,11 @@ class ExportDialog(QDialog):
             self.crop_check.toggled,
             self.resize_check.toggled,
             self.watermark_edit.textChanged,
+            self.margin_spin.valueChanged,
+            self.resize_spin.valueChanged,
+            self.watermark_position.currentIndexChanged,
+            self.watermark_opacity.valueChanged,
+            self.policy_combo.currentIndexChanged,
         ):
             signal.connect(self._update)
         self._update()
