@@ -52,6 +52,7 @@ class RayEngine:
         address: str | None = None,
         cpus_per_worker: float = CPUS_PER_WORKER,
         gpus_per_worker: float = 0,
+        runtime_env: dict | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be >= 1")
@@ -60,6 +61,7 @@ class RayEngine:
         self.address = address
         self.cpus_per_worker = cpus_per_worker
         self.gpus_per_worker = gpus_per_worker
+        self.runtime_env = runtime_env  # e.g. {"env_vars": {...}} or {"pip": [...]} for clusters
 
     def _init(self, ray) -> bool:
         """Connect or start Ray; True when we started it (and so must shut it down)."""
@@ -67,12 +69,13 @@ class RayEngine:
             return False
         try:
             if self.address:
-                ray.init(address=self.address, log_to_driver=False)
+                ray.init(address=self.address, log_to_driver=False, runtime_env=self.runtime_env)
             else:
                 ray.init(
                     num_cpus=int(max(1, self.workers * self.cpus_per_worker)),
                     include_dashboard=False,
                     log_to_driver=False,
+                    runtime_env=self.runtime_env,
                 )
         except Exception as exc:  # noqa: BLE001 - connection errors come in many types
             where = self.address or "a local instance"
