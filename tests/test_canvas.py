@@ -315,3 +315,26 @@ def test_empty_canvas_and_document_switch(qtbot):
     doc.set_model_mask(np.ones((H, W), np.float32))  # the old document no longer repaints us
     assert view.document() is None
     _grab(view)
+
+
+def test_render_functions_match_the_documented_formulas():
+    from bgeraser_gui.core.history import Rect
+    from bgeraser_gui.gui.canvas.overlay import render_cutout, render_overlay
+
+    doc = _doc()
+    rng = np.random.default_rng(9)
+    doc.set_model_mask(rng.random((H, W), dtype=np.float32))
+    rect = Rect(3, 5, 97, 77)
+    sl = rect.slices()
+    a = doc.alpha_u8(rect).astype(np.float64) / 255.0
+    rgb = doc.rgb[sl].astype(np.float64)
+    t = np.rint((1.0 - a) * 255.0 * 0.6) / 255.0
+    expected = rgb * (1.0 - t)[..., None]
+    expected[..., 0] += t * 255.0
+    got = render_overlay(doc, rect, 0.6).astype(np.float64)
+    assert np.abs(got - np.clip(expected, 0, 255)).max() <= 1.0
+    cut = render_cutout(doc, rect)
+    a8 = doc.alpha_u8(rect)
+    np.testing.assert_array_equal(cut[..., 3], a8)
+    assert (cut[..., :3] <= a8[..., None]).all()  # valid premultiplied colour
+    assert np.abs(cut[..., :3] - rgb * (a8[..., None] / 255.0)).max() <= 0.5 + 1e-9

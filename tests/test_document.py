@@ -146,3 +146,26 @@ def test_failed_edit_is_rolled_back():
     np.testing.assert_array_equal(doc.constraints, before)
     np.testing.assert_array_equal(doc.alpha(), _expected_alpha(doc))
     assert doc.history.labels() == []
+
+
+def test_model_runs_are_kept_by_reference_read_only_and_counted_once():
+    doc = _doc()
+    masks = [_soft_mask(20), _soft_mask(21), _soft_mask(22)]
+    for i, m in enumerate(masks):
+        doc.set_model_mask(m, f"run {i}")
+    assert not doc.model_mask.flags.writeable
+    with pytest.raises(ValueError):
+        doc.model_mask[0, 0] = 0.5  # stored states can never change behind the history's back
+    stored = [doc.model_mask]
+    for _ in masks:
+        doc.undo()
+        stored.append(doc.model_mask)
+    assert stored[-1] is None
+    assert doc.history.memory_bytes == 3 * H * W * 4  # three distinct arrays, none duplicated
+    for i in range(3):
+        doc.redo()
+        assert doc.model_mask is stored[2 - i]
+        np.testing.assert_array_equal(doc.model_mask, masks[i])
+    masks[0][...] = 0  # the caller's array is copied, not aliased
+    doc.history.goto(doc, 1)
+    assert doc.model_mask.any()

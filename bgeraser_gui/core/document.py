@@ -147,11 +147,9 @@ class Document:
         checked = self._checked_mask(mask)
         label = f"Segment ({model_name})" if model_name else "Segment"
         with self.transaction(label) as tx:
-            for name in (MODEL_MASK, REFINED_ALPHA, REFINED_FOREGROUND):
-                tx.touch(name)
-            self._layers[MODEL_MASK] = checked
-            self._layers[REFINED_ALPHA] = None
-            self._layers[REFINED_FOREGROUND] = None
+            tx.replace(MODEL_MASK, checked)
+            tx.replace(REFINED_ALPHA, None)
+            tx.replace(REFINED_FOREGROUND, None)
         if model_name is not None:
             self.model_name = model_name
 
@@ -160,16 +158,14 @@ class Document:
         checked = self._checked_mask(alpha)
         fg = None
         if foreground is not None:
-            fg = np.asarray(foreground, np.float32)
+            fg = np.array(foreground, np.float32)  # own copy: the history freezes it
             if fg.shape != (self.height, self.width, 3):
                 raise ValueError(
                     f"foreground shape {fg.shape} != image {(self.height, self.width, 3)}"
                 )
         with self.transaction("Refine edges") as tx:
-            tx.touch(REFINED_ALPHA)
-            tx.touch(REFINED_FOREGROUND)
-            self._layers[REFINED_ALPHA] = checked
-            self._layers[REFINED_FOREGROUND] = fg
+            tx.replace(REFINED_ALPHA, checked)
+            tx.replace(REFINED_FOREGROUND, fg)
         self.refined_stale = False
 
     def clear_refined(self) -> None:
@@ -177,10 +173,8 @@ class Document:
         if self.refined_alpha is None and self.foreground is None:
             return
         with self.transaction("Discard refinement") as tx:
-            tx.touch(REFINED_ALPHA)
-            tx.touch(REFINED_FOREGROUND)
-            self._layers[REFINED_ALPHA] = None
-            self._layers[REFINED_FOREGROUND] = None
+            tx.replace(REFINED_ALPHA, None)
+            tx.replace(REFINED_FOREGROUND, None)
 
     def clear_constraints(self) -> None:
         """Erase every touch-up stroke; undoable."""
@@ -224,7 +218,9 @@ class Document:
         m = np.asarray(mask)
         if m.shape != (self.height, self.width):
             raise ValueError(f"mask shape {m.shape} != image {(self.height, self.width)}")
-        m = np.nan_to_num(m.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        m = np.array(m, np.float32)  # always an own copy: the history freezes it
+        if not np.isfinite(m).all():
+            np.nan_to_num(m, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
         return np.clip(m, 0.0, 1.0, out=m)
 
     def _update_alpha(self, rect: Rect | None) -> None:
@@ -240,8 +236,9 @@ class Document:
         else:
             out[...] = base[sl]
         c = self.constraints[sl]
-        out[c == KEEP] = 1.0
-        out[c == REMOVE] = 0.0
+        if c.any():
+            out[c == KEEP] = 1.0
+            out[c == REMOVE] = 0.0
 
 
 class RecordedEdit:
@@ -265,6 +262,12 @@ class RecordedEdit:
             self._rect = None
         else:
             self._rect = self._rect.union(rect.clipped(self._doc.width, self._doc.height))
+
+    def replace(self, name: str, array: np.ndarray | None) -> None:
+        """Swap a whole layer for `array` (kept by the history without a copy, read-only)."""
+        self._tx.replace(name, array)
+        self._unreported.add(name)
+        self._rect = None
 
     def changed(self, name: str, rect: Rect | None) -> None:
         """Report an intermediate step (e.g. one stroke segment): refresh caches/listeners."""

@@ -3,7 +3,9 @@
 A `Transaction` captures the "before" content of the tiles an edit is about to touch
 (`touch(layer, rect)`), and on `commit()` keeps only the tiles that really changed, before and
 after, zlib-compressed (lossless, so undo and redo are bit-exact). A layer that appears,
-disappears or changes shape is stored whole. Entries are dropped oldest first once the stored
+disappears or changes shape is stored whole. A layer swapped for a new array with `replace()`
+(a model run, a refinement) costs no copy at all: the old and new array objects are kept and
+made read-only. Entries are dropped oldest first once the stored
 bytes exceed the budget (the newest entry is always kept, so the last edit can be undone).
 
 The target is duck-typed (the editor's `Document`): `layer(name) -> ndarray | None`,
@@ -149,9 +151,37 @@ class LayerDelta:
 
 
 @dataclass
+class SwapDelta:
+    """A layer replaced by a new array object: both objects are kept (read-only, no copy)."""
+
+    name: str
+    before: np.ndarray | None
+    after: np.ndarray | None
+
+    def arrays(self) -> list[np.ndarray]:
+        return [a for a in (self.before, self.after) if a is not None]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays())
+
+    def bbox(self) -> Rect | None:
+        return None
+
+    def apply(self, target: LayerTarget, forward: bool) -> None:
+        target.restore_layer(self.name, self.after if forward else self.before)
+
+
+def _frozen(array: np.ndarray | None) -> np.ndarray | None:
+    if array is not None:
+        array.setflags(write=False)
+    return array
+
+
+@dataclass
 class HistoryEntry:
     label: str
-    deltas: list[LayerDelta]
+    deltas: list[LayerDelta | SwapDelta]
 
     @property
     def nbytes(self) -> int:
@@ -182,10 +212,22 @@ class Transaction:
         self.label = label
         self._shapes: dict[str, tuple[tuple[int, ...], np.dtype] | None] = {}
         self._before: dict[str, dict[tuple[int, int], np.ndarray]] = {}
+        self._swapped: dict[str, np.ndarray | None] = {}  # layer -> its array before replace()
         self._closed = False
+
+    def replace(self, name: str, array: np.ndarray | None) -> None:
+        """Swap layer `name` for `array` (no copy). Both arrays become read-only: history
+        keeps the objects themselves, so neither may change in place afterwards."""
+        if name in self._shapes:
+            raise RuntimeError(f"layer {name!r} was already touched in this transaction")
+        if name not in self._swapped:
+            self._swapped[name] = _frozen(self._target.layer(name))
+        self._target.restore_layer(name, _frozen(array))
 
     def touch(self, name: str, rect: Rect | None = None) -> None:
         """Remember the current content of `name` inside `rect` (None = the whole layer)."""
+        if name in self._swapped:
+            raise RuntimeError(f"layer {name!r} was already replaced in this transaction")
         array = self._target.layer(name)
         if name not in self._shapes:
             self._shapes[name] = None if array is None else (array.shape, array.dtype)
@@ -214,7 +256,13 @@ class Transaction:
         if self._closed:
             raise RuntimeError("transaction already closed")
         self._closed = True
-        deltas = [d for name in self._shapes if (d := self._delta(name)) is not None]
+        deltas: list[LayerDelta | SwapDelta] = [
+            d for name in self._shapes if (d := self._delta(name)) is not None
+        ]
+        for name, before in self._swapped.items():
+            after = self._target.layer(name)
+            if after is not before:
+                deltas.append(SwapDelta(name, before, after))
         return HistoryEntry(self.label, deltas) if deltas else None
 
     def _delta(self, name: str) -> LayerDelta | None:
@@ -309,7 +357,17 @@ class History:
 
     @property
     def memory_bytes(self) -> int:
-        return sum(e.nbytes for e in self._entries)
+        """Bytes held by the entries (an array shared by two swaps is counted once)."""
+        total, seen = 0, set()
+        for entry in self._entries:
+            for delta in entry.deltas:
+                if isinstance(delta, SwapDelta):
+                    fresh = [a for a in delta.arrays() if id(a) not in seen]
+                    seen.update(id(a) for a in fresh)
+                    total += sum(a.nbytes for a in fresh)
+                else:
+                    total += delta.nbytes
+        return total
 
     def can_undo(self) -> bool:
         return self._index > 0

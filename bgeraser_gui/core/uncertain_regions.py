@@ -23,9 +23,24 @@ class UncertainRegion:
     uncertain_pixels: int  # undilated uncertain pixels inside it
 
 
+ANALYSIS_SIDE = 2048  # larger images are analysed in blocks, to keep Tab instant at 24 MP+
+
+
 def default_max_extent(width: int, height: int) -> int:
     """Largest region side: a quarter of the long image side, at least 64 px."""
     return max(64, max(width, height) // 4)
+
+
+def _block_counts(uncertain: np.ndarray, factor: int) -> np.ndarray:
+    """Number of uncertain pixels in each factor x factor block (int32)."""
+    if factor == 1:
+        return uncertain.astype(np.int32)
+    h, w = uncertain.shape
+    hp, wp = -(-h // factor) * factor, -(-w // factor) * factor
+    padded = np.zeros((hp, wp), np.uint8)
+    padded[:h, :w] = uncertain
+    blocks = padded.reshape(hp // factor, factor, wp // factor, factor)
+    return blocks.sum(axis=(1, 3), dtype=np.int32)
 
 
 def find_uncertain_regions(
@@ -36,44 +51,49 @@ def find_uncertain_regions(
     min_pixels: int = 8,
     max_extent: int | None = None,
 ) -> list[UncertainRegion]:
-    """Uncertain regions of `alpha` (float HxW in [0, 1]), largest first."""
+    """Uncertain regions of `alpha` (float HxW in [0, 1]), largest first.
+
+    Images with a side above ANALYSIS_SIDE are analysed in blocks of `factor` pixels (pixel
+    counts stay exact; boxes are then accurate to one block).
+    """
     a = np.asarray(alpha, np.float32)
     if a.ndim != 2:
         raise ValueError(f"alpha must be HxW, got {a.shape}")
     h, w = a.shape
-    extent = max_extent or default_max_extent(w, h)
-    uncertain = ((a > low) & (a < high)).astype(np.uint8)
+    uncertain = (a > low) & (a < high)
     if not uncertain.any():
         return []
-    joined = uncertain
-    if dilate_px > 0:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate_px + 1,) * 2)
-        joined = cv2.dilate(uncertain, kernel)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    factor = max(1, -(-max(h, w) // ANALYSIS_SIDE))
+    counts = _block_counts(uncertain, factor)
+    present = (counts > 0).astype(np.uint8)
+    extent = max(1, (max_extent or default_max_extent(w, h)) // factor)
+    joined = present
+    radius = -(-dilate_px // factor) if dilate_px > 0 else 0
+    if radius > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+        joined = cv2.dilate(present, kernel)
+    n_labels, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     regions: list[UncertainRegion] = []
-    for label in range(1, count):
+    for label in range(1, n_labels):
         x, y, bw, bh = (int(v) for v in stats[label, :4])
-        if bw <= extent and bh <= extent:
-            cells = [Rect(x, y, x + bw, y + bh)]
-        else:
-            cells = [
-                Rect(cx, cy, min(cx + extent, x + bw), min(cy + extent, y + bh))
-                for cy in range(y, y + bh, extent)
-                for cx in range(x, x + bw, extent)
-            ]
+        cells = [
+            Rect(cx, cy, min(cx + extent, x + bw), min(cy + extent, y + bh))
+            for cy in range(y, y + bh, extent)
+            for cx in range(x, x + bw, extent)
+        ]
         for cell in cells:
             sl = cell.slices()
-            inside = (labels[sl] == label) & (uncertain[sl] > 0)
-            n = int(np.count_nonzero(inside))
+            inside = (labels[sl] == label) & (present[sl] > 0)
+            n = int(counts[sl][inside].sum())
             if n < min_pixels:
                 continue
             ys, xs = np.nonzero(inside)
             box = Rect(
-                cell.x0 + int(xs.min()),
-                cell.y0 + int(ys.min()),
-                cell.x0 + int(xs.max()) + 1,
-                cell.y0 + int(ys.max()) + 1,
-            )
+                (cell.x0 + int(xs.min())) * factor,
+                (cell.y0 + int(ys.min())) * factor,
+                (cell.x0 + int(xs.max()) + 1) * factor,
+                (cell.y0 + int(ys.max()) + 1) * factor,
+            ).clipped(w, h)
             regions.append(UncertainRegion(box, n))
     regions.sort(key=lambda r: (-r.uncertain_pixels, r.rect.y0, r.rect.x0))
     return regions

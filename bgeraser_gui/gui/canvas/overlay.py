@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QRect, QRectF
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPixmap
@@ -19,14 +20,13 @@ from bgeraser_gui.gui.canvas.viewport import Viewport
 
 BAND_ROWS = 256  # rows rendered per numpy pass, to bound temporary memory on huge images
 MAX_PENDING_RECTS = 32
-OVERLAY_RGB = np.array([255.0, 0.0, 0.0], np.float32)  # tint over removed areas
 REFINE_RGB = np.array([255.0, 210.0, 0.0], np.float32)  # tint over refine-edge strokes
 REFINE_TINT = 0.45
 CHECKER_PX = 10  # checkerboard square, in screen pixels
 
 
 class ViewMode(str, Enum):
-    OVERLAY = "overlay"  # photo with the removed area tinted red
+    OVERLAY = "overlay"  # photo with the removed area tinted pure red
     CHECKER = "checker"  # cutout on a checkerboard
     COLOR = "color"  # cutout on a chosen matte colour
     MASK = "mask"  # alpha in black and white
@@ -46,31 +46,35 @@ class ViewMode(str, Enum):
 VIEW_MODES = list(ViewMode)
 
 
+def _gray3(channel: np.ndarray) -> np.ndarray:
+    return cv2.merge([channel, channel, channel])
+
+
 def render_overlay(doc: Document, rect: Rect, opacity: float) -> np.ndarray:
     """RGB uint8 of `rect`: photo tinted red by (1 - alpha) * opacity; REFINE strokes yellow."""
     sl = rect.slices()
-    rgb = doc.rgb[sl].astype(np.float32)
-    tint = (1.0 - doc.alpha()[sl]) * np.float32(opacity)
-    out = rgb + (OVERLAY_RGB - rgb) * tint[..., None]
+    tint_lut = np.rint((255 - np.arange(256)) * float(opacity)).astype(np.uint8)
+    t = cv2.LUT(doc.alpha_u8(rect), tint_lut)  # how much red, 0..255
+    out = cv2.multiply(np.ascontiguousarray(doc.rgb[sl]), _gray3(255 - t), scale=1 / 255.0)
+    out[..., 0] = cv2.add(np.ascontiguousarray(out[..., 0]), t).reshape(t.shape)  # + red * t
     refine = doc.constraints[sl] == REFINE
     if refine.any():
-        out[refine] += (REFINE_RGB - out[refine]) * REFINE_TINT
-    return np.rint(out).astype(np.uint8)
+        mixed = out[refine].astype(np.float32)
+        out[refine] = np.rint(mixed + (REFINE_RGB - mixed) * REFINE_TINT).astype(np.uint8)
+    return out
 
 
 def render_cutout(doc: Document, rect: Rect) -> np.ndarray:
     """Premultiplied RGBA uint8 of `rect` (decontaminated colours where a refined matte exists)."""
     sl = rect.slices()
-    a8 = doc.alpha_u8(rect).astype(np.uint16)
+    a8 = doc.alpha_u8(rect)
     fg = doc.foreground
     if fg is not None and doc.refined_alpha is not None:
-        colour = np.rint(np.clip(fg[sl], 0.0, 1.0) * 255.0).astype(np.uint16)
+        colour = np.rint(np.clip(fg[sl], 0.0, 1.0) * 255.0).astype(np.uint8)
     else:
-        colour = doc.rgb[sl].astype(np.uint16)
-    out = np.empty((*a8.shape, 4), np.uint8)
-    out[..., :3] = (colour * a8[..., None] + 127) // 255
-    out[..., 3] = a8
-    return out
+        colour = np.ascontiguousarray(doc.rgb[sl])
+    premultiplied = cv2.multiply(colour, _gray3(a8), scale=1 / 255.0)
+    return cv2.merge([premultiplied, a8])
 
 
 def render_mask(doc: Document, rect: Rect) -> np.ndarray:
