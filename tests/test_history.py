@@ -52,7 +52,7 @@ def test_only_changed_tiles_are_stored_and_undo_redo_is_bit_exact():
     after = _snapshot(target)
     assert entry is not None and entry.label == "edit"
     (delta,) = entry.deltas
-    assert list(delta.before) == [(1, 1)] and not delta.replaced
+    assert list(delta.before) == [(1, 1)]
     assert entry.bbox() == Rect(TILE, TILE, 2 * TILE, 2 * TILE)
     assert history.undo(target)
     _assert_same(target, before)
@@ -72,42 +72,53 @@ def test_unchanged_edit_records_nothing():
     assert history.labels() == [] and not history.can_undo()
 
 
-def test_layer_appearing_disappearing_and_3d_layers_round_trip():
+def test_swapped_layers_and_3d_tile_edits_round_trip():
     rng = np.random.default_rng(2)
-    fg = rng.random((300, 280, 3), dtype=np.float32)
-    target = Layers(alpha=None, fg=fg.copy())
+    target = Layers(alpha=None, fg=rng.random((300, 280, 3), dtype=np.float32))
     history = History()
     states = [_snapshot(target)]
+    tx = history.begin(target, "edit fg in place")  # a 3-channel layer, tile by tile
+    tx.touch("fg", Rect(250, 10, 280, 300))
+    target.layers["fg"][10:300, 250:280] = 0.25
+    entry = tx.commit()
+    assert sorted(entry.deltas[0].before) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    states.append(_snapshot(target))
     tx = history.begin(target, "refine")
-    tx.touch("alpha")
-    tx.touch("fg")
-    target.layers["alpha"] = rng.random((300, 280), dtype=np.float32)
-    target.layers["fg"] = None
+    tx.replace("alpha", rng.random((300, 280), dtype=np.float32))
+    tx.replace("fg", None)
     tx.commit()
     states.append(_snapshot(target))
     tx = history.begin(target, "fg back")
-    tx.touch("fg")
-    target.layers["fg"] = rng.random((300, 280, 3), dtype=np.float32)
+    tx.replace("fg", rng.random((300, 280, 3), dtype=np.float32))
     tx.commit()
     states.append(_snapshot(target))
-    for index in (1, 0):
+    assert not target.layers["alpha"].flags.writeable  # swapped arrays are frozen
+    for index in (2, 1, 0):
         history.undo(target)
         _assert_same(target, states[index])
-    for index in (1, 2):
+    for index in (1, 2, 3):
         history.redo(target)
         _assert_same(target, states[index])
     history.goto(target, 0)
     _assert_same(target, states[0])
     assert history.index == 0
-
-
-def test_replacing_a_layer_without_touching_it_whole_is_an_error():
-    target = Layers(mask=np.zeros((600, 600), np.float32))
-    tx = History().begin(target, "bad")
-    tx.touch("mask", Rect(0, 0, 10, 10))
-    target.layers["mask"] = np.zeros((10, 10), np.float32)
+    tx = history.begin(target, "swap behind touch")
+    tx.touch("fg")
+    target.layers["fg"] = np.zeros((10, 10, 3), np.float32)
     with pytest.raises(RuntimeError):
         tx.commit()
+
+
+def test_touch_and_replace_of_one_layer_in_one_edit_are_refused():
+    target = Layers(mask=np.zeros((60, 60), np.float32))
+    tx = History().begin(target, "bad")
+    tx.touch("mask", Rect(0, 0, 10, 10))
+    with pytest.raises(RuntimeError):
+        tx.replace("mask", np.ones((60, 60), np.float32))
+    tx = History().begin(target, "bad too")
+    tx.replace("mask", np.ones((60, 60), np.float32))
+    with pytest.raises(RuntimeError):
+        tx.touch("mask")
 
 
 def test_new_edit_after_undo_discards_the_redo_branch():

@@ -2,10 +2,9 @@
 
 A `Transaction` captures the "before" content of the tiles an edit is about to touch
 (`touch(layer, rect)`), and on `commit()` keeps only the tiles that really changed, before and
-after, zlib-compressed (lossless, so undo and redo are bit-exact). A layer that appears,
-disappears or changes shape is stored whole. A layer swapped for a new array with `replace()`
-(a model run, a refinement) costs no copy at all: the old and new array objects are kept and
-made read-only. Entries are dropped oldest first once the stored
+after, zlib-compressed (lossless, so undo and redo are bit-exact). A layer swapped for a new
+array (or None) with `replace()` - a model run, a refinement - costs no copy at all: the old
+and new array objects are kept and made read-only. Entries are dropped oldest first once the stored
 bytes exceed the budget (the newest entry is always kept, so the last edit can be undone).
 
 The target is duck-typed (the editor's `Document`): `layer(name) -> ndarray | None`,
@@ -105,14 +104,11 @@ def _unpack(data: bytes, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
 
 @dataclass
 class LayerDelta:
-    """What changed in one layer: changed tiles (in place) or the whole layer (replaced)."""
+    """The changed tiles of one layer edited in place, before and after (zlib-compressed)."""
 
     name: str
-    replaced: bool
-    before_shape: tuple[int, ...] | None  # None: the layer did not exist
-    after_shape: tuple[int, ...] | None
-    before_dtype: np.dtype | None
-    after_dtype: np.dtype | None
+    shape: tuple[int, ...]
+    dtype: np.dtype
     before: dict[tuple[int, int], bytes] = field(default_factory=dict)
     after: dict[tuple[int, int], bytes] = field(default_factory=dict)
 
@@ -121,33 +117,20 @@ class LayerDelta:
         return sum(map(len, self.before.values())) + sum(map(len, self.after.values()))
 
     def bbox(self) -> Rect | None:
-        if self.replaced:
-            return None
-        shape = self.after_shape or ()
         box = Rect(0, 0, 0, 0)
         for ty, tx in self.before:
-            box = box.union(_tile_rect(ty, tx, shape))
+            box = box.union(_tile_rect(ty, tx, self.shape))
         return box
 
     def apply(self, target: LayerTarget, forward: bool) -> None:
-        tiles = self.after if forward else self.before
-        shape = self.after_shape if forward else self.before_shape
-        dtype = self.after_dtype if forward else self.before_dtype
-        if self.replaced:
-            if shape is None:
-                target.restore_layer(self.name, None)
-                return
-            array = np.empty(shape, dtype)
-            for (ty, tx), data in tiles.items():
-                r = _tile_rect(ty, tx, shape)
-                array[r.slices()] = _unpack(data, dtype, (r.height, r.width, *shape[2:]))
-            target.restore_layer(self.name, array)
-            return
         array = target.layer(self.name)
-        assert array is not None and array.shape == shape
-        for (ty, tx), data in tiles.items():
-            r = _tile_rect(ty, tx, shape)
-            array[r.slices()] = _unpack(data, dtype, (r.height, r.width, *shape[2:]))
+        assert array is not None and array.shape == self.shape
+        if not array.flags.writeable:  # a swapped (frozen) state came back: copy on write
+            array = array.copy()
+            target.restore_layer(self.name, array)
+        for (ty, tx), data in (self.after if forward else self.before).items():
+            r = _tile_rect(ty, tx, self.shape)
+            array[r.slices()] = _unpack(data, self.dtype, (r.height, r.width, *self.shape[2:]))
 
 
 @dataclass
@@ -268,42 +251,17 @@ class Transaction:
     def _delta(self, name: str) -> LayerDelta | None:
         before_meta = self._shapes[name]
         after = self._target.layer(name)
-        after_meta = None if after is None else (after.shape, after.dtype)
-        if before_meta is None and after_meta is None:
+        if before_meta is None and after is None:
             return None
-        same_layout = before_meta is not None and after_meta == before_meta
-        if same_layout:
-            assert after is not None
-            delta = LayerDelta(name, False, after.shape, after.shape, after.dtype, after.dtype)
-            for key, old in self._before[name].items():
-                new = after[_tile_rect(*key, after.shape).slices()]
-                if not np.array_equal(old, new):
-                    delta.before[key] = _pack(old)
-                    delta.after[key] = _pack(new)
-            return delta if delta.before else None
-        return self._replaced_delta(name, before_meta, after)
-
-    def _replaced_delta(self, name, before_meta, after) -> LayerDelta:
-        delta = LayerDelta(
-            name,
-            True,
-            None if before_meta is None else before_meta[0],
-            None if after is None else after.shape,
-            None if before_meta is None else before_meta[1],
-            None if after is None else after.dtype,
-        )
-        if before_meta is not None:
-            saved = self._before[name]
-            missing = set(_tiles_in(None, before_meta[0])) - set(saved)
-            if missing:
-                raise RuntimeError(f"layer {name!r} was replaced without touch({name!r}, None)")
-            delta.before = {key: _pack(tile) for key, tile in saved.items()}
-        if after is not None:
-            delta.after = {
-                key: _pack(after[_tile_rect(*key, after.shape).slices()])
-                for key in _tiles_in(None, after.shape)
-            }
-        return delta
+        if before_meta is None or after is None or (after.shape, after.dtype) != before_meta:
+            raise RuntimeError(f"layer {name!r} was swapped or reshaped: use replace({name!r})")
+        delta = LayerDelta(name, after.shape, after.dtype)
+        for key, old in self._before[name].items():
+            new = after[_tile_rect(*key, after.shape).slices()]
+            if not np.array_equal(old, new):
+                delta.before[key] = _pack(old)
+                delta.after[key] = _pack(new)
+        return delta if delta.before else None
 
 
 class History:
