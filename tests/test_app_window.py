@@ -197,3 +197,34 @@ def test_real_isnet_model_segments_a_real_photo(qtbot, tmp_path, isnet_fp16_path
     assert iou > 0.5, iou
     assert window.status.device_label.text() == "Device: CPU"
     window.close()
+
+
+def test_a_dropped_folder_goes_to_the_batch_queue_and_edits_flow_back(qtbot, tmp_path):
+    from bgeraser_gui.core.document import CONSTRAINTS, KEEP, Rect
+    from bgeraser_gui.core.project_store import EDITED, HAS_RESULT, item_id_for
+
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    for i in range(3):
+        write_photo(folder / f"p{i}.png", 24, 16, seed=i)
+    window = make_window(qtbot, tmp_path / "s.ini", {"fake": InstantBackend()})
+    panel = window.batch_panel
+    if panel is None:
+        pytest.skip("the batch panel is not installed")
+    drop_files(window, [folder])
+    qtbot.waitUntil(lambda: window.session.document is not None)
+    assert window.session.document.path.name == "p0.png"
+    assert len(panel.entries) == 3
+    qtbot.waitUntil(
+        lambda: all(e.state in HAS_RESULT for e in panel.entries.values()), timeout=60_000
+    )
+    # PgDn walks the batch's results; the item opens with its batch mask (no model re-run)
+    window.step_image(+1)
+    qtbot.waitUntil(lambda: window.session.document.path.name == "p1.png")
+    doc = window.session.document
+    qtbot.waitUntil(lambda: doc.model_mask is not None)
+    with doc.transaction("Keep stroke") as tx:
+        tx.touch(CONSTRAINTS, Rect(0, 0, 24, 16))
+        doc.constraints[...] = KEEP
+    qtbot.waitUntil(lambda: panel.entries[item_id_for(folder / "p1.png")].state == EDITED)
+    assert (panel.result_alpha(folder / "p1.png") == 255).all()

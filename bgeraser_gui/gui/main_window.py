@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QActionGroup, QColor, QKeySequence
+from PySide6.QtGui import QColor, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QColorDialog,
@@ -14,7 +13,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
     QMenu,
-    QToolBar,
 )
 
 from bgeraser_gui import APP_NAME
@@ -24,57 +22,14 @@ from bgeraser_gui.gui.canvas.view import CanvasView, ViewMode
 from bgeraser_gui.gui.errors import ErrorReporter
 from bgeraser_gui.gui.folder_nav import neighbour
 from bgeraser_gui.gui.history_panel import HistoryPanel
-from bgeraser_gui.gui.model_chooser import ModelChooser
+from bgeraser_gui.gui.model_chooser import ModelChooser, model_display_name
 from bgeraser_gui.gui.session import EditorSession
 from bgeraser_gui.gui.settings import AppSettings
 from bgeraser_gui.gui.status import StatusPanel
+from bgeraser_gui.gui.toolbar import TOOL_ACTIONS, VIEW_ACTIONS, build_toolbar, group_actions
 
-VIEW_ACTIONS = {
-    "view_overlay": ViewMode.OVERLAY,
-    "view_checker": ViewMode.CHECKER,
-    "view_color": ViewMode.COLOR,
-    "view_mask": ViewMode.MASK,
-    "view_original": ViewMode.ORIGINAL,
-}
-TOOL_ACTIONS = {
-    "tool_keep": "keep",
-    "tool_remove": "remove",
-    "tool_refine": "refine",
-    "tool_erase": "erase",
-}
-TOOLBAR = (
-    *("open", "export", None, "undo", "redo", None, "segment", "refine", None),
-    *(*TOOL_ACTIONS, None, *VIEW_ACTIONS, None, "zoom_out", "zoom_in", "zoom_fit"),
-)
-ICONS = {
-    "open": "open",
-    "export": "export",
-    "segment": "segment",
-    "refine": "refine-run",
-    "undo": "undo",
-    "redo": "redo",
-    "zoom_in": "zoom-in",
-    "zoom_out": "zoom-out",
-    "zoom_fit": "zoom-fit",
-    "tool_keep": "keep",
-    "tool_remove": "remove",
-    "tool_refine": "refine",
-    "view_overlay": "view-overlay",
-    "view_checker": "view-checker",
-    "view_color": "view-colour",
-    "view_mask": "view-mask",
-    "view_original": "view-original",
-}
 FILE_FILTER = "Images ({})".format(" ".join(f"*{e}" for e in sorted(SUPPORTED_EXTENSIONS)))
 BATCH_THRESHOLD = 2  # a drop of more images than this also goes to the batch panel
-
-
-def _load_batch_panel_class():
-    try:
-        from bgeraser_gui.gui.batch_panel import BatchPanel
-    except ImportError:
-        return None
-    return BatchPanel
 
 
 class MainWindow(QMainWindow):
@@ -99,23 +54,18 @@ class MainWindow(QMainWindow):
         self.status.cancel_button.clicked.connect(self.cancel)
         self.model_chooser = ModelChooser(self)
         self.model_chooser.reload(self.session.model)
-        self.status.set_model(self.session.model)
+        self.status.set_model(model_display_name(self.session.model))
 
         self.history_panel = HistoryPanel(self)
         self.history_dock = self._dock("History", self.history_panel, "toggle_history")
-        self.batch_panel = None
-        batch_cls = _load_batch_panel_class()
-        if batch_cls is not None:
-            self.batch_panel = batch_cls(self)
-            self.batch_dock = self._dock("Batch", self.batch_panel, "toggle_batch")
-        else:
-            self.actions_.action("toggle_batch").setEnabled(False)
-
+        self.batch_panel = self.batch_link = None
+        self._add_batch_panel()
         self.menus = self.actions_.build_menus(self.menuBar())
         self.recent_menu = QMenu("Open &recent", self)
         self.menus["File"].insertMenu(self.actions_.action("open_folder"), self.recent_menu)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        self._build_toolbar()
+        self.toolbar = build_toolbar(self, self.actions_, self.model_chooser)
+        group_actions(self, self.actions_, (TOOL_ACTIONS, VIEW_ACTIONS))
         self._connect_actions()
         self._connect_session()
         geometry, state = self.settings.window_state()
@@ -139,33 +89,15 @@ class MainWindow(QMainWindow):
         dock.visibilityChanged.connect(lambda shown: toggle.setChecked(shown or dock.isFloating()))
         return dock
 
-    def _build_toolbar(self) -> None:
-        bar = QToolBar("Tools", self)
-        bar.setObjectName("mainToolbar")
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-        self.addToolBar(bar)
-        try:
-            from bgeraser_gui.gui.icons import icon
-        except ImportError:
-            icon = None
-        for action_id in TOOLBAR:
-            if action_id is None:
-                bar.addSeparator()
-                continue
-            action = self.actions_.action(action_id)
-            if icon is not None:
-                # no drawn icon for this action: the toolbar shows its text instead
-                with contextlib.suppress(KeyError, ValueError):
-                    action.setIcon(icon(ICONS[action_id]))
-            bar.addAction(action)
-        bar.addSeparator()
-        bar.addWidget(self.model_chooser)
-        self.toolbar = bar
-        for group_ids in (TOOL_ACTIONS, VIEW_ACTIONS):
-            group = QActionGroup(self)
-            group.setExclusive(True)
-            for action_id in group_ids:
-                group.addAction(self.actions_.action(action_id))
+    def _add_batch_panel(self) -> None:
+        from bgeraser_gui.gui.batch_link import create_batch_panel
+
+        created = create_batch_panel(self)
+        if created is None:
+            self.actions_.action("toggle_batch").setEnabled(False)
+            return
+        self.batch_panel, self.batch_link = created
+        self.batch_dock = self._dock("Batch", self.batch_panel, "toggle_batch")
 
     def _connect_actions(self) -> None:
         a, c, s = self.actions_.connect, self.canvas, self.session
@@ -227,7 +159,7 @@ class MainWindow(QMainWindow):
         s.progress.connect(self.status.set_progress)
         s.busyChanged.connect(lambda busy: None if busy else self.status.finish_progress())
         s.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        s.modelChanged.connect(self.status.set_model)
+        s.modelChanged.connect(lambda model: self.status.set_model(model_display_name(model)))
         s.modelChanged.connect(self.model_chooser.select)
         s.deviceChanged.connect(self.status.set_device)
 
@@ -281,7 +213,10 @@ class MainWindow(QMainWindow):
         doc = self.session.document
         if doc is None or doc.path is None:
             return
-        target = neighbour(Path(doc.path), step)
+        target = None
+        if self.batch_link is not None and self.batch_link.is_batch_item(Path(doc.path)):
+            target = self.batch_link.neighbour(Path(doc.path), step)
+        target = target or neighbour(Path(doc.path), step)
         if target is None:
             self.statusBar().showMessage("No more images in this folder", 3000)
         else:
@@ -390,5 +325,8 @@ class MainWindow(QMainWindow):
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.session.shutdown()
+        if self.batch_link is not None:
+            self.batch_link.save_edit()
+            self.batch_panel.shutdown()
         QApplication.instance().removeEventFilter(self)
         super().closeEvent(event)

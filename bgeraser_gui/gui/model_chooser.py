@@ -32,6 +32,18 @@ def available_models() -> list[tuple[str, str, str]]:
     return rows
 
 
+def model_display_name(model: str) -> str:
+    """A registry model's title, or the file name of a model given as a path."""
+    if "/" in model or "\\" in model or model.endswith(".onnx"):
+        return Path(model).name
+    try:
+        from bgeraser_gui.backends.model_cache import resolve_spec
+
+        return resolve_spec(model).display_name
+    except Exception:  # unknown name: show it as typed
+        return model
+
+
 def specs_in_use(names: list[str]) -> list[object]:
     """ModelSpecs (for Help > About) of the models in use; unknown names and paths are left out."""
     specs = []

@@ -9,13 +9,16 @@ whatever runs. It has no widgets; the main window shows what it emits.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from bgeraser_gui.core.document import Document
 from bgeraser_gui.core.image_io import load_image
 from bgeraser_gui.gui.errors import ErrorReporter
+from bgeraser_gui.gui.model_chooser import model_display_name
 from bgeraser_gui.gui.settings import AppSettings
 from bgeraser_gui.services.export import ExportService
 from bgeraser_gui.services.inference import InferenceService, SegmentationResult
@@ -54,6 +57,8 @@ class EditorSession(QObject):
         self._documents: OrderedDict[Path, Document] = OrderedDict()
         self.model = settings.default_model
         self.auto_segment = True
+        # path -> float32 mask already computed elsewhere (the batch queue), or None
+        self.mask_provider: Callable[[Path], np.ndarray | None] | None = None
         self._wire()
 
     @property
@@ -117,8 +122,11 @@ class EditorSession(QObject):
             self._documents.popitem(last=False)
         self.settings.add_recent_file(key)
         self.settings.last_open_dir = str(key.parent)
+        known = self.mask_provider(key) if self.mask_provider is not None else None
+        if known is not None:
+            doc.set_model_mask(known, "batch result")
         self._show(doc)
-        if self.auto_segment:
+        if self.auto_segment and known is None:
             self.segment()
 
     def _show(self, doc: Document) -> None:
@@ -152,9 +160,11 @@ class EditorSession(QObject):
         doc = result.tag
         if not isinstance(doc, Document) or doc not in self._documents.values():
             return  # that photo was closed meanwhile
-        doc.set_model_mask(result.mask, result.model)
+        doc.set_model_mask(result.mask, model_display_name(result.model))
         self.deviceChanged.emit(result.device)
-        self.message.emit(f"{result.model} on {result.device}: {result.seconds:.1f} s")
+        self.message.emit(
+            f"{model_display_name(result.model)} on {result.device}: {result.seconds:.1f} s"
+        )
 
     # -- refine ----------------------------------------------------------------------------
     def refine(self, options: object | None = None) -> bool:

@@ -63,6 +63,7 @@ class AppSettings:
     """Typed accessors over QSettings. Pass `path` for an isolated INI file (tests)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
+        self.path = None if path is None else Path(path)
         if path is None:
             self._qs = QSettings(ORGANIZATION, APP_NAME)
         else:

@@ -1,0 +1,88 @@
+"""Connects the batch dock to the editor: open a ready item with its batch result, save the
+user's touch-ups back to the batch (autosaved), and PgDn/PgUp through the queue's results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer
+
+from bgeraser_gui.core.project_store import HAS_RESULT, item_id_for
+
+SAVE_DELAY_MS = 500
+
+
+class BatchLink(QObject):
+    def __init__(self, panel, session, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.panel = panel
+        self.session = session
+        self._doc = None
+        self._baseline = 0  # history index right after the batch result was loaded
+        self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self.save_edit)
+        panel.openRequested.connect(lambda path: session.open_path(Path(path)))
+        session.mask_provider = self.batch_alpha
+        session.documentChanged.connect(self._on_document)
+
+    def is_batch_item(self, path: Path | None) -> bool:
+        if path is None:
+            return False
+        entry = self.panel.entries.get(item_id_for(path))
+        return entry is not None and entry.state in HAS_RESULT
+
+    def batch_alpha(self, path: Path) -> np.ndarray | None:
+        """The batch's (possibly edited) alpha for `path` as float32 0..1, or None."""
+        if not self.is_batch_item(path):
+            return None
+        alpha = self.panel.result_alpha(path)
+        return None if alpha is None else alpha.astype(np.float32) / 255.0
+
+    def _on_document(self, doc) -> None:
+        self.save_edit()  # the previous photo's pending touch-ups first
+        if self._doc is not None:
+            self._doc.history.remove_listener(self._on_history)
+        self._doc = doc if doc is not None and self.is_batch_item(doc.path) else None
+        if self._doc is not None:
+            self._baseline = self._doc.history.index
+            self._doc.history.add_listener(self._on_history)
+
+    def _on_history(self, history) -> None:
+        if history.index != self._baseline:
+            self._save_timer.start()
+
+    def save_edit(self) -> None:
+        self._save_timer.stop()
+        doc = self._doc
+        if doc is not None and doc.history.index != self._baseline:
+            self.panel.mark_edited(doc.path, doc.alpha_u8())
+            self._baseline = doc.history.index
+
+    def neighbour(self, path: Path, step: int) -> str | None:
+        """The batch item with a result `step` places from `path`, in the queue's order."""
+        ids = [i for i in self.panel.ordered_ids() if self.panel.entries[i].state in HAS_RESULT]
+        current = item_id_for(path)
+        if current not in ids:
+            return None
+        index = ids.index(current) + step
+        return self.panel.entries[ids[index]].source if 0 <= index < len(ids) else None
+
+
+def create_batch_panel(window) -> tuple[object, BatchLink] | None:
+    """The batch dock's panel wired to `window`'s session, or None when it is not installed."""
+    try:
+        from bgeraser_gui.gui.batch_panel import BatchPanel
+    except ImportError:
+        return None
+    from bgeraser_gui.core.project_store import ProjectStore, default_project_dir
+
+    settings, session = window.settings, window.session
+    # a portable/test settings file keeps its batch project next to it
+    folder = default_project_dir() if settings.path is None else settings.path.parent / "batch"
+    panel = BatchPanel(
+        store=ProjectStore(folder),
+        backend_factory=lambda: session.inference.backend(session.model, settings.device),
+        parent=window,
+    )
+    return panel, BatchLink(panel, session, window)
