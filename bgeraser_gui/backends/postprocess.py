@@ -102,12 +102,15 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
 
 
 def snap_edges(
-    rgb: np.ndarray, mask: np.ndarray, radius_fraction: float = 0.004, eps: float = 1e-3
+    rgb: np.ndarray, mask: np.ndarray, network_px: float = 4.0, eps: float = 1e-3, net: int = 1024
 ) -> np.ndarray:
-    """Pull the upsampled mask's soft edge onto the photo's edges. Only the uncertain band moves:
-    pixels the model is sure about (below 0.02 or above 0.98 in a neighbourhood) are kept."""
+    """Concentrate the upsampled mask's soft edge on the photo's edges (guided filter).
+
+    The filter radius is `network_px` pixels of the `net`-sized network output (at least 4
+    photo pixels). Only the uncertain band changes: pixels the model is sure about (below 0.02 or above 0.98 in a
+    neighbourhood) are kept."""
     height, width = mask.shape
-    radius = max(2, int(round(radius_fraction * max(height, width))))
+    radius = max(4, int(round(network_px * max(height, width) / net)))
     subsample = max(1, min(height, width) // 1024)
     filtered = guided_filter(luminance(rgb), mask, radius, eps, subsample)
     size = 2 * radius + 1
