@@ -268,3 +268,31 @@ def test_summary_mean_median_failures_and_all_sets():
     assert "bgeraser-cli eval a b" in text
     only_a = summarize(rows[:3])
     assert [s.dataset for s in only_a] == ["a"]  # no 'all sets' repeat of a single set
+
+
+def test_interrupted_run_still_reports_and_sets_are_visited_in_turns(
+    dataset, tmp_path, fake_model, monkeypatch
+):
+    second = tmp_path / "second"
+    for stem in ("p", "q"):
+        _save(second / "images" / f"{stem}.png", _photo((8, 24, 10, 30)))
+        _save(second / "alpha" / f"{stem}.png", _mask((8, 24, 10, 30)))
+    predict = fake_model.backend.predict
+
+    def stop_on_third(rgb, progress=None, cancel=None):
+        if fake_model.backend.calls == 2:
+            raise KeyboardInterrupt
+        return predict(rgb, progress, cancel)
+
+    monkeypatch.setattr(fake_model.backend, "predict", stop_on_third)
+    out = tmp_path / "out"
+    args = ["eval", str(dataset), str(second), "--model", "m", "--no-refine", "--out", str(out)]
+    assert main(args) == 130
+    # one image of each set before the stop, not two of the first set
+    assert [(r["dataset"], r["stem"]) for r in _rows(out)] == [
+        ("synthetic", "exact"),
+        ("second", "p"),
+    ]
+    summary = (out / "summary.md").read_text()
+    assert "Interrupted after 2 of 4 images" in summary
+    assert (out / "worst_m_raw.png").exists()

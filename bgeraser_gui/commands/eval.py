@@ -8,8 +8,11 @@ alphas under `predictions/<model>/<mode>/<data set>/<stem>.png`. Never writes in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -259,6 +262,8 @@ def _run(args: argparse.Namespace) -> int:
     if len({m.label for m in models}) != len(models):
         raise BgEraserError("two --model values have the same name; rename one of the files")
     datasets = [scan_dataset(root) for root in args.datasets]
+    if len({ds.name for ds in datasets}) != len(datasets):
+        raise BgEraserError("two data sets have the same folder name; rename one")
     _check_out_dir(args.out, datasets)
     skipped: list[str] = []
     for ds in datasets:
@@ -267,33 +272,44 @@ def _run(args: argparse.Namespace) -> int:
             line = f"{ds.name}: {len(ds.missing_alpha)} photo(s) without alpha/<stem>.png, skipped: {names}"
             print(f"warning: {line}", file=sys.stderr)
             skipped.append(line)
-    chosen = {ds.name: ds.samples[: args.limit] if args.limit else ds.samples for ds in datasets}
-    total = sum(len(s) for s in chosen.values()) * len(models)
+    order = _interleaved(
+        [ds.samples[: args.limit] if args.limit else ds.samples for ds in datasets]
+    )
+    total = len(order) * len(models)
     if total == 0:
         print("error: no images with ground-truth alpha to evaluate", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / "results.csv"
-    with CsvResultWriter(csv_path) as writer:
+    done = 0
+    with CsvResultWriter(csv_path) as writer, _sigterm_as_interrupt():
         evaluator = _Evaluator(args, modes, writer)
         bar = _progress_bar(total)
         try:
             for model in models:
                 backend = _lazy_backend(model.spec, args.device)
-                for ds in datasets:
-                    for sample in chosen[ds.name]:
-                        bar.set_description(f"{model.label} {ds.name}/{sample.stem}"[:60])
-                        seconds = evaluator.evaluate(backend, model, sample)
-                        if seconds is not None:
-                            bar.set_postfix_str(f"{seconds:.2f} s/img")
-                        bar.update(1)
+                for sample in order:
+                    bar.set_description(f"{model.label} {sample.dataset}/{sample.stem}"[:60])
+                    seconds = evaluator.evaluate(backend, model, sample)
+                    if seconds is not None:
+                        bar.set_postfix_str(f"{seconds:.2f} s/img")
+                    bar.update(1)
+                    done += 1
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: reporting the {done} of {total} images done", file=sys.stderr)
         finally:
             bar.close()
+    notes = []
+    if done < total:
+        notes.append(
+            f"**Interrupted after {done} of {total} images**; the tables cover those only "
+            "(the data sets were visited in turns, so each is partly covered)."
+        )
     skipped += evaluator.skipped
     for line in evaluator.skipped:
         print(f"warning: skipped {line}", file=sys.stderr)
     summary = render_markdown(
-        summarize(evaluator.rows), _command_line(args, models, modes), skipped
+        summarize(evaluator.rows), _command_line(args, models, modes), skipped, notes
     )
     (args.out / "summary.md").write_text(summary, encoding="utf-8")
     samples = {(s.dataset, s.stem): s for ds in datasets for s in ds.samples}
@@ -310,7 +326,35 @@ def _run(args: argparse.Namespace) -> int:
             )
     print(summary)
     print(f"results: {csv_path}\nsummary: {args.out / 'summary.md'}")
+    if done < total:
+        return 130
     return 0 if evaluator.rows else 1
+
+
+def _interleaved(groups: list[list[EvalSample]]) -> list[EvalSample]:
+    """First image of every set, then the second of every set, ...: a run stopped early
+    still covers each data set."""
+    order = []
+    for i in range(max((len(g) for g in groups), default=0)):
+        order += [g[i] for g in groups if i < len(g)]
+    return order
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl+C so a stopped run still writes its report."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _lazy_backend(spec: str, device: str):
