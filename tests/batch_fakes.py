@@ -35,6 +35,34 @@ class EllipseBackend:
         return mask
 
 
+class BrightnessBackend:
+    """SegmentationBackend whose subject is whatever is bright: lets tests shape each mask."""
+
+    name = "fake-brightness"
+    device = "cpu"
+
+    def predict(self, rgb, progress=None, cancel=None):
+        if cancel is not None:
+            cancel.check()
+        luma = rgb.astype(np.float32).mean(axis=2)
+        return np.clip((luma - 100.0) / 40.0, 0.0, 1.0).astype(np.float32)
+
+
+def write_shapes(path: Path, boxes, size=(120, 90), speckles: int = 0, seed: int = 0) -> Path:
+    """Dark photo with bright rectangles (x0, y0, x1, y1) and optional bright specks."""
+    w, h = size
+    rgb = np.full((h, w, 3), 30, np.uint8)
+    for x0, y0, x1, y1 in boxes:
+        rgb[y0:y1, x0:x1] = 220
+    rng = np.random.default_rng(seed)
+    for _ in range(speckles):
+        x, y = int(rng.integers(2, w - 2)), int(rng.integers(2, h - 2))
+        rgb[y, x] = 220
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb).save(path)
+    return path
+
+
 LOAD_LOG_ENV = "BGERASER_TEST_LOAD_LOG"
 
 

@@ -1,0 +1,242 @@
+"""Process a batch queue in the background with one loaded model, and export finished items.
+
+`BatchQueueService.process(entries)` appends items to the work queue; one worker thread
+segments, refines and scores them one after another, saving every result to the
+`ProjectStore` (so nothing is lost), and reports each state change through Qt signals
+(delivered queued on the UI thread). `export(...)` writes finished items in another thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QObject, Signal
+
+from bgeraser_gui.core.compose import ExportOptions, export_cutout, output_path_for, to_alpha_u8
+from bgeraser_gui.core.errors import BgEraserError, Cancelled
+from bgeraser_gui.core.image_io import load_image
+from bgeraser_gui.core.progress import CancelToken
+from bgeraser_gui.core.project_store import (
+    EXPORTED,
+    FAILED,
+    QUEUED,
+    READY,
+    REFINING,
+    SEGMENTING,
+    ProjectStore,
+    QueueEntry,
+)
+from bgeraser_gui.core.review_score import score_mask
+
+THUMB_SIZE = 96
+CHECKER_GRAY = 160  # background shade of cutout thumbnails
+
+
+def _default_backend():
+    from bgeraser_gui.backends.loader import load_backend
+
+    return load_backend(None, "auto")
+
+
+def _thumbnail(rgb: np.ndarray, alpha_u8: np.ndarray | None) -> np.ndarray:
+    image = Image.fromarray(rgb)
+    if alpha_u8 is not None:  # the cutout on gray, so a bad mask is visible at a glance
+        gray = Image.new("RGB", image.size, (CHECKER_GRAY,) * 3)
+        image = Image.composite(image, gray, Image.fromarray(alpha_u8, "L"))
+    image.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(image)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BgEraserError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "not enough memory for this image"
+    return f"internal error {type(exc).__name__}: {exc}"
+
+
+class BatchQueueService(QObject):
+    stateChanged = Signal(str, str, str)  # item id, new state, detail (error, output path)
+    scored = Signal(str, float, list)  # item id, review score, reasons
+    thumbnailChanged = Signal(str, str)  # item id, thumbnail file
+    progressChanged = Signal(int, int, float)  # finished, total, ETA seconds (-1 = unknown)
+    runningChanged = Signal(bool)
+    exportFinished = Signal(int, int, int, list)  # written, skipped, failed, error lines
+
+    def __init__(
+        self,
+        store: ProjectStore,
+        backend_factory: Callable[[], object] | None = None,
+        refine_options=None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self._backend_factory = backend_factory or _default_backend
+        self._refine_options = refine_options
+        self._pipeline = None  # built once in the worker thread: one loaded model
+        self._queue: deque[QueueEntry] = deque()
+        self._lock = threading.Lock()
+        self._cancel = CancelToken()
+        self._thread: threading.Thread | None = None
+        self._export_thread: threading.Thread | None = None
+        self._done = 0
+        self._total = 0
+        self._seconds: list[float] = []
+
+    # -- processing ----------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._thread is not None  # cleared by the worker itself when it ends
+
+    def process(self, entries: list[QueueEntry]) -> None:
+        """Queue `entries` for segmentation; starts the worker if it is idle."""
+        with self._lock:
+            queued_ids = {e.id for e in self._queue}
+            new = [e for e in entries if e.id not in queued_ids]
+            self._queue.extend(new)
+            self._total += len(new)
+            start = not self.running
+            if start:
+                self._cancel = CancelToken()
+                self._thread = threading.Thread(
+                    target=self._work, name="bgeraser-batch-queue", daemon=True
+                )
+        if start:
+            self.runningChanged.emit(True)
+            self._thread.start()
+
+    def cancel(self) -> None:
+        """Stop after the current item is abandoned; items not started stay queued."""
+        with self._lock:
+            self._queue.clear()
+        self._cancel.cancel()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the worker and any export finished (for shutdown and tests)."""
+        for thread in (self._thread, self._export_thread):
+            if thread is not None:
+                thread.join(timeout_s)
+                if thread.is_alive():
+                    return False
+        return True
+
+    def _pipeline_instance(self):
+        if self._pipeline is None:
+            from bgeraser_gui.core.matting import RefineOptions
+            from bgeraser_gui.core.pipeline import Pipeline
+
+            refine = self._refine_options if self._refine_options is not None else RefineOptions()
+            self._pipeline = Pipeline(self._backend_factory(), refine=refine)
+        return self._pipeline
+
+    def _next(self) -> QueueEntry | None:
+        """The next entry, or None after marking the worker finished (under the same lock,
+        so a `process()` call that races with the end always starts a fresh worker)."""
+        with self._lock:
+            if self._queue and not self._cancel.cancelled:
+                return self._queue.popleft()
+            self._finish_locked()
+            return None
+
+    def _finish_locked(self) -> None:
+        if self._thread is threading.current_thread():
+            self._thread = None
+            self._done, self._total, self._seconds = 0, 0, []
+            self.runningChanged.emit(False)
+
+    def _work(self) -> None:
+        try:
+            while (entry := self._next()) is not None:
+                started = time.perf_counter()
+                self._process_one(entry)
+                self._seconds.append(time.perf_counter() - started)
+                self._done += 1
+                mean = sum(self._seconds) / len(self._seconds)
+                remaining = max(self._total - self._done, 0)
+                self.progressChanged.emit(self._done, self._total, mean * remaining)
+        finally:
+            with self._lock:
+                self._finish_locked()
+
+    def _process_one(self, entry: QueueEntry) -> None:
+        cancel = self._cancel
+        try:
+            self.stateChanged.emit(entry.id, SEGMENTING, "")
+            pipeline = self._pipeline_instance()
+            image = load_image(entry.source, max_pixels=pipeline.max_pixels)
+            mask = pipeline.segment(image, None, cancel)
+            alpha, foreground = mask, None
+            if pipeline.refine_options.enabled:
+                self.stateChanged.emit(entry.id, REFINING, "")
+                matte = pipeline.refine(image, mask, None, None, cancel)
+                alpha, foreground = matte.alpha, matte.foreground
+            alpha_u8 = to_alpha_u8(alpha)
+            self.store.save_result(entry.id, alpha_u8, foreground)
+            thumb = self.store.save_thumbnail(entry.id, _thumbnail(image.rgb, alpha_u8))
+            review = score_mask(alpha_u8)
+        except Cancelled:
+            self.stateChanged.emit(entry.id, QUEUED, "")
+            return
+        except BaseException as exc:  # noqa: BLE001 - one bad file never stops the queue
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            self.stateChanged.emit(entry.id, FAILED, _describe(exc))
+            return
+        self.thumbnailChanged.emit(entry.id, str(thumb))
+        self.scored.emit(entry.id, float(review.score), review.reasons())
+        self.stateChanged.emit(entry.id, READY, "")
+
+    # -- export --------------------------------------------------------------------------
+    def export(
+        self, entries: list[QueueEntry], options: ExportOptions, out_dir: str | Path
+    ) -> None:
+        """Write every entry that has a result; reports through stateChanged/exportFinished."""
+        if self._export_thread is not None and self._export_thread.is_alive():
+            raise RuntimeError("an export is already running")
+        todo = list(entries)
+        self._export_thread = threading.Thread(
+            target=self._export_all,
+            args=(todo, options, Path(out_dir)),
+            name="bgeraser-batch-export",
+            daemon=True,
+        )
+        self._export_thread.start()
+
+    def _export_all(self, entries: list[QueueEntry], options: ExportOptions, out_dir: Path) -> None:
+        written = skipped = 0
+        errors: list[str] = []
+        for entry in entries:
+            try:
+                path = self._export_one(entry, options, out_dir)
+            except BaseException as exc:  # noqa: BLE001 - one failing file never stops the others
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                errors.append(f"{entry.name}: {_describe(exc)}")
+                self.stateChanged.emit(entry.id, FAILED, f"export: {_describe(exc)}")
+                continue
+            if path is None:
+                skipped += 1
+            else:
+                written += 1
+                self.stateChanged.emit(entry.id, EXPORTED, str(path))
+        self.exportFinished.emit(written, skipped, len(errors), errors)
+
+    def _export_one(self, entry: QueueEntry, options: ExportOptions, out_dir: Path) -> Path | None:
+        alpha = self.store.alpha(entry.id)
+        if alpha is None:
+            raise BgEraserError("not processed yet")
+        image = load_image(entry.source)
+        if alpha.shape != image.rgb.shape[:2]:
+            raise BgEraserError("the photo changed since it was processed: process it again")
+        foreground = self.store.foreground(entry.id)
+        fg = None if foreground is None else foreground.astype(np.float32) / 255.0
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = output_path_for(entry.source, out_dir, options)
+        return export_cutout(image, alpha, target, options, foreground=fg)
