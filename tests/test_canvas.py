@@ -275,8 +275,8 @@ def test_tool_and_brush_slots_emit_signals(canvas, qtbot):
     canvas.set_brush_size(40)
     canvas.change_brush_size(+1)
     canvas.change_brush_hardness(-1)
-    assert brushes[-2:] == [(46, 0.8), (46, 0.7)]
-    assert canvas.brush_size() == 46 and canvas.brush_hardness() == 0.7
+    assert brushes[-2:] == [(46, 1.0), (46, 0.9)]
+    assert canvas.brush_size() == 46 and canvas.brush_hardness() == 0.9
 
 
 def test_tab_review_frames_uncertain_regions_largest_first(canvas, qtbot):

@@ -96,7 +96,7 @@ def paint_segment(
 @dataclass
 class BrushSettings:
     size: int = 40  # diameter in image pixels
-    hardness: float = 0.8
+    hardness: float = 1.0  # hard by default; softer brushes add a REFINE ring
 
     @property
     def radius(self) -> float:

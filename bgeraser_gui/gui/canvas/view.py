@@ -43,6 +43,7 @@ from bgeraser_gui.gui.canvas.viewport import MAX_ZOOM, MIN_ZOOM, Viewport
 __all__ = ["MAX_ZOOM", "MIN_ZOOM", "CanvasView", "ViewMode"]
 
 ZOOM_STEP = 1.25
+EMPTY_HINT = "Open a photo (Ctrl+O) or drop photos here"
 REGION_MAX_ZOOM = 8.0  # Tab never zooms closer than this onto a tiny region
 
 
@@ -241,7 +242,10 @@ class CanvasView(BrushToolSlots, QWidget):
         painter = QPainter(self)
         exposed = event.rect()
         painter.fillRect(exposed, self.palette().window().color().darker(115))
-        if self._cache is not None:
+        if self._cache is None:
+            painter.setPen(self.palette().placeholderText().color())
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, EMPTY_HINT)
+        else:
             mode = ViewMode.ORIGINAL if self._peek else self._mode
             paint_document(
                 painter, self._cache, self._view, mode, exposed, self._matte_color, self._checker
