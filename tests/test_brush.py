@@ -149,3 +149,17 @@ def test_stroke_on_24_megapixel_document_touches_only_a_small_rect():
     assert entry is not None and len(entry.deltas) == 1 and len(entry.deltas[0].before) <= 2
     assert entry.nbytes < 2 * TILE * TILE  # compressed tiles of one uint8 layer
     assert doc.alpha()[2000, 3005] == 1.0 and doc.alpha()[100, 100] == 0.5
+
+
+def test_undo_waits_while_a_stroke_is_in_progress():
+    doc = _doc()
+    paint_line(doc, "keep", BrushSettings(size=6), (5.0, 5.0), (20.0, 5.0))
+    first = doc.constraints.copy()
+    stroke = BrushStroke(doc, "remove", BrushSettings(size=6), (5.0, 5.0))
+    stroke.add_point((20.0, 8.0))
+    assert doc.history.busy and not doc.history.can_undo()
+    assert not doc.undo()  # Ctrl+Z mid-stroke must not tear the stroke's undo record
+    stroke.finish()
+    assert not doc.history.busy
+    assert doc.undo()
+    np.testing.assert_array_equal(doc.constraints, first)

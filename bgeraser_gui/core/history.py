@@ -239,6 +239,7 @@ class Transaction:
         if self._closed:
             raise RuntimeError("transaction already closed")
         self._closed = True
+        self._history._transaction_closed()
         deltas: list[LayerDelta | SwapDelta] = [
             d for name in self._shapes if (d := self._delta(name)) is not None
         ]
@@ -273,6 +274,7 @@ class History:
         self._index = 0  # entries[:index] are applied
         self._listeners: list[Callable[[History], None]] = []
         self.dropped = 0  # how many old entries the budget has discarded
+        self._open = 0  # transactions begun and not yet committed or rolled back
 
     # -- listeners -------------------------------------------------------------------------
     def add_listener(self, fn: Callable[[History], None]) -> None:
@@ -288,7 +290,16 @@ class History:
 
     # -- recording -------------------------------------------------------------------------
     def begin(self, target: LayerTarget, label: str) -> Transaction:
+        self._open += 1
         return Transaction(self, target, label)
+
+    def _transaction_closed(self) -> None:
+        self._open = max(0, self._open - 1)
+
+    @property
+    def busy(self) -> bool:
+        """True while an edit (e.g. a brush stroke) is in progress: undo/redo wait for it."""
+        return self._open > 0
 
     def push(self, entry: HistoryEntry) -> None:
         del self._entries[self._index :]
@@ -328,16 +339,16 @@ class History:
         return total
 
     def can_undo(self) -> bool:
-        return self._index > 0
+        return self._index > 0 and not self.busy
 
     def can_redo(self) -> bool:
-        return self._index < len(self._entries)
+        return self._index < len(self._entries) and not self.busy
 
     def undo_label(self) -> str | None:
-        return self._entries[self._index - 1].label if self.can_undo() else None
+        return self._entries[self._index - 1].label if self._index > 0 else None
 
     def redo_label(self) -> str | None:
-        return self._entries[self._index].label if self.can_redo() else None
+        return self._entries[self._index].label if self._index < len(self._entries) else None
 
     def undo(self, target: LayerTarget) -> bool:
         if not self.can_undo():
@@ -358,10 +369,10 @@ class History:
     def goto(self, target: LayerTarget, index: int) -> None:
         """Undo or redo until exactly `index` entries are applied (History panel click)."""
         index = max(0, min(index, len(self._entries)))
-        while self._index > index:
-            self.undo(target)
-        while self._index < index:
-            self.redo(target)
+        while self._index > index and self.undo(target):
+            pass
+        while self._index < index and self.redo(target):
+            pass
 
     def clear(self) -> None:
         self._entries.clear()
