@@ -71,6 +71,19 @@ def test_shortcuts_trigger_their_actions(qtbot, window):
     assert doc.model_mask is not None
 
 
+def test_panel_shortcuts_hide_and_show_their_docks(qtbot, window):
+    assert window.history_dock.isVisible()
+    press(qtbot, window, "Ctrl+H")
+    assert not window.history_dock.isVisible()
+    assert not window.actions_.action("toggle_history").isChecked()
+    press(qtbot, window, "Ctrl+H")
+    assert window.history_dock.isVisible()
+    if window.batch_panel is not None:
+        assert not window.batch_dock.isVisible()
+        press(qtbot, window, "Ctrl+B")
+        assert window.batch_dock.isVisible()
+
+
 def test_peek_key_shows_the_original_while_held(qtbot, window):
     window.canvas.set_view_mode("mask")
     qtbot.keyPress(window.canvas, Qt.Key.Key_Backslash)

@@ -215,6 +215,7 @@ def test_a_dropped_folder_goes_to_the_batch_queue_and_edits_flow_back(qtbot, tmp
     qtbot.waitUntil(lambda: window.session.document is not None)
     assert window.session.document.path.name == "p0.png"
     assert len(panel.entries) == 3
+    assert window.batch_dock.isVisible() and window.actions_.action("toggle_batch").isChecked()
     qtbot.waitUntil(
         lambda: all(e.state in HAS_RESULT for e in panel.entries.values()), timeout=60_000
     )

@@ -73,6 +73,14 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
+        else:
+            self.resizeDocks([self.history_dock], [300], Qt.Orientation.Horizontal)
+        for dock_name, toggle_id in (
+            ("history_dock", "toggle_history"),
+            ("batch_dock", "toggle_batch"),
+        ):
+            if hasattr(self, dock_name):
+                self.actions_.action(toggle_id).setChecked(not getattr(self, dock_name).isHidden())
         self._refresh_peek_keys()
         QApplication.instance().installEventFilter(self)
         self.on_document_changed(None)
@@ -85,9 +93,15 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         toggle = self.actions_.action(toggle_id)
         toggle.setChecked(True)
-        toggle.toggled.connect(dock.setVisible)
-        dock.visibilityChanged.connect(lambda shown: toggle.setChecked(shown or dock.isFloating()))
+        # follow shown/hidden (not "tabbed behind", which visibilityChanged also reports)
+        dock.toggleViewAction().toggled.connect(toggle.setChecked)
+        toggle.triggered.connect(lambda shown: self.show_dock(dock, shown))
         return dock
+
+    def show_dock(self, dock: QDockWidget, shown: bool = True) -> None:
+        dock.setVisible(shown)
+        if shown:
+            dock.raise_()
 
     def _add_batch_panel(self) -> None:
         from bgeraser_gui.gui.batch_link import create_batch_panel
@@ -98,6 +112,9 @@ class MainWindow(QMainWindow):
             return
         self.batch_panel, self.batch_link = created
         self.batch_dock = self._dock("Batch", self.batch_panel, "toggle_batch")
+        # one column of panels: History and Batch share it as tabs, History in front
+        self.tabifyDockWidget(self.history_dock, self.batch_dock)
+        self.batch_dock.hide()  # until photos are queued (Ctrl+B shows it)
 
     def _connect_actions(self) -> None:
         a, c, s = self.actions_.connect, self.canvas, self.session
@@ -186,7 +203,7 @@ class MainWindow(QMainWindow):
             return
         if self.batch_panel is not None and len(images) > BATCH_THRESHOLD:
             self.batch_panel.add_paths(images)
-            self.batch_dock.show()
+            self.show_dock(self.batch_dock)
         self.session.open_path(images[0])
 
     def open_dialog(self) -> None:
