@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QWidget
@@ -45,15 +46,26 @@ def model_display_name(model: str) -> str:
 
 
 def specs_in_use(names: list[str]) -> list[object]:
-    """ModelSpecs (for Help > About) of the models in use; unknown names and paths are left out."""
+    """Spec-like records (for Help > About) of the models in use. A model opened from a file
+    that is not in the registry is listed by file name with its licence marked unknown."""
     specs = []
     for name in names:
         try:
             from bgeraser_gui.backends.model_cache import resolve_spec
 
             specs.append(resolve_spec(name))
-        except Exception:  # a path to an imported file or an unknown name: no spec to show
-            continue
+        except Exception:  # a path to an .onnx file, or a name the registry no longer has
+            specs.append(
+                SimpleNamespace(
+                    name=Path(name).name,
+                    title=f"{Path(name).name} (model file)",
+                    licence="unknown: see where the file came from",
+                    licence_note="",
+                    commercial_use=False,
+                    homepage="",
+                    urls=(),
+                )
+            )
     return specs
 
 
