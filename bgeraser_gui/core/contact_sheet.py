@@ -94,7 +94,8 @@ def write_contact_sheet(
         return 0
     png_path.parent.mkdir(parents=True, exist_ok=True)
     width = max(im.width for _, im in rows)
-    typical_tile = round(tile_height * 4 / 3)
+    first_photo = rows[0][0].photo
+    typical_tile = max(1, round(first_photo.shape[1] * tile_height / first_photo.shape[0]))
     sheet_height = CAPTION_HEIGHT + sum(im.height for _, im in rows)
     sheet = Image.new("RGB", (width, sheet_height), BACKGROUND)
     sheet.paste(_header(width, typical_tile), (0, 0))
