@@ -195,6 +195,8 @@ def test_refine_only_and_refine_modes(dataset, tmp_path, fake_model):
     assert {r["mode"] for r in _rows(out)} == {"raw", "refined"}
     bad = ["--refine-modes", "sharp"]
     assert main(["eval", str(dataset), "--model", "m", *bad, "--out", str(tmp_path / "c")]) == 2
+    bad = ["--limit", "0"]
+    assert main(["eval", str(dataset), "--model", "m", *bad, "--out", str(tmp_path / "c")]) == 2
 
 
 def test_resume_reuses_saved_predictions(dataset, tmp_path, fake_model):

@@ -53,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "the unknown band. Writes results.csv, summary.md and worst-N contact sheets."
         ),
     )
-    p.add_argument("datasets", nargs="+", type=Path, metavar="DATASET")
+    p.add_argument("datasets", nargs="+", type=Path, metavar="DATASET",
+                   help="folder with images/ and alpha/ (read only)")  # fmt: skip
     p.add_argument(
         "--model",
         dest="models",
@@ -68,7 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="score only the raw model masks")  # fmt: skip
     modes.add_argument("--refine-modes", dest="refine_modes", metavar="MODES",
                        help="comma list of raw,refined (default: both, side by side)")  # fmt: skip
-    p.add_argument("--out", type=Path, default=Path("eval-out"), help="output folder")
+    p.add_argument(
+        "--out", type=Path, default=Path("eval-out"), help="output folder (default: ./eval-out)"
+    )
     p.add_argument("--limit", type=int, metavar="N", help="at most N images per data set")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     p.add_argument("--worst", type=int, default=20, metavar="N",
@@ -258,6 +261,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     modes = _parse_modes(args.refine_modes)
+    if args.limit is not None and args.limit < 1:
+        raise BgEraserError("--limit must be at least 1")
     models = [_Model(s, _model_label(s)) for s in (args.models or [_default_model()])]
     if len({m.label for m in models}) != len(models):
         raise BgEraserError("two --model values have the same name; rename one of the files")
