@@ -65,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="CPU threads each worker's model may use (default: library default)",
+        help="CPU threads each worker's model may use; with --engine ray also the CPUs "
+        "reserved per actor (default: all cores locally, 1 per Ray actor)",
     )
     parser.add_argument("--report", type=Path, default=None, metavar="FILE.jsonl")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -78,7 +79,8 @@ def make_engine(args: argparse.Namespace, spec: PipelineSpec):
     if args.engine == "ray":
         from bgeraser_gui.engines.ray_engine import RayEngine
 
-        return RayEngine(spec, workers=args.workers, address=args.ray_address)
+        cpus = args.threads_per_worker or 1
+        return RayEngine(spec, workers=args.workers, address=args.ray_address, cpus_per_worker=cpus)
     from bgeraser_gui.engines.local import LocalEngine
 
     return LocalEngine(spec, workers=args.workers, pool=args.pool)

@@ -8,6 +8,7 @@ and outputs under the same paths, or use URIs on shared storage (s3://, gs://, .
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 
 from bgeraser_gui.core.batch_plan import STATUS_CANCELLED, STATUS_FAILED, BatchJob, ReportRecord
@@ -56,6 +57,8 @@ class RayEngine:
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be >= 1")
+        if spec.torch_threads is None:  # each actor uses the CPUs Ray reserved for it
+            spec = dataclasses.replace(spec, torch_threads=max(1, int(cpus_per_worker)))
         self.spec = spec
         self.workers = workers
         self.address = address

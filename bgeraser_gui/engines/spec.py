@@ -34,13 +34,14 @@ class PipelineSpec:
 
     def build(self):
         """Load the model (once per worker) and return a ready `core.pipeline.Pipeline`."""
-        if self.torch_threads:
-            import torch
-
-            torch.set_num_threads(self.torch_threads)
         from bgeraser_gui.core.matting import RefineOptions
         from bgeraser_gui.core.pipeline import Pipeline
 
+        backend = self.load_backend()
+        if self.torch_threads:  # after loading: the loader sets its own default
+            import torch
+
+            torch.set_num_threads(self.torch_threads)
         limits = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
         refine = RefineOptions(enabled=self.refine)
-        return Pipeline(self.load_backend(), refine=refine, export=self.export, **limits)
+        return Pipeline(backend, refine=refine, export=self.export, **limits)
