@@ -298,3 +298,16 @@ def test_interrupted_run_still_reports_and_sets_are_visited_in_turns(
     summary = (out / "summary.md").read_text()
     assert "Interrupted after 2 of 4 images" in summary
     assert (out / "worst_m_raw.png").exists()
+
+
+@pytest.mark.slow
+def test_real_model_on_one_grabcut_photo(eval_dir, isnet_fp16_path, tmp_path):
+    """End to end with the real loader and ISNet weights: the first GrabCut photo (a penguin
+    on rocks) is an easy subject, so a sane pipeline scores a high IoU on it."""
+    out = tmp_path / "out"
+    args = ["eval", str(eval_dir / "grabcut50"), "--model", str(isnet_fp16_path)]
+    assert main([*args, "--no-refine", "--limit", "1", "--out", str(out)]) == 0
+    (row,) = _rows(out)
+    assert row["dataset"] == "grabcut50" and row["model"] == "isnet_medium_fp16"
+    assert float(row["iou"]) > 0.9
+    assert float(row["bf"]) > 0.8
