@@ -163,3 +163,45 @@ def test_undo_waits_while_a_stroke_is_in_progress():
     assert not doc.history.busy
     assert doc.undo()
     np.testing.assert_array_equal(doc.constraints, first)
+
+
+def _two_tone_doc():
+    """Dark left (x < 45), a bright band (45 <= x < 62), dark again beyond; mild noise."""
+    rng = np.random.default_rng(3)
+    rgb = np.full((70, 90, 3), 40, np.int16)
+    rgb[:, 45:] = 210
+    rgb[:, 62:] = 40  # dark again beyond the bright band: not connected to a dark stroke
+    rgb += rng.integers(-6, 7, rgb.shape, dtype=np.int16)
+    image = SimpleNamespace(rgb=np.clip(rgb, 0, 255).astype(np.uint8), path=None)
+    return Document(image)
+
+
+def test_smart_brush_stops_at_the_colour_edge_and_needs_connection():
+    doc = _two_tone_doc()
+    settings = BrushSettings(size=60, smart=True)
+    stroke = BrushStroke(doc, "keep", settings, (38.0, 20.0))
+    stroke.add_point((38.0, 50.0))
+    stroke.finish()
+    painted = doc.constraints == KEEP
+    capsule = expected_capsule(90, 70, (38.0, 20.0), (38.0, 50.0), 30.0)
+    dark_left = np.zeros_like(capsule)
+    dark_left[:, :45] = True
+    np.testing.assert_array_equal(painted, capsule & dark_left)  # not the bright band ...
+    assert capsule[:, 62:].any() and not painted[:, 62:].any()  # ... nor dark pixels beyond it
+    doc.undo()
+    plain = BrushStroke(doc, "keep", BrushSettings(size=60), (38.0, 20.0))
+    plain.add_point((38.0, 50.0))
+    plain.finish()
+    np.testing.assert_array_equal(doc.constraints == KEEP, capsule)
+
+
+def test_smart_brush_on_the_bright_side_and_settings_keep_the_flag():
+    doc = _two_tone_doc()
+    paint_line(doc, "remove", BrushSettings(size=30, smart=True), (55.0, 10.0), (55.0, 60.0))
+    painted = doc.constraints == REMOVE
+    capsule = expected_capsule(90, 70, (55.0, 10.0), (55.0, 60.0), 15.0)
+    band = np.zeros_like(capsule)
+    band[:, 45:62] = True
+    np.testing.assert_array_equal(painted, capsule & band)
+    s = BrushSettings(size=30, hardness=0.5, smart=True)
+    assert s.resized(+1).smart and s.hardened(-1).smart

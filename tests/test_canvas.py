@@ -338,3 +338,21 @@ def test_render_functions_match_the_documented_formulas():
     np.testing.assert_array_equal(cut[..., 3], a8)
     assert (cut[..., :3] <= a8[..., None]).all()  # valid premultiplied colour
     assert np.abs(cut[..., :3] - rgb * (a8[..., None] / 255.0)).max() <= 0.5 + 1e-9
+
+
+def test_smart_brush_toggle_signal_and_stroke(canvas, qtbot):
+    doc = canvas.document()
+    seen = []
+    canvas.smartBrushChanged.connect(seen.append)
+    canvas.toggle_smart_brush()
+    canvas.set_smart_brush(True)
+    assert canvas.smart_brush() and seen == [True]
+    rgb = doc.rgb  # make the photo two-toned: dark left of x = 50, bright right
+    rgb[:, :50] = 30
+    rgb[:, 50:] = 220
+    canvas.set_brush_size(30)
+    _drag(qtbot, canvas, [(40, 20), (40, 60)])
+    painted = doc.constraints == KEEP
+    assert painted[:, :50].any() and not painted[:, 50:].any()
+    canvas.toggle_smart_brush()
+    assert seen == [True, False] and not canvas.smart_brush()

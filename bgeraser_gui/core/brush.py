@@ -9,14 +9,17 @@ Hardness h in [0, 1] (KEEP and REMOVE brushes): the inner capsule of radius
 between the core and r is marked REFINE where no constraint exists yet (the matting solver then
 computes a soft edge there instead of a hard cut). h = 1 paints a hard edge with no ring.
 REFINE and ERASE (value 0) brushes paint their full capsule regardless of hardness.
+Smart mode (`BrushSettings.smart`, KEEP/REMOVE only) snaps to colour edges: see
+`smart_footprint`.
 Everything is deterministic integer/float32 math; no anti-aliasing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
 from bgeraser_gui.core.history import HistoryEntry, Rect
@@ -30,6 +33,8 @@ CONSTRAINTS_LAYER = "constraints"
 MIN_SIZE = 1
 MAX_SIZE = 2000
 TOOL_VALUES = {"keep": KEEP, "remove": REMOVE, "refine": REFINE, "erase": ERASE}
+SMART_TOLERANCE = 40.0  # RGB distance (of 441) from the colours under the brush centre
+SMART_SAMPLES = 32
 TOOL_LABELS = {"keep": "Keep", "remove": "Remove", "refine": "Refine edge", "erase": "Erase"}
 
 Point = tuple[float, float]
@@ -68,6 +73,34 @@ def segment_distance_sq(rect: Rect, p0: Point, p1: Point) -> np.ndarray:
     return ex * ex + ey * ey
 
 
+def _centre_samples(rect: Rect, p0: Point, p1: Point) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel indices (rows, cols, relative to rect) along the segment, at most 32 of them."""
+    length = float(np.hypot(p1[0] - p0[0], p1[1] - p0[1]))
+    t = np.linspace(0.0, 1.0, int(min(SMART_SAMPLES, np.ceil(length) + 1)))
+    cols = np.floor(p0[0] + t * (p1[0] - p0[0])).astype(int) - rect.x0
+    rows = np.floor(p0[1] + t * (p1[1] - p0[1])).astype(int) - rect.y0
+    return np.clip(rows, 0, rect.height - 1), np.clip(cols, 0, rect.width - 1)
+
+
+def smart_footprint(
+    rgb: np.ndarray, rect: Rect, dist_sq: np.ndarray, p0: Point, p1: Point, radius: float
+) -> np.ndarray:
+    """Edge-snapping footprint: the capsule's pixels whose colour is within SMART_TOLERANCE
+    (RGB distance) of a colour under the brush centre line (3x3 mean, against noise) AND that
+    connect (8-neighbours, through such pixels) to the centre line. A stroke run along an
+    edge so stops at the edge instead of spilling over it."""
+    colours = rgb[rect.slices()].astype(np.float32)
+    rows, cols = _centre_samples(rect, p0, p1)
+    refs = cv2.blur(colours, (3, 3))[rows, cols]
+    nearest = np.full(dist_sq.shape, np.inf, np.float32)
+    for ref in np.unique(refs, axis=0):
+        np.minimum(nearest, ((colours - ref) ** 2).sum(axis=2), out=nearest)
+    accepted = (dist_sq <= radius * radius) & (nearest <= SMART_TOLERANCE**2)
+    _, labels = cv2.connectedComponents(accepted.astype(np.uint8), connectivity=8)
+    seeds = labels[rows, cols]
+    return np.isin(labels, seeds[seeds > 0])
+
+
 def paint_segment(
     layer: np.ndarray,
     p0: Point,
@@ -75,15 +108,22 @@ def paint_segment(
     radius: float,
     hardness: float,
     value: int,
+    rgb: np.ndarray | None = None,
 ) -> Rect:
-    """Paint one capsule into `layer` (uint8 HxW) in place; return the rect that may have changed."""
+    """Paint one capsule into `layer` (uint8 HxW) in place; return the rect that may have changed.
+
+    With `rgb` (the photo), KEEP and REMOVE paint the edge-snapping `smart_footprint` instead
+    (hardness is then ignored).
+    """
     h, w = layer.shape
     rect = segment_rect(p0, p1, radius, w, h)
     if rect.is_empty():
         return rect
     dist_sq = segment_distance_sq(rect, p0, p1)
     region = layer[rect.slices()]
-    if value in (KEEP, REMOVE):
+    if rgb is not None and value in (KEEP, REMOVE):
+        region[smart_footprint(rgb, rect, dist_sq, p0, p1, radius)] = value
+    elif value in (KEEP, REMOVE):
         core = core_radius(radius, hardness)
         ring = (dist_sq <= radius * radius) & (dist_sq > core * core) & (region == ERASE)
         region[ring] = REFINE
@@ -93,10 +133,11 @@ def paint_segment(
     return rect
 
 
-@dataclass
+@dataclass(frozen=True)
 class BrushSettings:
     size: int = 40  # diameter in image pixels
     hardness: float = 1.0  # hard by default; softer brushes add a REFINE ring
+    smart: bool = False  # keep/remove snap to colour edges (see smart_footprint)
 
     @property
     def radius(self) -> float:
@@ -108,12 +149,12 @@ class BrushSettings:
         for _ in range(abs(step)):
             delta = max(1, round(size * 0.15))
             size = size + delta if step > 0 else size - delta
-        return BrushSettings(int(min(max(size, MIN_SIZE), MAX_SIZE)), self.hardness)
+        return replace(self, size=int(min(max(size, MIN_SIZE), MAX_SIZE)))
 
     def hardened(self, step: int) -> BrushSettings:
         """One Shift+[ or Shift+] press: hardness +/- 0.1 within 0..1."""
         hardness = round(min(max(self.hardness + 0.1 * step, 0.0), 1.0), 2)
-        return BrushSettings(self.size, hardness)
+        return replace(self, hardness=hardness)
 
 
 class BrushStroke:
@@ -167,7 +208,9 @@ class BrushStroke:
         if rect.is_empty():
             return rect
         self._edit.touch(CONSTRAINTS_LAYER, rect)
-        paint_segment(layer, p0, p1, self.settings.radius, self.settings.hardness, self.value)
+        s = self.settings
+        rgb = self.doc.rgb if s.smart else None
+        paint_segment(layer, p0, p1, s.radius, s.hardness, self.value, rgb)
         self.dirty = self.dirty.union(rect)
         self._edit.changed(CONSTRAINTS_LAYER, rect)
         return rect

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, SignalInstance
 from PySide6.QtGui import QColor, QPainter, QPen
 
@@ -61,10 +63,15 @@ class BrushTool:
 
     def set_size(self, size: int) -> None:
         size = int(min(max(size, MIN_SIZE), MAX_SIZE))
-        self.settings = BrushSettings(size, self.settings.hardness)
+        self.settings = replace(self.settings, size=size)
 
     def set_hardness(self, hardness: float) -> None:
-        self.settings = BrushSettings(self.settings.size, float(hardness)).hardened(0)
+        self.settings = replace(self.settings, hardness=float(hardness)).hardened(0)
+
+    def set_smart(self, smart: bool) -> bool:
+        changed = smart != self.settings.smart
+        self.settings = replace(self.settings, smart=bool(smart))
+        return changed
 
 
 class BrushToolSlots:
@@ -73,6 +80,7 @@ class BrushToolSlots:
     _tool: BrushTool
     toolChanged: SignalInstance
     brushChanged: SignalInstance
+    smartBrushChanged: SignalInstance
 
     _mouse: QPointF | None
 
@@ -117,6 +125,18 @@ class BrushToolSlots:
         self._tool.change_hardness(step)
         self._brush_changed()
 
+    def smart_brush(self) -> bool:
+        return self._tool.settings.smart
+
+    def set_smart_brush(self, smart: bool) -> None:
+        """Keep/remove strokes snap to colour edges (see core.brush.smart_footprint)."""
+        if self._tool.set_smart(smart):
+            self.smartBrushChanged.emit(bool(smart))
+        self._update_brush_cursor()
+
+    def toggle_smart_brush(self) -> None:
+        self.set_smart_brush(not self._tool.settings.smart)
+
     def _brush_changed(self) -> None:
         s = self._tool.settings
         self.brushChanged.emit(s.size, s.hardness)
@@ -129,15 +149,22 @@ def outline_bounds(center: QPointF, screen_radius: float) -> QRect:
     return QRectF(center.x() - r, center.y() - r, 2 * r, 2 * r).toAlignedRect()
 
 
-def paint_brush_cursor(painter: QPainter, center: QPointF, screen_radius: float, tool: str) -> None:
-    """Brush outline at its true on-screen size (black + white for contrast) and a crosshair."""
+def paint_brush_cursor(
+    painter: QPainter, center: QPointF, screen_radius: float, tool: str, smart: bool = False
+) -> None:
+    """Brush outline at its true on-screen size (black + white for contrast) and a crosshair;
+    the white outline is dashed while the smart (edge-snapping) brush is on."""
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     painter.setBrush(Qt.BrushStyle.NoBrush)
     if screen_radius >= MIN_OUTLINE_PX:
-        for colour, width in ((QColor(0, 0, 0, 200), 3.0), (QColor(255, 255, 255, 230), 1.0)):
-            painter.setPen(QPen(colour, width))
-            painter.drawEllipse(center, screen_radius, screen_radius)
+        painter.setPen(QPen(QColor(0, 0, 0, 200), 3.0))
+        painter.drawEllipse(center, screen_radius, screen_radius)
+        white = QPen(QColor(255, 255, 255, 230), 1.0)
+        if smart:
+            white.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(white)
+        painter.drawEllipse(center, screen_radius, screen_radius)
     painter.setPen(QPen(TOOL_COLORS.get(tool, QColor("white")), 1.5))
     arm = 4.0
     painter.drawLine(QPointF(center.x() - arm, center.y()), QPointF(center.x() + arm, center.y()))

@@ -52,6 +52,7 @@ class CanvasView(BrushToolSlots, QWidget):
     strokeFinished = Signal(str)  # history label of the stroke just recorded
     toolChanged = Signal(str)  # "keep" | "remove" | "refine" | "erase"
     brushChanged = Signal(int, float)  # size (image px), hardness 0..1
+    smartBrushChanged = Signal(bool)  # edge-snapping keep/remove brush on/off
     viewModeChanged = Signal(str)  # ViewMode value
     cursorInfo = Signal(str)  # "x, y  alpha %" under the mouse, "" outside the image
     uncertainRegionChanged = Signal(int, int)  # 1-based index of the region shown, count
@@ -251,7 +252,9 @@ class CanvasView(BrushToolSlots, QWidget):
                 painter, self._cache, self._view, mode, exposed, self._matte_color, self._checker
             )
         if self._mouse is not None and self._brush_cursor_visible():
-            paint_brush_cursor(painter, self._mouse, self._screen_radius(), self._tool.name)
+            paint_brush_cursor(
+                painter, self._mouse, self._screen_radius(), self._tool.name, self.smart_brush()
+            )
         painter.end()
 
     def _screen_radius(self) -> float:
