@@ -229,3 +229,41 @@ def test_a_dropped_folder_goes_to_the_batch_queue_and_edits_flow_back(qtbot, tmp
         doc.constraints[...] = KEEP
     qtbot.waitUntil(lambda: panel.entries[item_id_for(folder / "p1.png")].state == EDITED)
     assert (panel.result_alpha(folder / "p1.png") == 255).all()
+
+
+class _MaskBackend:
+    """Returns a fixed mask (e.g. a hard-thresholded ground truth), like a model would."""
+
+    name, device = "fixed", "cpu"
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def predict(self, rgb, progress=None, cancel=None):
+        return self.mask
+
+
+@pytest.mark.slow
+def test_ctrl_m_runs_real_matting_in_the_background(qtbot, tmp_path, eval_dir):
+    from PIL import Image
+
+    data = eval_dir / "alphamatting_train27"
+    truth = np.asarray(Image.open(data / "alpha" / "GT01.png").convert("L")).astype(np.float32)
+    truth /= 255.0
+    hard = (truth > 0.5).astype(np.float32)
+    window = make_window(qtbot, tmp_path / "s.ini", {"fixed": _MaskBackend(hard)})
+    window.open_paths([data / "images" / "GT01.png"])
+    qtbot.waitUntil(lambda: window.session.document is not None, timeout=10_000)
+    doc = window.session.document
+    qtbot.waitUntil(lambda: doc.model_mask is not None)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(
+        lambda: doc.refined_alpha is not None or bool(window.reporter.history), timeout=240_000
+    )
+    assert window.reporter.history == []
+    alpha = doc.alpha()
+    soft = ((alpha > 0.02) & (alpha < 0.98)).mean()
+    assert soft > 0.001  # matting produced soft edges where the mask was hard
+    sad_hard, sad_refined = np.abs(hard - truth).sum(), np.abs(alpha - truth).sum()
+    assert sad_refined < sad_hard, (sad_refined, sad_hard)
+    assert doc.history.labels()[-1] == "Refine edges"

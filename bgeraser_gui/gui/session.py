@@ -110,13 +110,13 @@ class EditorSession(QObject):
             progress(0.0, f"Opening {path.name}…")
             image = load_image(path)
             cancel.check()
-            return key, image
+            progress(0.8, f"Preparing {path.name}…")
+            return key, Document(image)  # not shared yet: safe to build off the UI thread
 
         self.loader.submit(job)
 
     def _on_loaded(self, _job_id: int, payload: object) -> None:
-        key, image = payload
-        doc = Document(image)
+        key, doc = payload
         self._documents[key] = doc
         while len(self._documents) > KEEP_DOCUMENTS:
             self._documents.popitem(last=False)
@@ -199,7 +199,8 @@ class EditorSession(QObject):
         source = doc.path or Path("image.png")
         out_path = output_path_for(source, out_dir, options)
         self.settings.set_last_export(export_options_to_dict(options), str(out_dir))
-        self.exporter.export(doc.image, doc.alpha_u8(), out_path, options, doc.foreground)
+        # the float alpha is copied here and rounded to 8 bits on the worker (big photos)
+        self.exporter.export(doc.image, doc.alpha(), out_path, options, doc.foreground)
         return True
 
     def _on_exported(self, _job_id: int, written: Path | None) -> None:

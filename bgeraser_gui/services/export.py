@@ -32,18 +32,21 @@ class ExportService(QObject):
     def export(
         self,
         image: object,
-        alpha_u8: np.ndarray,
+        alpha: np.ndarray,
         out_path: Path,
         options: object,
         foreground: np.ndarray | None = None,
     ) -> int:
-        # copy now: the user may keep painting while the file is written
-        alpha = np.array(alpha_u8, copy=True)
-        fg = None if foreground is None else np.array(foreground, copy=True)
+        """`alpha` is uint8 0..255 or float 0..1 (converted on the worker, like
+        `Document.alpha_u8`). It is copied now, since the user may keep painting while the
+        file is written; `foreground` is only read (the document replaces it, never edits it)."""
+        alpha = np.array(alpha, copy=True)
 
         def job(progress: ProgressFn, cancel: CancelToken) -> Path | None:
             progress(0.0, f"Exporting {Path(out_path).name}…")
-            written = self._export(image, alpha, Path(out_path), options, fg)
+            alpha_u8 = alpha if alpha.dtype == np.uint8 else np.rint(alpha * 255.0).astype(np.uint8)
+            cancel.check()
+            written = self._export(image, alpha_u8, Path(out_path), options, foreground)
             progress(1.0, "Exported")
             return written
 
