@@ -56,6 +56,10 @@ def test_shortcuts_trigger_their_actions(qtbot, window):
     assert window.actions_.action("tool_remove").isChecked()
     press(qtbot, window, "X")
     assert canvas.tool() == "keep"
+    smart = canvas.smart_brush()
+    press(qtbot, window, "S")
+    assert canvas.smart_brush() != smart
+    assert window.actions_.action("smart_brush").isChecked() == canvas.smart_brush()
     size = canvas.brush_size()
     press(qtbot, window, "]")
     assert canvas.brush_size() > size

@@ -138,6 +138,9 @@ class MainWindow(QMainWindow):
         for action_id, tool in TOOL_ACTIONS.items():
             a(action_id, lambda t=tool: c.set_tool(t))
         a("swap_keep_remove", c.swap_keep_remove)
+        a("smart_brush", lambda: c.set_smart_brush(self.actions_.action("smart_brush").isChecked()))
+        c.smartBrushChanged.connect(self.actions_.action("smart_brush").setChecked)
+        self.actions_.action("smart_brush").setChecked(c.smart_brush())
         a("brush_bigger", lambda: c.change_brush_size(+1))
         a("brush_smaller", lambda: c.change_brush_size(-1))
         a("brush_harder", lambda: c.change_brush_hardness(+1))
