@@ -117,6 +117,20 @@ def test_two_workers_produce_the_same_outputs(photos, tmp_path):
             assert a.tobytes() == b.tobytes()
 
 
+def test_missing_model_stops_early_with_one_clear_error(tmp_path, capsys):
+    for i in range(5):
+        write_photo(tmp_path / "in" / f"p{i}.jpg", seed=i)
+    args = build_parser().parse_args(
+        ["batch", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-q"]
+        + ["--model", str(tmp_path / "nope.onnx"), "--report", str(tmp_path / "r.jsonl")]
+    )
+    assert batch.run(args) == 1
+    statuses = [r["status"] for r in _report(tmp_path / "r.jsonl")]
+    assert len(statuses) == 5 and statuses[0] == "failed"
+    assert statuses.count("cancelled") >= 3  # not five identical model errors
+    assert "nope.onnx" in capsys.readouterr().err
+
+
 def test_no_images_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert _run([str(tmp_path / "empty"), "-o", str(tmp_path / "out")]) == 2

@@ -27,6 +27,7 @@ from bgeraser_gui.core.batch_plan import (
 )
 from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.progress import CancelToken
+from bgeraser_gui.engines.job import MODEL_LOAD_FAILED
 from bgeraser_gui.engines.spec import PipelineSpec
 
 ENGINES = ("local", "ray")
@@ -142,7 +143,10 @@ def run(args: argparse.Namespace, backend_factory=None) -> int:
             for record in engine.run(jobs, cancel):
                 report.write(record)
                 summary.add(record)
-                if record.status != "ok" or args.quiet:
+                if (record.error or "").startswith(MODEL_LOAD_FAILED) and not cancel.cancelled:
+                    cancel.cancel()  # every other image would fail the same way
+                    tqdm.write(f"error: {record.error}", file=sys.stderr)
+                elif record.status != "ok" or args.quiet:
                     tqdm.write(_describe(record), file=sys.stderr)
                 bar.update(1)
         except KeyboardInterrupt:

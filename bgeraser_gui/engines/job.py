@@ -25,6 +25,8 @@ from bgeraser_gui.core.batch_plan import (
 from bgeraser_gui.core.errors import BgEraserError, Cancelled
 from bgeraser_gui.core.progress import CancelToken, no_progress
 
+MODEL_LOAD_FAILED = "cannot load the model"  # error prefix when a worker has no pipeline
+
 
 def _process_local(pipeline, job: BatchJob, cancel: CancelToken | None) -> tuple[str, str | None]:
     out_dir = Path(job.out_dir)

@@ -22,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from bgeraser_gui.core.batch_plan import STATUS_CANCELLED, STATUS_FAILED, BatchJob, ReportRecord
 from bgeraser_gui.core.progress import CancelToken
-from bgeraser_gui.engines.job import run_job
+from bgeraser_gui.engines.job import MODEL_LOAD_FAILED, run_job
 from bgeraser_gui.engines.spec import PipelineSpec
 
 POOL_KINDS = ("thread", "process")
@@ -49,7 +49,7 @@ def _process_run(job: BatchJob) -> ReportRecord:
     try:
         pipeline = _worker_pipeline(_worker_spec)
     except Exception as exc:  # noqa: BLE001 - reported per job, e.g. a missing model
-        return ReportRecord(job.source, None, STATUS_FAILED, 0.0, f"cannot load the model: {exc}")
+        return ReportRecord(job.source, None, STATUS_FAILED, 0.0, f"{MODEL_LOAD_FAILED}: {exc}")
     return run_job(pipeline, job)
 
 
@@ -80,9 +80,7 @@ class LocalEngine:
         try:
             pipeline = _worker_pipeline(self.spec)
         except Exception as exc:  # noqa: BLE001 - reported per job, e.g. a missing model
-            return ReportRecord(
-                job.source, None, STATUS_FAILED, 0.0, f"cannot load the model: {exc}"
-            )
+            return ReportRecord(job.source, None, STATUS_FAILED, 0.0, f"{MODEL_LOAD_FAILED}: {exc}")
         return run_job(pipeline, job, cancel)
 
     def run(

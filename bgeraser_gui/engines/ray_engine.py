@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from bgeraser_gui.core.batch_plan import STATUS_CANCELLED, STATUS_FAILED, BatchJob, ReportRecord
 from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.progress import CancelToken
-from bgeraser_gui.engines.job import run_job
+from bgeraser_gui.engines.job import MODEL_LOAD_FAILED, run_job
 from bgeraser_gui.engines.spec import PipelineSpec
 
 CPUS_PER_WORKER = 1
@@ -29,7 +29,7 @@ class _PipelineWorker:
             self.pipeline = spec.build()
         except Exception as exc:  # noqa: BLE001 - reported per job instead of killing the actor
             self.pipeline = None
-            self.error = f"cannot load the model: {exc}"
+            self.error = f"{MODEL_LOAD_FAILED}: {exc}"
 
     def process(self, job: BatchJob) -> ReportRecord:
         if self.pipeline is None:
