@@ -115,6 +115,7 @@ class BatchPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(False)  # long failure reasons are elided; full text in tooltips
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(ICON_PX + 6)
         header = self.table.horizontalHeader()
@@ -227,7 +228,8 @@ class BatchPanel(QWidget):
 
     def _show_state(self, entry: QueueEntry) -> None:
         row = self._row_of(entry.id)
-        text = entry.state if entry.state != FAILED else f"failed: {entry.error}"
+        reason = (entry.error or "").removeprefix(f"{entry.name}: ")
+        text = entry.state if entry.state != FAILED else f"failed: {reason}"
         state_item = self.table.item(row, COL_STATE)
         state_item.setText(text)
         tips = [entry.error] if entry.error else list(entry.reasons)
@@ -302,7 +304,11 @@ class BatchPanel(QWidget):
         self.save_now()
 
     def _update_failures(self, extra: list | None = None) -> None:
-        failed = [f"{e.name}: {e.error}" for e in self.entries.values() if e.state == FAILED]
+        failed = [
+            e.error if (e.error or "").startswith(e.name) else f"{e.name}: {e.error}"
+            for e in self.entries.values()
+            if e.state == FAILED
+        ]
         lines = list(dict.fromkeys([*failed, *(extra or [])]))
         if not lines:
             self.failure_label.clear()
