@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -249,6 +250,26 @@ def test_cli_prints_the_version():
         [sys.executable, "-m", "bgeraser_gui.cli", "--version"], capture_output=True, text=True
     )
     assert result.returncode == 0
+    assert result.stdout.split() == ["bgeraser", bgeraser_gui.__version__]
+
+
+def test_editor_prints_the_version_without_starting_qt():
+    code = (
+        "import sys\n"
+        "from bgeraser_gui.app import main\n"
+        "try:\n"
+        "    main(['bgeraser', '--version'])\n"
+        "except SystemExit as done:\n"
+        "    from PySide6.QtCore import QCoreApplication\n"
+        "    assert QCoreApplication.instance() is None, 'a Qt application was created'\n"
+        "    sys.exit(done.code)\n"
+        "sys.exit(3)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DISPLAY", "QT_QPA_PLATFORM"}}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["bgeraser", bgeraser_gui.__version__]
 
 
