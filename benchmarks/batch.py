@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rembg", type=Path, default=DEFAULT_REMBG, help="rembg executable")
     parser.add_argument("--workers", type=int, default=1, help="bgeraser batch --workers")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--keep", type=Path, default=None, help="copy both outputs here")
     args = parser.parse_args(argv)
 
     images = sorted(p for p in args.images.iterdir() if p.suffix.lower() in EXTENSIONS)
@@ -123,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         ours_files = {p.stem.removesuffix("_cutout"): p for p in ours_out.glob("*.png")}
         rembg_files = {p.stem: p for p in rembg_out.glob("*.png")} if rembg_out.exists() else {}
         agreement = compare_outputs(ours_files, rembg_files)
+        if args.keep is not None:
+            for out_dir in (ours_out, rembg_out):
+                if out_dir.exists():
+                    shutil.copytree(out_dir, args.keep / out_dir.name, dirs_exist_ok=True)
 
     ratio = results["bgeraser"]["images_per_min"] / max(results["rembg"]["images_per_min"], 1e-9)
     summary = {

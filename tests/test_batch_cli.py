@@ -164,6 +164,14 @@ def test_memory_uris_in_and_out(tmp_path):
         == 0
     )
     assert not fs.exists("/cli-uri/out/a_cutout-2.png")
+    # without --resume the existing-file policy applies on the remote store as well
+    base = ["memory://cli-uri/in", "-o", "memory://cli-uri/out", "--no-refine", "-q"]
+    assert _run(base) == 0  # default policy "number"
+    assert fs.exists("/cli-uri/out/a_cutout-2.png")
+    before = fs.cat("/cli-uri/out/a_cutout.png")
+    assert _run([*base, "--existing", "skip"]) == 0
+    assert not fs.exists("/cli-uri/out/a_cutout-3.png")
+    assert fs.cat("/cli-uri/out/a_cutout.png") == before
 
 
 @pytest.mark.slow
