@@ -7,6 +7,7 @@ import pytest
 from app_fakes import InstantBackend, make_window, write_photo
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QApplication
 
 pytest.importorskip("pytestqt")
 
@@ -73,6 +74,22 @@ def test_shortcuts_trigger_their_actions(qtbot, window):
     assert doc.model_mask is None
     press(qtbot, window, "Ctrl+Shift+Z")
     assert doc.model_mask is not None
+
+
+def test_tab_reviews_uncertain_edges_instead_of_moving_focus(qtbot, window):
+    import numpy as np
+
+    doc = window.session.document
+    soft = np.zeros((doc.height, doc.width), np.float32)
+    soft[10:30, 10:40] = 0.5  # one uncertain region
+    doc.set_model_mask(soft, "soft")
+    hits = []
+    window.actions_.action("next_uncertain").triggered.connect(lambda: hits.append("next"))
+    window.actions_.action("prev_uncertain").triggered.connect(lambda: hits.append("prev"))
+    press(qtbot, window, "Tab")
+    press(qtbot, window, "Shift+Tab")
+    assert hits == ["next", "prev"]
+    assert QApplication.focusWidget() is window.canvas
 
 
 def test_panel_shortcuts_hide_and_show_their_docks(qtbot, window):
