@@ -214,7 +214,14 @@ def test_mask_view_shows_alpha_and_overlay_opacity_and_peek(canvas, qtbot):
     canvas.set_view_mode("overlay")
     canvas.set_overlay_opacity(1.0)
     shot = _grab(canvas)
-    assert tuple(shot[corner.y(), corner.x() * 3 : corner.x() * 3 + 3]) == (255, 0, 0)
+    cx, cy = corner.x(), corner.y()
+    assert tuple(shot[cy, cx * 3 : cx * 3 + 3]) == (255, 0, 0)
+    mx, my = centre.x(), centre.y()  # alpha 1: the photo itself, untinted
+    assert tuple(shot[my, mx * 3 : mx * 3 + 3]) == tuple(doc.rgb[H // 2, W // 2])
+    canvas.set_overlay_opacity(0.5)
+    half = _grab(canvas)[cy, cx * 3 : cx * 3 + 3].astype(int)
+    expected = (doc.rgb[2, 2].astype(int) + np.array([255, 0, 0])) / 2
+    assert np.abs(half - expected).max() <= 2
     qtbot.keyPress(canvas, Qt.Key.Key_Backslash)
     assert canvas.peek_original()
     peek = _grab(canvas)
@@ -324,15 +331,17 @@ def test_render_functions_match_the_documented_formulas():
     doc = _doc()
     rng = np.random.default_rng(9)
     doc.set_model_mask(rng.random((H, W), dtype=np.float32))
+    doc.constraints[40:45, 40:60] = REFINE
     rect = Rect(3, 5, 97, 77)
     sl = rect.slices()
-    a = doc.alpha_u8(rect).astype(np.float64) / 255.0
     rgb = doc.rgb[sl].astype(np.float64)
-    t = np.rint((1.0 - a) * 255.0 * 0.6) / 255.0
-    expected = rgb * (1.0 - t)[..., None]
-    expected[..., 0] += t * 255.0
-    got = render_overlay(doc, rect, 0.6).astype(np.float64)
-    assert np.abs(got - np.clip(expected, 0, 255)).max() <= 1.0
+    tint = render_overlay(doc, rect)
+    refine = doc.constraints[sl] == REFINE
+    inverse = 255 - doc.alpha_u8(rect)
+    np.testing.assert_array_equal(tint[..., 0][~refine], inverse[~refine])
+    np.testing.assert_array_equal(tint[..., 3][~refine], inverse[~refine])
+    assert not tint[..., 1:3][~refine].any()
+    assert (tint[refine][:, 1] > 0).all() and (tint[..., :3] <= tint[..., 3:]).all()
     cut = render_cutout(doc, rect)
     a8 = doc.alpha_u8(rect)
     np.testing.assert_array_equal(cut[..., 3], a8)

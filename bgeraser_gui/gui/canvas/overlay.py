@@ -3,7 +3,9 @@
 Each mode's pixels are computed with numpy from the document once, into a buffer that a QImage
 wraps without copying; after a stroke only the dirty rectangles are recomputed (lazily, when
 that mode is next painted). CHECKER and COLOR share one premultiplied RGBA cutout image: the
-canvas paints the checkerboard or the matte colour behind it in screen space.
+canvas paints the checkerboard or the matte colour behind it in screen space. OVERLAY is a red
+tint layer (coverage 1 - alpha) painted over the original at the overlay opacity, so changing
+the opacity costs one repaint, not a re-render.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from bgeraser_gui.gui.canvas.viewport import Viewport
 
 BAND_ROWS = 256  # rows rendered per numpy pass, to bound temporary memory on huge images
 MAX_PENDING_RECTS = 32
-REFINE_RGB = np.array([255.0, 210.0, 0.0], np.float32)  # tint over refine-edge strokes
-REFINE_TINT = 0.45
+REFINE_RGBA = np.array([166, 140, 0, 166], np.uint8)  # yellow at 65 %, premultiplied
 CHECKER_PX = 10  # checkerboard square, in screen pixels
 
 
@@ -50,17 +51,17 @@ def _gray3(channel: np.ndarray) -> np.ndarray:
     return cv2.merge([channel, channel, channel])
 
 
-def render_overlay(doc: Document, rect: Rect, opacity: float) -> np.ndarray:
-    """RGB uint8 of `rect`: photo tinted red by (1 - alpha) * opacity; REFINE strokes yellow."""
+def render_overlay(doc: Document, rect: Rect) -> np.ndarray:
+    """Premultiplied RGBA tint of `rect`, drawn over the photo at the overlay opacity: red with
+    coverage 1 - alpha (removed areas), yellow over REFINE strokes."""
     sl = rect.slices()
-    tint_lut = np.rint((255 - np.arange(256)) * float(opacity)).astype(np.uint8)
-    t = cv2.LUT(doc.alpha_u8(rect), tint_lut)  # how much red, 0..255
-    out = cv2.multiply(np.ascontiguousarray(doc.rgb[sl]), _gray3(255 - t), scale=1 / 255.0)
-    out[..., 0] = cv2.add(np.ascontiguousarray(out[..., 0]), t).reshape(t.shape)  # + red * t
+    t = 255 - doc.alpha_u8(rect)
+    out = np.zeros((*t.shape, 4), np.uint8)
+    out[..., 0] = t
+    out[..., 3] = t
     refine = doc.constraints[sl] == REFINE
     if refine.any():
-        mixed = out[refine].astype(np.float32)
-        out[refine] = np.rint(mixed + (REFINE_RGB - mixed) * REFINE_TINT).astype(np.uint8)
+        out[refine] = REFINE_RGBA
     return out
 
 
@@ -105,7 +106,6 @@ class DisplayCache:
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
-        self.overlay_opacity = 0.5
         self._images: dict[ViewMode, _ModeImage] = {}
         self._original: QImage | None = None
         self.rendered_pixels = 0  # pixels recomputed so far (lets tests check dirty-rect work)
@@ -121,13 +121,9 @@ class DisplayCache:
         for mode_image in self._images.values():
             mode_image.add_pending(r)
 
-    def set_overlay_opacity(self, opacity: float) -> None:
-        self.overlay_opacity = float(min(max(opacity, 0.0), 1.0))
-        if ViewMode.OVERLAY in self._images:
-            self._images[ViewMode.OVERLAY].add_pending(self.full_rect())
-
     def image(self, mode: ViewMode) -> QImage:
-        """The up-to-date QImage for `mode` (COLOR returns the shared cutout image)."""
+        """The up-to-date QImage for `mode`: COLOR returns the shared cutout image, OVERLAY
+        the red tint layer that is drawn over the ORIGINAL image."""
         if mode == ViewMode.ORIGINAL:
             return self._original_image()
         key = ViewMode.CHECKER if mode == ViewMode.COLOR else mode
@@ -151,9 +147,7 @@ class DisplayCache:
 
     def _create(self, mode: ViewMode) -> _ModeImage:
         h, w = self.doc.height, self.doc.width
-        if mode == ViewMode.OVERLAY:
-            return _ModeImage(np.zeros((h, w, 3), np.uint8), QImage.Format.Format_RGB888)
-        if mode == ViewMode.CHECKER:
+        if mode in (ViewMode.OVERLAY, ViewMode.CHECKER):
             fmt = QImage.Format.Format_RGBA8888_Premultiplied
             return _ModeImage(np.zeros((h, w, 4), np.uint8), fmt)
         if mode == ViewMode.MASK:
@@ -164,7 +158,7 @@ class DisplayCache:
         for y0 in range(rect.y0, rect.y1, BAND_ROWS):
             band = Rect(rect.x0, y0, rect.x1, min(rect.y1, y0 + BAND_ROWS))
             if mode == ViewMode.OVERLAY:
-                pixels = render_overlay(self.doc, band, self.overlay_opacity)
+                pixels = render_overlay(self.doc, band)
             elif mode == ViewMode.CHECKER:
                 pixels = render_cutout(self.doc, band)
             else:
@@ -191,6 +185,7 @@ def paint_document(
     exposed: QRect,
     matte: QColor,
     checker: QBrush,
+    overlay_opacity: float,
 ) -> None:
     """Draw the part of the document visible in widget rect `exposed` in view mode `mode`."""
     src = view.image_rect(exposed)
@@ -206,5 +201,8 @@ def paint_document(
         painter.fillRect(target, matte)
     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, view.zoom < 1.0)
     source = QRectF(src.x0, src.y0, src.width, src.height)
+    if mode == ViewMode.OVERLAY:
+        painter.drawImage(target, cache.image(ViewMode.ORIGINAL), source)
+        painter.setOpacity(overlay_opacity)
     painter.drawImage(target, cache.image(mode), source)
     painter.restore()

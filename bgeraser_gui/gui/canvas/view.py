@@ -97,7 +97,6 @@ class CanvasView(BrushToolSlots, QWidget):
         self._view.image_size = (0, 0) if doc is None else (doc.width, doc.height)
         if doc is not None:
             self._cache = DisplayCache(doc)
-            self._cache.set_overlay_opacity(self._overlay_opacity)
             doc.add_listener(self._on_document_changed)
         self._update_cursor()
         self.zoom_fit()
@@ -190,8 +189,6 @@ class CanvasView(BrushToolSlots, QWidget):
 
     def set_overlay_opacity(self, opacity: float) -> None:
         self._overlay_opacity = float(min(max(opacity, 0.0), 1.0))
-        if self._cache is not None:
-            self._cache.set_overlay_opacity(self._overlay_opacity)
         self.update()
 
     def matte_color(self) -> QColor:
@@ -249,7 +246,14 @@ class CanvasView(BrushToolSlots, QWidget):
         else:
             mode = ViewMode.ORIGINAL if self._peek else self._mode
             paint_document(
-                painter, self._cache, self._view, mode, exposed, self._matte_color, self._checker
+                painter,
+                self._cache,
+                self._view,
+                mode,
+                exposed,
+                self._matte_color,
+                self._checker,
+                self._overlay_opacity,
             )
         if self._mouse is not None and self._brush_cursor_visible():
             paint_brush_cursor(
