@@ -86,6 +86,10 @@ def test_refined_matte_replaces_the_base_and_strokes_stay_local():
     np.testing.assert_array_equal(doc.alpha_u8(), np.rint(refined * 255).astype(np.uint8))
     _stroke(doc, "remove", [(30.0, 30.0)], size=10)
     assert doc.refined_stale
+    doc.undo()
+    assert not doc.refined_stale  # back at the refinement
+    doc.redo()
+    assert doc.refined_stale
     painted = doc.constraints == REMOVE
     assert (doc.alpha()[painted] == 0).all()
     np.testing.assert_array_equal(doc.alpha()[~painted], refined[~painted])

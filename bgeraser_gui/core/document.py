@@ -67,7 +67,7 @@ class Document:
         self.height = int(image.rgb.shape[0])
         self.model_name = model_name
         self.history = History(history_budget_bytes)
-        self.refined_stale = False
+        self._refine_entry: HistoryEntry | None = None
         self._layers: dict[str, np.ndarray | None] = dict.fromkeys(LAYERS)
         self._layers[CONSTRAINTS] = np.zeros((self.height, self.width), np.uint8)
         if model_mask is not None:
@@ -104,6 +104,14 @@ class Document:
     def foreground(self) -> np.ndarray | None:
         """Decontaminated foreground colours of the refined matte (pass to export), or None."""
         return self._layers[REFINED_FOREGROUND]
+
+    @property
+    def refined_stale(self) -> bool:
+        """True when a refined matte is shown but edits were made after the refinement
+        (undoing back to the refinement makes it fresh again)."""
+        if self.refined_alpha is None:
+            return False
+        return self.history.current_entry() is not self._refine_entry
 
     @property
     def has_mask(self) -> bool:
@@ -163,10 +171,10 @@ class Document:
                 raise ValueError(
                     f"foreground shape {fg.shape} != image {(self.height, self.width, 3)}"
                 )
-        with self.transaction("Refine edges") as tx:
-            tx.replace(REFINED_ALPHA, checked)
-            tx.replace(REFINED_FOREGROUND, fg)
-        self.refined_stale = False
+        edit = self.transaction("Refine edges")
+        edit.replace(REFINED_ALPHA, checked)
+        edit.replace(REFINED_FOREGROUND, fg)
+        self._refine_entry = edit.commit()
 
     def clear_refined(self) -> None:
         """Drop the refined matte (back to the model mask + touch-ups); undoable."""
@@ -206,8 +214,6 @@ class Document:
     def layers_changed(self, names: Iterable[str], rect: Rect | None) -> None:
         """Update the cached alpha inside `rect` (None = all) and tell the listeners."""
         names = set(names)
-        if CONSTRAINTS in names and self.refined_alpha is not None:
-            self.refined_stale = True
         if names - {REFINED_FOREGROUND}:
             self._update_alpha(rect)
         for fn in list(self._listeners):

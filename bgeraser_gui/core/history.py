@@ -321,6 +321,10 @@ class History:
     def entries(self) -> list[HistoryEntry]:
         return list(self._entries)
 
+    def current_entry(self) -> HistoryEntry | None:
+        """The most recent applied entry (what Undo would revert), or None."""
+        return self._entries[self._index - 1] if self._index > 0 else None
+
     def labels(self) -> list[str]:
         return [e.label for e in self._entries]
 
