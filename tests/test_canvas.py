@@ -365,3 +365,30 @@ def test_smart_brush_toggle_signal_and_stroke(canvas, qtbot):
     assert painted[:, :50].any() and not painted[:, 50:].any()
     canvas.toggle_smart_brush()
     assert seen == [True, False] and not canvas.smart_brush()
+
+
+def test_modes_cached_earlier_catch_up_with_strokes_made_in_another_mode(canvas, qtbot):
+    doc = canvas.document()
+    canvas.set_view_mode("checker")
+    _grab(canvas)
+    canvas.set_view_mode("mask")
+    _grab(canvas)
+    canvas.set_view_mode("overlay")
+    canvas.set_brush_size(10)
+    canvas.set_tool("remove")
+    _drag(qtbot, canvas, [(50, 40), (60, 40)])  # remove inside the subject
+    painted = doc.constraints == REMOVE
+    assert painted.any()
+    for mode in ("checker", "mask"):
+        canvas.set_view_mode(mode)
+        shot = _grab(canvas)
+        spot = canvas.map_from_image(51.5, 40.5).toPoint()  # away from the cursor outline
+        x, y = spot.x(), spot.y()
+        pixel = tuple(shot[y, x * 3 : x * 3 + 3])
+        if mode == "mask":
+            assert pixel == (0, 0, 0)
+        else:
+            assert pixel in ((204, 204, 204), (153, 153, 153))  # checkerboard shows through
+    doc.undo()
+    shot = _grab(canvas)  # undo repaints the current mode too
+    assert tuple(shot[y, x * 3 : x * 3 + 3]) == (255, 255, 255)
