@@ -392,3 +392,14 @@ def test_modes_cached_earlier_catch_up_with_strokes_made_in_another_mode(canvas,
     doc.undo()
     shot = _grab(canvas)  # undo repaints the current mode too
     assert tuple(shot[y, x * 3 : x * 3 + 3]) == (255, 255, 255)
+
+
+def test_arrow_keys_pan_the_zoomed_view(canvas, qtbot):
+    canvas.set_zoom(8.0)
+    centre = QPointF(200, 150)
+    x0, y0 = canvas.map_to_image(centre)
+    qtbot.keyClick(canvas, Qt.Key.Key_Right)
+    x1, y1 = canvas.map_to_image(centre)
+    assert x1 == pytest.approx(x0 + 400 * 0.125 / 8.0) and y1 == pytest.approx(y0)
+    qtbot.keyClick(canvas, Qt.Key.Key_Up, Qt.KeyboardModifier.ShiftModifier)
+    assert canvas.map_to_image(centre)[1] == pytest.approx(y0 - 300 * 0.5 / 8.0)

@@ -2,9 +2,9 @@
 
 Mouse: left-drag paints with the current brush (one undo entry per stroke), Shift+click paints a
 straight line from the previous stroke's last point, wheel zooms about the cursor, middle-drag
-or Space+left-drag pans. Keys handled inside the widget only: Space (pan) and the peek key
-(default Backslash: show the original while held). Every other shortcut is a QAction of the
-main window calling the public slots below.
+or Space+left-drag pans. Keys handled inside the widget only: Space (pan), arrows (pan) and
+the peek key (default Backslash: show the original while held). Every other shortcut is a
+QAction of the main window calling the public slots below.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from bgeraser_gui.gui.canvas.tools import (
     outline_bounds,
     paint_brush_cursor,
 )
-from bgeraser_gui.gui.canvas.viewport import MAX_ZOOM, MIN_ZOOM, Viewport
+from bgeraser_gui.gui.canvas.viewport import ARROW_STEPS, MAX_ZOOM, MIN_ZOOM, Viewport
 
 __all__ = ["MAX_ZOOM", "MIN_ZOOM", "CanvasView", "ViewMode"]
 
@@ -358,11 +358,19 @@ class CanvasView(BrushToolSlots, QWidget):
             super().keyReleaseEvent(event)
 
     def _own_key(self, event: QKeyEvent, pressed: bool) -> bool:
-        """Space (hold to pan) and the peek key (hold to see the original) act while held."""
-        if event.key() not in (Qt.Key.Key_Space, self._peek_key):
+        """Space (hold to pan), the peek key (hold to see the original), arrows (pan by an
+        eighth of the view; with Shift by half)."""
+        key = event.key()
+        if key in ARROW_STEPS:
+            if pressed and self._doc is not None:
+                fraction = 0.5 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 0.125
+                sx, sy = ARROW_STEPS[key]
+                self.pan_by(-sx * self.width() * fraction, -sy * self.height() * fraction)
+            return True
+        if key not in (Qt.Key.Key_Space, self._peek_key):
             return False
         if not event.isAutoRepeat():
-            if event.key() == Qt.Key.Key_Space:
+            if key == Qt.Key.Key_Space:
                 self._space_held = pressed
                 self._update_cursor()
                 self.update()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRect, QRectF
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 
 from bgeraser_gui.core.history import Rect
 
 MIN_ZOOM = 0.05
 MAX_ZOOM = 32.0
 PAN_MARGIN_PX = 64  # how far an image edge may be dragged inside the view
+ARROW_STEPS = {  # arrow key -> direction the view moves over the image
+    Qt.Key.Key_Left: (-1, 0),
+    Qt.Key.Key_Right: (1, 0),
+    Qt.Key.Key_Up: (0, -1),
+    Qt.Key.Key_Down: (0, 1),
+}
 
 
 def clamp_zoom(zoom: float) -> float:
