@@ -95,6 +95,21 @@ def test_resume_skips_complete_outputs_and_redoes_broken_ones(photos, tmp_path):
     assert not list(out.glob("*-2.png"))  # nothing numbered: complete files were skipped
 
 
+def test_resume_with_number_policy_accepts_the_numbered_copy(tmp_path):
+    write_photo(tmp_path / "in" / "a.jpg", (64, 48))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a_cutout.png").write_bytes(b"broken")  # e.g. from a crashed older tool
+    base = [str(tmp_path / "in"), "-o", str(out), "--no-refine", "-q", "--resume"]
+    assert _run([*base, "--report", str(tmp_path / "1.jsonl")]) == 0
+    assert _report(tmp_path / "1.jsonl")[0]["status"] == "ok"
+    assert (out / "a_cutout-2.png").is_file()  # the policy never touches the broken file
+    assert _run([*base, "--report", str(tmp_path / "2.jsonl")]) == 0
+    second = _report(tmp_path / "2.jsonl")[0]
+    assert second["status"] == "skipped" and second["output"].endswith("a_cutout-2.png")
+    assert not (out / "a_cutout-3.png").exists()
+
+
 def test_two_workers_produce_the_same_outputs(photos, tmp_path):
     _run([str(photos), "-o", str(tmp_path / "a"), "--recursive", "--no-refine", "-q"])
     _run(

@@ -14,7 +14,7 @@ from PySide6.QtGui import QDropEvent
 from bgeraser_gui.core.compose import ExportOptions
 from bgeraser_gui.core.matting import RefineOptions
 from bgeraser_gui.core.project_store import ProjectStore
-from bgeraser_gui.gui.batch_panel import COL_NAME, BatchPanel
+from bgeraser_gui.gui.batch_panel import BatchPanel
 
 WAIT_MS = 60_000
 
@@ -66,8 +66,7 @@ def test_folder_is_processed_with_states_scores_and_failures(qtbot, tmp_path, ph
     for name in ("clean.png", "edge.png"):
         states = [s for i, s in seen if i == items[name].id]
         assert states == ["segmenting", "ready"]
-    row = panel._name_items[items["clean.png"].id].row()
-    assert not panel.table.item(row, COL_NAME).icon().isNull()  # thumbnail shown
+    assert panel.table.has_thumbnail(items["clean.png"].id)
     assert items["clean.png"].score < items["edge.png"].score
     assert items["clean.png"].score < items["noisy.png"].score
     assert panel.progress.value() == panel.progress.maximum()
@@ -121,7 +120,7 @@ def test_export_selected_only(qtbot, tmp_path, photos):
     panel = _panel(qtbot, tmp_path)
     panel.add_paths([photos / "clean.png", photos / "edge.png"])
     qtbot.waitUntil(lambda: _settled(panel), timeout=WAIT_MS)
-    panel.table.selectRow(panel._name_items[_by_name(panel)["edge.png"].id].row())
+    panel.table.selectRow(panel.table.row_of(_by_name(panel)["edge.png"].id))
     with qtbot.waitSignal(panel.service.exportFinished, timeout=WAIT_MS):
         panel.export_items(panel.selected_ids(), ExportOptions(), tmp_path / "sel")
     assert [p.name for p in (tmp_path / "sel").iterdir()] == ["edge_cutout.png"]

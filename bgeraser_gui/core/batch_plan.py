@@ -184,6 +184,30 @@ def output_is_complete(job: BatchJob, output: str, options: ExportOptions) -> bo
     return all(abs(a - b) <= SIZE_TOLERANCE_PX for a, b in zip(out_size, expected, strict=True))
 
 
+def _exists(location: str) -> bool:
+    if is_uri(location):
+        fs, path = _filesystem(location)
+        return bool(fs.exists(path))
+    return Path(location).exists()
+
+
+def output_candidates(output: str, limit: int = 100) -> Iterator[str]:
+    """`output`, then its numbered variants (`name-2.png`, ...) as long as they exist.
+
+    With the "number" policy an earlier run may have written a numbered copy next to an
+    older or broken file; resume accepts any complete one of them.
+    """
+    yield output
+    parent = output.rsplit("/", 1)[0] if is_uri(output) else str(Path(output).parent)
+    name = PurePosixPath(output).name if is_uri(output) else Path(output).name
+    stem, suffix = PurePosixPath(name).stem, PurePosixPath(name).suffix
+    for n in range(2, limit):
+        candidate = join_location(parent, f"{stem}-{n}{suffix}")
+        if not _exists(candidate):
+            return
+        yield candidate
+
+
 def split_resumable(
     jobs: list[BatchJob], options: ExportOptions
 ) -> tuple[list[BatchJob], list[tuple[BatchJob, str]]]:
@@ -191,9 +215,16 @@ def split_resumable(
     todo: list[BatchJob] = []
     done: list[tuple[BatchJob, str]] = []
     for job in jobs:
-        output = planned_output(job, options)
-        if output_is_complete(job, output, options):
-            done.append((job, output))
+        complete = next(
+            (
+                output
+                for output in output_candidates(planned_output(job, options))
+                if output_is_complete(job, output, options)
+            ),
+            None,
+        )
+        if complete is not None:
+            done.append((job, complete))
         else:
             todo.append(job)
     return todo, done

@@ -13,20 +13,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QApplication,
     QCheckBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -44,28 +39,10 @@ from bgeraser_gui.core.project_store import (
     default_project_dir,
     item_id_for,
 )
+from bgeraser_gui.gui.batch_table import BatchTable
 from bgeraser_gui.services.batch_queue import BatchQueueService
 
-COL_NAME, COL_STATE, COL_SCORE = range(3)
 AUTOSAVE_DELAY_MS = 300
-ICON_PX = 48
-
-
-class _ScoreItem(QTableWidgetItem):
-    """Sorts by the numeric review score (unscored items last when sorting worst first)."""
-
-    def __init__(self, score: float | None = None) -> None:
-        super().__init__()
-        self.set_score(score)
-
-    def set_score(self, score: float | None) -> None:
-        self.setData(Qt.ItemDataRole.UserRole, -1.0 if score is None else float(score))
-        self.setText("" if score is None else f"{score:.2f}")
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        mine = self.data(Qt.ItemDataRole.UserRole)
-        theirs = other.data(Qt.ItemDataRole.UserRole)
-        return float(mine or -1.0) < float(theirs or -1.0)
 
 
 def _format_eta(seconds: float) -> str:
@@ -93,7 +70,6 @@ class BatchPanel(QWidget):
         self.autostart = autostart
         self.service = BatchQueueService(self.store, backend_factory, refine_options, self)
         self.entries: dict[str, QueueEntry] = {}
-        self._name_items: dict[str, QTableWidgetItem] = {}
         self._export_options = ExportOptions()
         self._export_dir = str(Path.home())
         self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
@@ -109,18 +85,7 @@ class BatchPanel(QWidget):
 
     # -- UI ------------------------------------------------------------------------------
     def _build_ui(self) -> None:
-        self.table = QTableWidget(0, 3, self)
-        self.table.setHorizontalHeaderLabels(["Photo", "State", "Review"])
-        self.table.setIconSize(QSize(ICON_PX, ICON_PX))
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)  # long failure reasons are elided; full text in tooltips
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(ICON_PX + 6)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        self.table.setToolTip("Double-click a ready item to open it in the editor")
+        self.table = BatchTable(self)
         self.table.cellDoubleClicked.connect(lambda row, _col: self._open_row(row))
 
         self.add_files_button = QPushButton("Add photos…")
@@ -175,7 +140,7 @@ class BatchPanel(QWidget):
                 continue
             entry = QueueEntry(str(path.resolve()), id=item_id)
             self.entries[item_id] = entry
-            self._add_row(entry)
+            self.table.add_entry(entry)
             added.append(entry)
         if added:
             self._changed()
@@ -199,7 +164,7 @@ class BatchPanel(QWidget):
     def _restore(self) -> None:
         for entry in self.store.load_queue():
             self.entries[entry.id] = entry
-            self._add_row(entry)
+            self.table.add_entry(entry)
             thumb = self.store.thumbnail_path(entry.id)
             if thumb is not None:
                 self._on_thumbnail(entry.id, str(thumb))
@@ -208,41 +173,12 @@ class BatchPanel(QWidget):
         if queued and self.autostart:
             self.service.process(queued)
 
-    def _add_row(self, entry: QueueEntry) -> None:
-        sorting = self.table.isSortingEnabled()
-        self.table.setSortingEnabled(False)
-        row = self.table.rowCount()
-        self.table.insertRow(row)
-        name = QTableWidgetItem(entry.name)
-        name.setData(Qt.ItemDataRole.UserRole, entry.id)
-        name.setToolTip(entry.source)
-        self.table.setItem(row, COL_NAME, name)
-        self.table.setItem(row, COL_STATE, QTableWidgetItem())
-        self.table.setItem(row, COL_SCORE, _ScoreItem(entry.score))
-        self._name_items[entry.id] = name
-        self._show_state(entry)
-        self.table.setSortingEnabled(sorting)
-
-    def _row_of(self, item_id: str) -> int:
-        return self._name_items[item_id].row()
-
-    def _show_state(self, entry: QueueEntry) -> None:
-        row = self._row_of(entry.id)
-        reason = (entry.error or "").removeprefix(f"{entry.name}: ")
-        text = entry.state if entry.state != FAILED else f"failed: {reason}"
-        state_item = self.table.item(row, COL_STATE)
-        state_item.setText(text)
-        tips = [entry.error] if entry.error else list(entry.reasons)
-        if entry.output:
-            tips.append(f"exported to {entry.output}")
-        state_item.setToolTip("\n".join(t for t in tips if t))
-
     def _set_state(self, entry: QueueEntry, state: str, detail: str) -> None:
         entry.state = state
         entry.error = detail if state == FAILED else None
         if state == EXPORTED:
             entry.output = detail
-        self._show_state(entry)
+        self.table.show_state(entry)
         self._changed()
 
     def _changed(self) -> None:
@@ -268,19 +204,11 @@ class BatchPanel(QWidget):
         if entry is None:
             return
         entry.score, entry.reasons = score, list(reasons)
-        sorting = self.table.isSortingEnabled()
-        self.table.setSortingEnabled(False)
-        score_item = self.table.item(self._row_of(item_id), COL_SCORE)
-        score_item.set_score(score)
-        score_item.setToolTip("\n".join(reasons) or "looks clean")
-        self.table.setSortingEnabled(sorting)
+        self.table.show_score(item_id, score, entry.reasons)
         self._apply_sort()
 
     def _on_thumbnail(self, item_id: str, path: str) -> None:
-        if item_id in self._name_items:
-            pixmap = QPixmap(path)
-            if not pixmap.isNull():
-                self._name_items[item_id].setIcon(QIcon(pixmap))
+        self.table.show_thumbnail(item_id, path)
 
     def _on_progress(self, done: int, total: int, eta: float) -> None:
         self.progress.setRange(0, max(total, 1))
@@ -319,18 +247,11 @@ class BatchPanel(QWidget):
 
     # -- sorting, opening, editing -------------------------------------------------------
     def _apply_sort(self) -> None:
-        if self.worst_first_check.isChecked():
-            self.table.setSortingEnabled(True)
-            self.table.sortItems(COL_SCORE, Qt.SortOrder.DescendingOrder)
-        else:
-            self.table.setSortingEnabled(False)
+        self.table.sort_worst_first(self.worst_first_check.isChecked())
 
     def ordered_ids(self) -> list[str]:
         """Item ids in the order the table shows them."""
-        return [
-            self.table.item(r, COL_NAME).data(Qt.ItemDataRole.UserRole)
-            for r in range(self.table.rowCount())
-        ]
+        return self.table.ordered_ids()
 
     def state_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -339,7 +260,7 @@ class BatchPanel(QWidget):
         return counts
 
     def _open_row(self, row: int) -> None:
-        entry = self.entries[self.table.item(row, COL_NAME).data(Qt.ItemDataRole.UserRole)]
+        entry = self.entries[self.table.id_at(row)]
         if entry.state in HAS_RESULT:
             self.openRequested.emit(entry.source)
 
@@ -374,8 +295,7 @@ class BatchPanel(QWidget):
 
     # -- export --------------------------------------------------------------------------
     def selected_ids(self) -> list[str]:
-        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [self.table.item(r, COL_NAME).data(Qt.ItemDataRole.UserRole) for r in rows]
+        return self.table.selected_ids()
 
     def export_items(
         self, item_ids: list[str] | None, options: ExportOptions, out_dir: str | Path
