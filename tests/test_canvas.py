@@ -403,3 +403,25 @@ def test_arrow_keys_pan_the_zoomed_view(canvas, qtbot):
     assert x1 == pytest.approx(x0 + 400 * 0.125 / 8.0) and y1 == pytest.approx(y0)
     qtbot.keyClick(canvas, Qt.Key.Key_Up, Qt.KeyboardModifier.ShiftModifier)
     assert canvas.map_to_image(centre)[1] == pytest.approx(y0 - 300 * 0.5 / 8.0)
+
+
+def test_viewport_counts_zoom_in_device_pixels_on_high_dpi_screens():
+    from bgeraser_gui.core.history import Rect
+    from bgeraser_gui.gui.canvas.viewport import Viewport
+
+    view = Viewport()
+    view.image_size, view.view_size = (1000, 800), (400, 300)
+    view.set_dpr(2.0)
+    view.set_zoom(1.0, QPointF(200, 150))  # 100 %: one image pixel per device pixel
+    a, b = view.to_widget(0, 0), view.to_widget(10, 0)
+    assert b.x() - a.x() == pytest.approx(5.0)  # = 10 device pixels
+    assert view.to_image(view.to_widget(123.0, 45.0)) == pytest.approx((123.0, 45.0))
+    view.zoom_to_fit()
+    assert view.zoom == pytest.approx(min(400 / 1000, 300 / 800) * 2.0)
+    assert view.to_widget(1000, 800).x() - view.to_widget(0, 0).x() <= 400 + 1e-9
+    view.frame(Rect(100, 100, 110, 110), 0.5, 8.0)
+    assert view.zoom == 8.0  # tiny region: capped at 800 % of device pixels
+    view.set_zoom(2.0, QPointF(200, 150))
+    centre = view.to_image(QPointF(200, 150))
+    view.set_dpr(1.0)  # moved to a normal screen: same zoom, same image point in the middle
+    assert view.zoom == 2.0 and view.to_image(QPointF(200, 150)) == pytest.approx(centre)

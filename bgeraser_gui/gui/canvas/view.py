@@ -9,7 +9,7 @@ QAction of the main window calling the public slots below.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QKeyEvent,
@@ -99,6 +99,7 @@ class CanvasView(BrushToolSlots, QWidget):
             self._cache = DisplayCache(doc)
             doc.add_listener(self._on_document_changed)
         self._update_cursor()
+        self._view.set_dpr(self.devicePixelRatioF())
         self.zoom_fit()
         self.update()
 
@@ -109,7 +110,7 @@ class CanvasView(BrushToolSlots, QWidget):
         """Re-render `rect` (None = all) after the document changed without notifying."""
         self._on_document_changed(rect)
 
-    def display_cache(self) -> DisplayCache | None:
+    def display_cache(self) -> DisplayCache | None:  # for tests and diagnostics
         return self._cache
 
     def _on_document_changed(self, rect: Rect | None) -> None:
@@ -262,20 +263,18 @@ class CanvasView(BrushToolSlots, QWidget):
         painter.end()
 
     def _screen_radius(self) -> float:
-        return self._tool.settings.radius * self._view.zoom
+        return self._tool.settings.radius * self._view.scale
 
     def _brush_cursor_visible(self) -> bool:
         return self._doc is not None and self._pan_anchor is None and not self._space_held
 
     def _update_cursor(self) -> None:
-        if self._pan_anchor is not None:
-            self.setCursor(Qt.CursorShape.ClosedHandCursor)
-        elif self._space_held:
-            self.setCursor(Qt.CursorShape.OpenHandCursor)
-        elif self._doc is not None:
-            self.setCursor(Qt.CursorShape.BlankCursor)  # the painted brush outline is the cursor
+        """Hands while panning; otherwise the painted brush outline is the cursor."""
+        shape = Qt.CursorShape
+        if self._pan_anchor is not None or self._space_held:
+            self.setCursor(shape.ClosedHandCursor if self._pan_anchor else shape.OpenHandCursor)
         else:
-            self.setCursor(Qt.CursorShape.ArrowCursor)
+            self.setCursor(shape.BlankCursor if self._doc is not None else shape.ArrowCursor)
 
     # -- mouse and keys ---------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -314,7 +313,8 @@ class CanvasView(BrushToolSlots, QWidget):
         if self._stroke is not None:
             self._stroke.add_point(self.map_to_image(pos))
         self._repaint_cursor(old_mouse, pos)
-        self._emit_cursor_info(pos)
+        if self._doc is not None:
+            self.cursorInfo.emit(cursor_info_text(self._doc, *self.map_to_image(pos)))
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_anchor is not None and event.button() in (
@@ -378,8 +378,15 @@ class CanvasView(BrushToolSlots, QWidget):
                 self.set_peek_original(pressed)
         return True
 
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.DevicePixelRatioChange:  # moved to another screen
+            self._view.set_dpr(self.devicePixelRatioF())
+            self._view_changed()
+        super().changeEvent(event)
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         fitted = self._view.fit
+        self._view.set_dpr(self.devicePixelRatioF())
         self._view.resize(self.width(), self.height())
         if fitted:
             self.zoomChanged.emit(self._view.zoom)
@@ -387,11 +394,4 @@ class CanvasView(BrushToolSlots, QWidget):
 
     def _repaint_cursor(self, old: QPointF | None, new: QPointF) -> None:
         r = self._screen_radius()
-        region = outline_bounds(new, r)
-        if old is not None:
-            region = region.united(outline_bounds(old, r))
-        self.update(region)
-
-    def _emit_cursor_info(self, pos: QPointF) -> None:
-        if self._doc is not None:
-            self.cursorInfo.emit(cursor_info_text(self._doc, *self.map_to_image(pos)))
+        self.update(outline_bounds(new, r).united(outline_bounds(old or new, r)))

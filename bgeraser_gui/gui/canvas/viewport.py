@@ -22,20 +22,42 @@ def clamp_zoom(zoom: float) -> float:
 
 
 class Viewport:
-    """Image pixel (i, j) spans [i, i+1) x [j, j+1); widget = origin + image * zoom."""
+    """Image pixel (i, j) spans [i, i+1) x [j, j+1); widget = origin + image * scale.
+
+    `zoom` counts physical screen pixels per image pixel (100 % = one image pixel on one
+    device pixel, also on high-DPI screens); `scale = zoom / dpr` is in widget (logical) pixels.
+    """
 
     def __init__(self) -> None:
         self.zoom = 1.0
+        self.dpr = 1.0  # device pixels per widget pixel
         self.origin = QPointF(0.0, 0.0)  # widget position of the image's top-left corner
         self.fit = True  # stay fitted when the view is resized
         self.image_size = (0, 0)  # (width, height); (0, 0) = no image
         self.view_size = (1, 1)
 
+    @property
+    def scale(self) -> float:
+        return self.zoom / self.dpr
+
+    def set_dpr(self, dpr: float) -> None:
+        """The window moved to a screen with another pixel ratio: keep the zoom in device
+        pixels, and the image point in the middle of the view."""
+        if dpr <= 0 or dpr == self.dpr:
+            return
+        cx, cy = self.to_image(QPointF(self.view_size[0] / 2, self.view_size[1] / 2))
+        self.dpr = float(dpr)
+        if self.fit:
+            self.zoom_to_fit()
+        else:
+            self.center_on(cx, cy)
+
     def to_image(self, pos: QPointF) -> tuple[float, float]:
-        return ((pos.x() - self.origin.x()) / self.zoom, (pos.y() - self.origin.y()) / self.zoom)
+        s = self.scale
+        return ((pos.x() - self.origin.x()) / s, (pos.y() - self.origin.y()) / s)
 
     def to_widget(self, x: float, y: float) -> QPointF:
-        return QPointF(self.origin.x() + x * self.zoom, self.origin.y() + y * self.zoom)
+        return QPointF(self.origin.x() + x * self.scale, self.origin.y() + y * self.scale)
 
     def widget_rect(self, rect: Rect) -> QRect:
         """Widget pixels covering image `rect` (1 px of slack for smooth scaling)."""
@@ -53,7 +75,7 @@ class Viewport:
         """Zoom keeping the image point under `anchor` (a widget position) in place."""
         ix, iy = self.to_image(anchor)
         self.zoom = clamp_zoom(zoom)
-        self.origin = QPointF(anchor.x() - ix * self.zoom, anchor.y() - iy * self.zoom)
+        self.origin = QPointF(anchor.x() - ix * self.scale, anchor.y() - iy * self.scale)
         self.fit = False
         self.clamp()
 
@@ -61,7 +83,7 @@ class Viewport:
         w, h = self.image_size
         if w == 0 or h == 0:
             return 1.0
-        return clamp_zoom(min(self.view_size[0] / w, self.view_size[1] / h))
+        return clamp_zoom(min(self.view_size[0] / w, self.view_size[1] / h) * self.dpr)
 
     def zoom_to_fit(self) -> None:
         self.zoom = self.fit_zoom()
@@ -73,12 +95,12 @@ class Viewport:
         """Zoom and centre so `rect` fills about `fill` of the view, zooming in at most max_zoom."""
         w, h = max(rect.width, 1), max(rect.height, 1)
         vw, vh = self.view_size
-        self.zoom = clamp_zoom(min(vw * fill / w, vh * fill / h, max_zoom))
+        self.zoom = clamp_zoom(min(vw * fill / w * self.dpr, vh * fill / h * self.dpr, max_zoom))
         self.center_on((rect.x0 + rect.x1) / 2, (rect.y0 + rect.y1) / 2)
 
     def center_on(self, x: float, y: float) -> None:
         vw, vh = self.view_size
-        self.origin = QPointF(vw / 2 - x * self.zoom, vh / 2 - y * self.zoom)
+        self.origin = QPointF(vw / 2 - x * self.scale, vh / 2 - y * self.scale)
         self.fit = False
         self.clamp()
 
@@ -103,8 +125,8 @@ class Viewport:
         w, h = self.image_size
         if w == 0 or h == 0:
             return
-        ox = _clamp_axis(self.origin.x(), w * self.zoom, self.view_size[0])
-        oy = _clamp_axis(self.origin.y(), h * self.zoom, self.view_size[1])
+        ox = _clamp_axis(self.origin.x(), w * self.scale, self.view_size[0])
+        oy = _clamp_axis(self.origin.y(), h * self.scale, self.view_size[1])
         self.origin = QPointF(ox, oy)
 
 
