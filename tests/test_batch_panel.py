@@ -142,6 +142,10 @@ def test_drop_adds_files_and_folders(qtbot, tmp_path, photos):
     panel.dropEvent(event)
     assert sorted(_by_name(panel)) == ["clean.png", "noisy.png"]
     assert all(e.state == "queued" for e in panel.entries.values())
+    # queued photos already show a quick preview
+    qtbot.waitUntil(
+        lambda: all(panel.table.has_thumbnail(i) for i in panel.entries), timeout=WAIT_MS
+    )
     panel.add_paths([photos / "clean.png"])  # the same photo again is not a new item
     assert len(panel.entries) == 2
 
@@ -210,3 +214,35 @@ def test_cancel_leaves_the_rest_queued(qtbot, tmp_path):
     panel.service.stateChanged.disconnect(cancel_at_once)
     panel.start()
     qtbot.waitUntil(lambda: panel.state_counts().get("ready", 0) == 6, timeout=WAIT_MS)
+
+
+def test_export_failure_is_summarised_and_keeps_the_result(qtbot, tmp_path, photos):
+    panel = _panel(qtbot, tmp_path)
+    panel.add_paths([photos / "clean.png", photos / "edge.png"])
+    qtbot.waitUntil(lambda: _settled(panel), timeout=WAIT_MS)
+    (tmp_path / "a_file").write_text("not a folder")
+    with qtbot.waitSignal(panel.service.exportFinished, timeout=WAIT_MS) as blocker:
+        panel.export_items(None, ExportOptions(), tmp_path / "a_file" / "out")
+    written, skipped, failed, errors = blocker.args
+    assert (written, failed) == (0, 2) and len(errors) == 2
+    assert all("cannot create the folder" in e for e in errors)
+    assert "2 failed" in panel.failure_label.text()
+    assert all(e.state == "ready" for e in panel.entries.values())  # can be exported again
+
+
+def test_cancel_stops_an_export(qtbot, tmp_path):
+    for i in range(5):
+        write_shapes(tmp_path / "many" / f"p{i}.png", [(40, 25, 80, 65)])
+    panel = _panel(qtbot, tmp_path)
+    panel.add_paths([tmp_path / "many"])
+    qtbot.waitUntil(lambda: _settled(panel), timeout=WAIT_MS)
+    # cancel from inside the export thread right after the first file
+    panel.service.exportProgress.connect(
+        lambda *_: panel.service.cancel(), Qt.ConnectionType.DirectConnection
+    )
+    with qtbot.waitSignal(panel.service.exportFinished, timeout=WAIT_MS) as blocker:
+        panel.export_items(None, ExportOptions(), tmp_path / "out")
+    written, _skipped, failed, errors = blocker.args
+    assert written == 1 and failed == 0
+    assert errors == ["export cancelled: 4 not written"]
+    assert len(list((tmp_path / "out").iterdir())) == 1

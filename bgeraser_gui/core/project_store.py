@@ -5,7 +5,7 @@ A project is a folder (by default in the user data dir) holding
     masks/<id>.png        the model's (refined) alpha, 8-bit
     fg/<id>.png           decontaminated foreground colours, when refinement produced them
     edits/<id>.png        the alpha after the user's touch-ups (wins over masks/)
-    thumbs/<id>.png       small preview of the cutout
+    thumbs/<id>.png       small preview of the cutout (<id>.preview.png: of the photo)
 Everything is written atomically, so closing (or crashing) at any time and reopening restores
 the queue and every edit. Qt-free.
 """
@@ -156,14 +156,21 @@ class ProjectStore:
             return None
         return self._read_png(self.folder / "fg" / f"{item_id}.png")
 
-    def save_thumbnail(self, item_id: str, rgb_u8: np.ndarray) -> Path:
-        return self._write_png(self.folder / "thumbs" / f"{item_id}.png", rgb_u8, "RGB")
+    def save_thumbnail(self, item_id: str, rgb_u8: np.ndarray, preview: bool = False) -> Path:
+        """The cutout's thumbnail, or (`preview`) a quick one of the photo while it waits."""
+        name = f"{item_id}.preview.png" if preview else f"{item_id}.png"
+        return self._write_png(self.folder / "thumbs" / name, rgb_u8, "RGB")
 
     def thumbnail_path(self, item_id: str) -> Path | None:
-        path = self.folder / "thumbs" / f"{item_id}.png"
-        return path if path.is_file() else None
+        """The cutout's thumbnail if there is one, else the photo's preview, else None."""
+        for name in (f"{item_id}.png", f"{item_id}.preview.png"):
+            path = self.folder / "thumbs" / name
+            if path.is_file():
+                return path
+        return None
 
     def forget(self, item_id: str) -> None:
         """Delete every file of one item (when it is removed from the queue)."""
         for sub in ("masks", "fg", "edits", "thumbs"):
             (self.folder / sub / f"{item_id}.png").unlink(missing_ok=True)
+        (self.folder / "thumbs" / f"{item_id}.preview.png").unlink(missing_ok=True)

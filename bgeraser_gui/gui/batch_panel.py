@@ -80,6 +80,7 @@ class BatchPanel(QWidget):
         self.service.thumbnailChanged.connect(self._on_thumbnail)
         self.service.progressChanged.connect(self._on_progress)
         self.service.runningChanged.connect(self._on_running)
+        self.service.exportProgress.connect(self._on_export_progress)
         self.service.exportFinished.connect(self._on_export_finished)
         self._restore()
 
@@ -144,6 +145,7 @@ class BatchPanel(QWidget):
             added.append(entry)
         if added:
             self._changed()
+            self.service.make_previews(added)
             if self.autostart:
                 self.service.process(added)
         return len(added)
@@ -169,6 +171,7 @@ class BatchPanel(QWidget):
             if thumb is not None:
                 self._on_thumbnail(entry.id, str(thumb))
         self._update_failures()
+        self.service.make_previews(list(self.entries.values()))
         queued = [e for e in self.entries.values() if e.state == QUEUED]
         if queued and self.autostart:
             self.service.process(queued)
@@ -226,8 +229,15 @@ class BatchPanel(QWidget):
             )
             self.save_now()
 
+    def _on_export_progress(self, done: int, total: int, eta: float) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.status_label.setText(f"Exported {done} / {total}{_format_eta(eta)}")
+        self.cancel_button.setEnabled(done < total)
+
     def _on_export_finished(self, written: int, skipped: int, failed: int, errors: list) -> None:
         self.status_label.setText(f"Exported {written}, skipped {skipped}, failed {failed}")
+        self.cancel_button.setEnabled(self.service.running)
         self._update_failures(extra=errors)
         self.save_now()
 
@@ -305,6 +315,7 @@ class BatchPanel(QWidget):
         todo = [self.entries[i] for i in ids if self.entries[i].state in HAS_RESULT]
         if todo:
             self.status_label.setText(f"Exporting {len(todo)}…")
+            self.cancel_button.setEnabled(True)
             self.service.export(todo, options, out_dir)
         return len(todo)
 

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 from PySide6.QtCore import QObject, Signal
 
 from bgeraser_gui.core.compose import ExportOptions, export_cutout, output_path_for, to_alpha_u8
-from bgeraser_gui.core.errors import BgEraserError, Cancelled
+from bgeraser_gui.core.errors import BgEraserError, Cancelled, ExportError
 from bgeraser_gui.core.image_io import load_image
 from bgeraser_gui.core.progress import CancelToken
 from bgeraser_gui.core.project_store import (
@@ -67,6 +67,7 @@ class BatchQueueService(QObject):
     thumbnailChanged = Signal(str, str)  # item id, thumbnail file
     progressChanged = Signal(int, int, float)  # finished, total, ETA seconds (-1 = unknown)
     runningChanged = Signal(bool)
+    exportProgress = Signal(int, int, float)  # exported so far, total, ETA seconds
     exportFinished = Signal(int, int, int, list)  # written, skipped, failed, error lines
 
     def __init__(
@@ -86,6 +87,9 @@ class BatchQueueService(QObject):
         self._cancel = CancelToken()
         self._thread: threading.Thread | None = None
         self._export_thread: threading.Thread | None = None
+        self._export_cancel = CancelToken()
+        self._thumb_queue: deque[QueueEntry] = deque()
+        self._thumb_thread: threading.Thread | None = None
         self._done = 0
         self._total = 0
         self._seconds: list[float] = []
@@ -113,14 +117,48 @@ class BatchQueueService(QObject):
             self._thread.start()
 
     def cancel(self) -> None:
-        """Stop after the current item is abandoned; items not started stay queued."""
+        """Abandon the current item (it goes back to queued) and any running export."""
         with self._lock:
             self._queue.clear()
         self._cancel.cancel()
+        self._export_cancel.cancel()
+
+    # -- quick previews of queued photos -------------------------------------------------
+    def make_previews(self, entries: list[QueueEntry]) -> None:
+        """Quick thumbnails of photos that have none yet, in a background thread."""
+        with self._lock:
+            self._thumb_queue.extend(e for e in entries if self.store.thumbnail_path(e.id) is None)
+            if self._thumb_thread is not None or not self._thumb_queue:
+                return
+            self._thumb_thread = threading.Thread(
+                target=self._thumb_work, name="bgeraser-batch-thumbs", daemon=True
+            )
+        self._thumb_thread.start()
+
+    def _thumb_work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._thumb_queue:
+                    self._thumb_thread = None
+                    return
+                entry = self._thumb_queue.popleft()
+            if self.store.thumbnail_path(entry.id) is not None:
+                continue  # the worker was faster
+            try:
+                with Image.open(entry.source) as im:
+                    im.draft("RGB", (THUMB_SIZE * 2, THUMB_SIZE * 2))  # JPEG: decode small
+                    im = ImageOps.exif_transpose(im).convert("RGB")
+                    im.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BILINEAR)
+                    rgb = np.asarray(im)
+            except (OSError, ValueError, Image.DecompressionBombError):
+                continue  # the worker reports unreadable files
+            path = self.store.save_thumbnail(entry.id, rgb, preview=True)
+            if self.store.thumbnail_path(entry.id) == path:  # no cutout preview yet
+                self.thumbnailChanged.emit(entry.id, str(path))
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Block until the worker and any export finished (for shutdown and tests)."""
-        for thread in (self._thread, self._export_thread):
+        for thread in (self._thread, self._export_thread, self._thumb_thread):
             if thread is not None:
                 thread.join(timeout_s)
                 if thread.is_alive():
@@ -201,6 +239,7 @@ class BatchQueueService(QObject):
         if self._export_thread is not None and self._export_thread.is_alive():
             raise RuntimeError("an export is already running")
         todo = list(entries)
+        self._export_cancel = CancelToken()
         self._export_thread = threading.Thread(
             target=self._export_all,
             args=(todo, options, Path(out_dir)),
@@ -212,21 +251,30 @@ class BatchQueueService(QObject):
     def _export_all(self, entries: list[QueueEntry], options: ExportOptions, out_dir: Path) -> None:
         written = skipped = 0
         errors: list[str] = []
-        for entry in entries:
+        cancel = self._export_cancel
+        started = time.perf_counter()
+        for done, entry in enumerate(entries, start=1):
+            if cancel.cancelled:
+                errors.append(f"export cancelled: {len(entries) - done + 1} not written")
+                break
             try:
                 path = self._export_one(entry, options, out_dir)
             except BaseException as exc:  # noqa: BLE001 - one failing file never stops the others
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
+                # the item keeps its result (and state); the failure goes to the summary
                 errors.append(f"{entry.name}: {_describe(exc)}")
-                self.stateChanged.emit(entry.id, FAILED, f"export: {_describe(exc)}")
-                continue
-            if path is None:
-                skipped += 1
+                path = None
             else:
-                written += 1
-                self.stateChanged.emit(entry.id, EXPORTED, str(path))
-        self.exportFinished.emit(written, skipped, len(errors), errors)
+                if path is None:
+                    skipped += 1
+                else:
+                    written += 1
+                    self.stateChanged.emit(entry.id, EXPORTED, str(path))
+            per_item = (time.perf_counter() - started) / done
+            self.exportProgress.emit(done, len(entries), per_item * (len(entries) - done))
+        failed = sum(1 for e in errors if not e.startswith("export cancelled"))
+        self.exportFinished.emit(written, skipped, failed, errors)
 
     def _export_one(self, entry: QueueEntry, options: ExportOptions, out_dir: Path) -> Path | None:
         alpha = self.store.alpha(entry.id)
@@ -237,6 +285,11 @@ class BatchQueueService(QObject):
             raise BgEraserError("the photo changed since it was processed: process it again")
         foreground = self.store.foreground(entry.id)
         fg = None if foreground is None else foreground.astype(np.float32) / 255.0
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ExportError(
+                f"cannot create the folder {out_dir}: {exc.strerror or exc}"
+            ) from None
         target = output_path_for(entry.source, out_dir, options)
         return export_cutout(image, alpha, target, options, foreground=fg)
