@@ -108,6 +108,7 @@ class DisplayCache:
         self.doc = doc
         self._images: dict[ViewMode, _ModeImage] = {}
         self._original: QImage | None = None
+        self._original_rgb: np.ndarray | None = None  # keeps the QImage's memory alive
         self.rendered_pixels = 0  # pixels recomputed so far (lets tests check dirty-rect work)
 
     def full_rect(self) -> Rect:
@@ -140,7 +141,7 @@ class DisplayCache:
     def _original_image(self) -> QImage:
         if self._original is None:
             rgb = np.ascontiguousarray(self.doc.rgb)
-            self._original_rgb = rgb  # keep the memory alive while the QImage views it
+            self._original_rgb = rgb
             h, w = rgb.shape[:2]
             self._original = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888)
         return self._original
