@@ -199,8 +199,21 @@ def test_real_isnet_model_segments_a_real_photo(qtbot, tmp_path, isnet_fp16_path
     window.close()
 
 
-def test_a_dropped_folder_goes_to_the_batch_queue_and_edits_flow_back(qtbot, tmp_path):
+def test_a_dropped_folder_goes_to_the_batch_queue_and_edits_flow_back(qtbot, tmp_path, monkeypatch):
+    import functools
+
     from bgeraser_gui.core.document import CONSTRAINTS, KEEP, Rect
+    from bgeraser_gui.core.matting import RefineOptions
+    from bgeraser_gui.gui import batch_link
+
+    # this test is about the editor <-> queue link: the queue skips matting to stay quick
+    monkeypatch.setattr(
+        batch_link,
+        "create_batch_panel",
+        functools.partial(
+            batch_link.create_batch_panel, refine_options=RefineOptions(enabled=False)
+        ),
+    )
     from bgeraser_gui.core.project_store import EDITED, HAS_RESULT, item_id_for
 
     folder = tmp_path / "shoot"

@@ -69,8 +69,9 @@ class BatchLink(QObject):
         return self.panel.entries[ids[index]].source if 0 <= index < len(ids) else None
 
 
-def create_batch_panel(window) -> tuple[object, BatchLink] | None:
-    """The batch dock's panel wired to `window`'s session, or None when it is not installed."""
+def create_batch_panel(window, refine_options=None) -> tuple[object, BatchLink] | None:
+    """The batch dock's panel wired to `window`'s session (sharing its loaded model), or None
+    when the batch panel is not installed. `refine_options` as for `BatchPanel`."""
     try:
         from bgeraser_gui.gui.batch_panel import BatchPanel
     except ImportError:
@@ -83,6 +84,7 @@ def create_batch_panel(window) -> tuple[object, BatchLink] | None:
     panel = BatchPanel(
         store=ProjectStore(folder),
         backend_factory=lambda: session.inference.backend(session.model, settings.device),
+        refine_options=refine_options,
         parent=window,
     )
     return panel, BatchLink(panel, session, window)

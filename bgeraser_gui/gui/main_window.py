@@ -53,7 +53,8 @@ class MainWindow(QMainWindow):
         self.status = StatusPanel(self.statusBar())
         self.status.cancel_button.clicked.connect(self.cancel)
         self.model_chooser = ModelChooser(self)
-        self.model_chooser.reload(self.session.model)
+        # listing the model cache touches the disk: do it right after the window is up
+        QTimer.singleShot(0, lambda: self.model_chooser.reload(self.session.model))
         self.status.set_model(model_display_name(self.session.model))
 
         self.history_panel = HistoryPanel(self)
