@@ -280,3 +280,63 @@ def test_ctrl_m_runs_real_matting_in_the_background(qtbot, tmp_path, eval_dir):
     sad_hard, sad_refined = np.abs(hard - truth).sum(), np.abs(alpha - truth).sum()
     assert sad_refined < sad_hard, (sad_refined, sad_hard)
     assert doc.history.labels()[-1] == "Refine edges"
+
+
+def _paint_keep(doc, x: int = 0) -> None:
+    from bgeraser_gui.core.document import CONSTRAINTS, KEEP, Rect
+
+    with doc.transaction("Keep stroke") as tx:
+        tx.touch(CONSTRAINTS, Rect(x, 0, x + 4, 4))
+        doc.constraints[:4, x : x + 4] = KEEP
+
+
+def test_quitting_with_unexported_touch_ups_asks_first_without_blocking(qtbot, tmp_path):
+    from bgeraser_gui.core.compose import ExportOptions
+
+    window = make_window(qtbot, tmp_path / "s.ini", {"fake": InstantBackend()})
+    window.open_paths([write_photo(tmp_path / "a.png", 20, 10)])
+    qtbot.waitUntil(lambda: window.session.document is not None)
+    doc = window.session.document
+    qtbot.waitUntil(lambda: doc.model_mask is not None)
+    assert window.close()  # only a model result: nothing to lose, closes at once
+    window.show()
+    window._discard_confirmed = False
+    _paint_keep(doc)
+    assert not window.close()
+    assert window.isVisible() and window.discard_box.isVisible()
+    assert "a.png" in window.discard_box.informativeText()
+    window.discard_box.close()
+    # exporting saves the touch-ups: quitting no longer asks
+    out = tmp_path / "out"
+    out.mkdir()
+    with qtbot.waitSignal(window.session.exported):
+        window.session.export(ExportOptions(), out)
+    assert window.session.unsaved_documents() == []
+    _paint_keep(doc, 10)  # a new stroke after the export: unsaved again
+    assert window.session.unsaved_documents() == [doc]
+    doc.undo()  # back to exactly what was exported
+    assert window.session.unsaved_documents() == []
+    doc.redo()
+    assert window.session.unsaved_documents() == [doc]
+    window.session.export(ExportOptions(), out)
+    qtbot.waitUntil(lambda: window.session.unsaved_documents() == [])
+    assert window.close()
+
+
+def test_photos_with_unexported_touch_ups_stay_in_memory(qtbot, tmp_path):
+    from bgeraser_gui.gui.session import KEEP_DOCUMENTS
+
+    window = make_window(qtbot, tmp_path / "s.ini", {"fake": InstantBackend()})
+    paths = [write_photo(tmp_path / f"p{i}.png", 12, 8, seed=i) for i in range(KEEP_DOCUMENTS + 3)]
+    window.open_paths([paths[0]])
+    qtbot.waitUntil(lambda: window.session.document is not None)
+    edited = window.session.document
+    _paint_keep(edited)
+    for path in paths[1:]:
+        window.open_paths([path])
+        qtbot.waitUntil(lambda p=path: window.session.document.path == p)
+    window.open_paths([paths[0]])
+    qtbot.waitUntil(lambda: window.session.document.path == paths[0])
+    assert window.session.document is edited  # same object: touch-ups and undo history kept
+    assert len(window.session._documents) <= KEEP_DOCUMENTS + 1
+    window._discard_confirmed = True

@@ -24,6 +24,7 @@ class BatchLink(QObject):
         self._save_timer.timeout.connect(self.save_edit)
         panel.openRequested.connect(lambda path: session.open_path(Path(path)))
         session.mask_provider = self.batch_alpha
+        session.is_autosaved = lambda doc: self.is_batch_item(doc.path)
         session.documentChanged.connect(self._on_document)
 
     def is_batch_item(self, path: Path | None) -> bool:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
     QMenu,
+    QMessageBox,
 )
 
 from bgeraser_gui import APP_NAME
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self.history_panel = HistoryPanel(self)
         self.history_dock = self._dock("History", self.history_panel, "toggle_history")
         self.batch_panel = self.batch_link = None
+        self._discard_confirmed = False
         self._add_batch_panel()
         self.menus = self.actions_.build_menus(self.menuBar())
         self.recent_menu = QMenu("Open &recent", self)
@@ -343,6 +345,11 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(200, self.session.warm_up)
 
     def closeEvent(self, event) -> None:
+        unsaved = self.session.unsaved_documents()
+        if unsaved and not self._discard_confirmed:
+            event.ignore()  # ask without blocking; "Quit without exporting" closes again
+            self._ask_discard([doc.path.name if doc.path else "untitled" for doc in unsaved])
+            return
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.session.shutdown()
@@ -351,3 +358,24 @@ class MainWindow(QMainWindow):
             self.batch_panel.shutdown()
         QApplication.instance().removeEventFilter(self)
         super().closeEvent(event)
+
+    def _ask_discard(self, names: list[str]) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.Question, APP_NAME, "Quit without exporting?", parent=self
+        )
+        box.setObjectName("discardEditsBox")
+        box.setInformativeText(
+            "These photos have touch-ups that were not exported: " + ", ".join(names)
+        )
+        discard = box.addButton("Quit without exporting", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+
+        def answered(button) -> None:
+            if button is discard:
+                self._discard_confirmed = True
+                self.close()
+
+        box.buttonClicked.connect(answered)
+        box.show()
+        self.discard_box = box

@@ -59,6 +59,10 @@ class EditorSession(QObject):
         self.auto_segment = True
         # path -> float32 mask already computed elsewhere (the batch queue), or None
         self.mask_provider: Callable[[Path], np.ndarray | None] | None = None
+        # documents whose edits another part saves by itself (batch items): never "unsaved"
+        self.is_autosaved: Callable[[Document], bool] | None = None
+        self._saved_state: dict[Document, tuple] = {}  # state at load or last export
+        self._export_jobs: dict[int, tuple[Document, tuple]] = {}
         self._wire()
 
     @property
@@ -118,16 +122,35 @@ class EditorSession(QObject):
     def _on_loaded(self, _job_id: int, payload: object) -> None:
         key, doc = payload
         self._documents[key] = doc
-        while len(self._documents) > KEEP_DOCUMENTS:
-            self._documents.popitem(last=False)
+        self._evict()
         self.settings.add_recent_file(key)
         self.settings.last_open_dir = str(key.parent)
         known = self.mask_provider(key) if self.mask_provider is not None else None
         if known is not None:
             doc.set_model_mask(known, "batch result")
+        self._saved_state[doc] = _state(doc)
         self._show(doc)
         if self.auto_segment and known is None:
             self.segment()
+
+    def _evict(self) -> None:
+        """Forget the oldest documents beyond KEEP_DOCUMENTS, but never unsaved touch-ups."""
+        for key, doc in list(self._documents.items()):
+            if len(self._documents) <= KEEP_DOCUMENTS:
+                return
+            if doc is not self.document and not self.needs_saving(doc):
+                del self._documents[key]
+                self._saved_state.pop(doc, None)
+
+    def needs_saving(self, doc: Document) -> bool:
+        """True when `doc` has hand edits (strokes, refinement) not exported since."""
+        if self.is_autosaved is not None and self.is_autosaved(doc):
+            return False
+        hand_edited = doc.refined_alpha is not None or bool(doc.constraints.any())
+        return hand_edited and _state(doc) != self._saved_state.get(doc)
+
+    def unsaved_documents(self) -> list[Document]:
+        return [doc for doc in self._documents.values() if self.needs_saving(doc)]
 
     def _show(self, doc: Document) -> None:
         self.document = doc
@@ -200,10 +223,14 @@ class EditorSession(QObject):
         out_path = output_path_for(source, out_dir, options)
         self.settings.set_last_export(export_options_to_dict(options), str(out_dir))
         # the float alpha is copied here and rounded to 8 bits on the worker (big photos)
-        self.exporter.export(doc.image, doc.alpha(), out_path, options, doc.foreground)
+        job_id = self.exporter.export(doc.image, doc.alpha(), out_path, options, doc.foreground)
+        self._export_jobs = {job_id: (doc, _state(doc))}  # only the newest export counts
         return True
 
-    def _on_exported(self, _job_id: int, written: Path | None) -> None:
+    def _on_exported(self, job_id: int, written: Path | None) -> None:
+        doc, state = self._export_jobs.pop(job_id, (None, None))
+        if written is not None and doc is not None:
+            self._saved_state[doc] = state
         self.exported.emit(written)
         self.message.emit(f"Exported {written}" if written else "Skipped: the file already exists")
 
@@ -215,3 +242,10 @@ class EditorSession(QObject):
     def shutdown(self) -> None:
         for runner in (*self.runners, self.inference.warmup_runner):
             runner.shutdown(timeout_ms=3000)
+
+
+def _state(doc: Document) -> tuple:
+    """Identifies the document's current edit state (changes with every edit, undo or redo)."""
+    history = doc.history
+    index = history.index
+    return (index, id(history.entries[index - 1]) if index else None, history.dropped)
