@@ -210,6 +210,9 @@ def test_resume_reuses_saved_predictions(dataset, tmp_path, fake_model):
     assert len(fake_model.refine_calls) == 2
     again = _rows(out)
     assert [r["iou"] for r in again] == [r["iou"] for r in first]
+    # the timings measured when the predictions were made are carried over
+    assert [r["seconds"] for r in again] == [r["seconds"] for r in first]
+    assert all(r["seconds"] != "" for r in again)
 
 
 def test_several_models_side_by_side(dataset, tmp_path, fake_model):

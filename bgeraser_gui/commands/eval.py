@@ -28,6 +28,7 @@ from bgeraser_gui.core.eval_report import (
     BAND_COLUMNS,
     METRIC_COLUMNS,
     CsvResultWriter,
+    read_results_csv,
     render_markdown,
     summarize,
     worst_rows,
@@ -166,8 +167,16 @@ def _refine(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
 class _Evaluator:
     """Predicts each sample once per model and scores it in every requested mode."""
 
-    def __init__(self, args: argparse.Namespace, modes: tuple[str, ...], writer: CsvResultWriter):
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        modes: tuple[str, ...],
+        writer: CsvResultWriter,
+        previous_seconds: dict[tuple, float | None] | None = None,
+    ):
         self.args, self.modes, self.writer = args, modes, writer
+        # with --resume: the timings an earlier run measured for the predictions it saved
+        self.previous_seconds = previous_seconds or {}
         self.rows: list[dict] = []
         self.skipped: list[str] = []
 
@@ -186,10 +195,11 @@ class _Evaluator:
             seconds = None
             if self.args.resume and path.exists():
                 alpha = _load_alpha(path)
+                seconds = self._previous(sample, model, mode)
             else:
                 if raw is None:
-                    raw, raw_seconds = self._raw_prediction(backend, model, sample, data.rgb)
-                    spent += raw_seconds or 0.0
+                    raw, raw_seconds, fresh = self._raw_prediction(backend, model, sample, data.rgb)
+                    spent += raw_seconds if fresh and raw_seconds else 0.0
                 if mode == "raw":
                     alpha, seconds = raw, raw_seconds
                 else:
@@ -223,13 +233,17 @@ class _Evaluator:
 
     def _raw_prediction(
         self, backend, model: _Model, sample: EvalSample, rgb: np.ndarray
-    ) -> tuple[np.ndarray, float | None]:
+    ) -> tuple[np.ndarray, float | None, bool]:
+        """(mask, seconds, computed now?)"""
         path = _prediction_path(self.args.out, model.label, "raw", sample)
         if self.args.resume and path.exists():
-            return _load_alpha(path), None
+            return _load_alpha(path), self._previous(sample, model, "raw"), False
         start = time.perf_counter()
         mask = np.asarray(backend().predict(rgb), dtype=np.float32)
-        return mask, time.perf_counter() - start
+        return mask, time.perf_counter() - start, True
+
+    def _previous(self, sample: EvalSample, model: _Model, mode: str) -> float | None:
+        return self.previous_seconds.get((sample.dataset, sample.stem, model.label, mode))
 
 
 def _sheet_items(rows: list[dict], out: Path, samples: dict) -> Iterator[SheetItem]:
@@ -286,9 +300,15 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / "results.csv"
+    previous_seconds = {}
+    if args.resume and csv_path.exists():
+        previous_seconds = {
+            (r["dataset"], r["stem"], r["model"], r["mode"]): r["seconds"]
+            for r in read_results_csv(csv_path)
+        }
     done = 0
     with CsvResultWriter(csv_path) as writer, _sigterm_as_interrupt():
-        evaluator = _Evaluator(args, modes, writer)
+        evaluator = _Evaluator(args, modes, writer, previous_seconds)
         bar = _progress_bar(total)
         try:
             for model in models:
