@@ -51,14 +51,13 @@ def remove_small_regions(
             out[drop & (binary == 0) | np.isin(labels, small)] = 0.0
     foreground_area = int(binary.sum())
     if foreground_area:
-        holes = 1 - binary
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(1 - binary, connectivity=4)
         height, width = binary.shape
-        for label in range(1, count):
-            x, y, w, h, area = stats[label]
-            touches_border = x == 0 or y == 0 or x + w == width or y + h == height
-            if not touches_border and area < hole_fraction * foreground_area:
-                out[labels == label] = 1.0
+        x, y, w, h, area = (stats[1:, i] for i in range(5))
+        enclosed = (x > 0) & (y > 0) & (x + w < width) & (y + h < height)
+        fill = np.flatnonzero(enclosed & (area < hole_fraction * foreground_area)) + 1
+        if fill.size:
+            out[np.isin(labels, fill)] = 1.0
     return out
 
 
