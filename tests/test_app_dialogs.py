@@ -156,3 +156,24 @@ def test_folder_order_is_natural_and_skips_other_files(tmp_path):
     # the current file was deleted meanwhile: continue from where it would sort
     assert neighbour(tmp_path / "b5.png", +1).name == "b10.jpg"
     assert neighbour(tmp_path / "b5.png", -1).name == "B3.tif"
+
+
+def test_dark_palette_is_dark_and_icons_are_redrawn_for_it(qtbot, tmp_path):
+    from PySide6.QtGui import QPalette
+
+    from bgeraser_gui.app import dark_palette
+
+    app = QApplication.instance()
+    window = make_window(qtbot, tmp_path / "s.ini", {"fake": InstantBackend()})
+    light = app.palette()
+    before = window.actions_.action("open").icon().pixmap(24, 24).toImage()
+    try:
+        app.setPalette(dark_palette())
+        qtbot.waitUntil(
+            lambda: window.actions_.action("open").icon().pixmap(24, 24).toImage() != before
+        )
+        window_colour = window.palette().color(QPalette.ColorRole.Window)
+        text_colour = window.palette().color(QPalette.ColorRole.WindowText)
+        assert window_colour.lightness() < 80 < text_colour.lightness()
+    finally:
+        app.setPalette(light)

@@ -344,6 +344,13 @@ class MainWindow(QMainWindow):
     def start_background_warm_up(self) -> None:
         QTimer.singleShot(200, self.session.warm_up)
 
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            from bgeraser_gui.gui.toolbar import apply_icons
+
+            apply_icons(self.actions_)  # light <-> dark: redraw the icons' ink
+        super().changeEvent(event)
+
     def closeEvent(self, event) -> None:
         unsaved = self.session.unsaved_documents()
         if unsaved and not self._discard_confirmed:

@@ -55,23 +55,27 @@ def build_toolbar(window: QMainWindow, registry: ActionRegistry, chooser: QWidge
     bar.setObjectName("mainToolbar")
     bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
     window.addToolBar(bar)
-    try:
-        from bgeraser_gui.gui.icons import icon
-    except ImportError:
-        icon = None
     for action_id in TOOLBAR:
         if action_id is None:
             bar.addSeparator()
-            continue
-        action = registry.action(action_id)
-        if icon is not None:
-            # no drawn icon for this action: the toolbar shows its text instead
-            with contextlib.suppress(KeyError, ValueError):
-                action.setIcon(icon(ICONS[action_id]))
-        bar.addAction(action)
+        else:
+            bar.addAction(registry.action(action_id))
+    apply_icons(registry)
     bar.addSeparator()
     bar.addWidget(chooser)
     return bar
+
+
+def apply_icons(registry: ActionRegistry) -> None:
+    """(Re)draw the toolbar icons in the current palette's ink (also after a light/dark switch)."""
+    try:
+        from bgeraser_gui.gui.icons import icon
+    except ImportError:
+        return  # no resources: the toolbar shows the actions' text
+    for action_id, name in ICONS.items():
+        # no drawn icon for this action: the toolbar shows its text instead
+        with contextlib.suppress(KeyError, ValueError):
+            registry.action(action_id).setIcon(icon(name))
 
 
 def group_actions(window: QMainWindow, registry: ActionRegistry, groups) -> None:
