@@ -177,3 +177,21 @@ def test_dark_palette_is_dark_and_icons_are_redrawn_for_it(qtbot, tmp_path):
         assert window_colour.lightness() < 80 < text_colour.lightness()
     finally:
         app.setPalette(light)
+
+
+def test_warm_up_loads_an_installed_model_but_never_downloads_at_start(
+    qtbot, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("BGERASER_MODEL_DIR", str(tmp_path / "empty-cache"))
+    model_file = tmp_path / "mine.onnx"
+    model_file.write_bytes(b"weights")
+    window = make_window(qtbot, tmp_path / "s.ini", {str(model_file): InstantBackend()})
+    window.session.warm_up()
+    qtbot.waitUntil(lambda: window.status.device_label.text() == "Device: CPU")
+
+    loads = []
+    window.session.inference._factory = lambda name, device: loads.append(name)
+    window.session.set_model("isnet-general-use", rerun=False)  # not in the empty cache
+    window.session.inference.warmup_runner.wait(2000)
+    assert loads == []
+    assert "fetched on first use" in window.statusBar().currentMessage()

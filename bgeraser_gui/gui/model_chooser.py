@@ -45,6 +45,18 @@ def model_display_name(model: str) -> str:
         return model
 
 
+def model_installed(model: str) -> bool:
+    """True when `model` (a registry/imported name or an .onnx path) is on disk already."""
+    if model_display_name(model) == Path(model).name and Path(model).suffix == ".onnx":
+        return Path(model).is_file()
+    try:
+        from bgeraser_gui.backends.model_cache import list_models, normalise_name
+    except ImportError:
+        return False
+    wanted = normalise_name(model)
+    return any(s.installed for s in list_models() if s.spec.name == wanted)
+
+
 def specs_in_use(names: list[str]) -> list[object]:
     """Spec-like records (for Help > About) of the models in use. A model opened from a file
     that is not in the registry is listed by file name with its licence marked unknown."""

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from bgeraser_gui.core.document import Document
 from bgeraser_gui.core.image_io import load_image
 from bgeraser_gui.gui.errors import ErrorReporter
-from bgeraser_gui.gui.model_chooser import model_display_name
+from bgeraser_gui.gui.model_chooser import model_display_name, model_installed
 from bgeraser_gui.gui.settings import AppSettings
 from bgeraser_gui.services.export import ExportService
 from bgeraser_gui.services.inference import InferenceService, SegmentationResult
@@ -169,7 +169,11 @@ class EditorSession(QObject):
             self.warm_up()
 
     def warm_up(self) -> None:
-        self.inference.warm_up(self.model, self.settings.device)
+        """Load the model in the background, if it is on disk (never download at start-up)."""
+        if model_installed(self.model):
+            self.inference.warm_up(self.model, self.settings.device)
+        else:
+            self.message.emit(f"{model_display_name(self.model)} will be fetched on first use")
 
     def segment(self) -> bool:
         doc = self.document
