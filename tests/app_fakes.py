@@ -74,7 +74,7 @@ def make_window(qtbot, settings_path: Path, backends: dict[str, object]):
 
     settings = AppSettings(settings_path)
     settings.default_model = next(iter(backends))
-    inference = InferenceService(backend_factory=lambda name, device: backends[name])
+    inference = InferenceService(backend_factory=lambda name, device, progress=None: backends[name])
     session = EditorSession(settings, None, inference=inference)
     window = MainWindow(settings, session)
     inference.setParent(session)

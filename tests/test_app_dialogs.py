@@ -133,7 +133,7 @@ def test_import_model_file_adds_it_to_the_chooser_and_selects_it(
 
     monkeypatch.setenv("BGERASER_MODEL_DIR", str(tmp_path / "cache"))
     window = make_window(qtbot, tmp_path / "s.ini", {"fake": InstantBackend()})
-    window.session.inference._factory = lambda name, device: InstantBackend(name)
+    window.session.inference._factory = lambda name, device, progress=None: InstantBackend(name)
     import_model_file(window, isnet_quint8_path)
     qtbot.waitUntil(lambda: window.session.model != "fake", timeout=60_000)
     name = window.session.model
@@ -190,7 +190,7 @@ def test_warm_up_loads_an_installed_model_but_never_downloads_at_start(
     qtbot.waitUntil(lambda: window.status.device_label.text() == "Device: CPU")
 
     loads = []
-    window.session.inference._factory = lambda name, device: loads.append(name)
+    window.session.inference._factory = lambda name, device, progress=None: loads.append(name)
     window.session.set_model("isnet-general-use", rerun=False)  # not in the empty cache
     window.session.inference.warmup_runner.wait(2000)
     assert loads == []

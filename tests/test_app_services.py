@@ -92,7 +92,7 @@ def test_warm_up_and_segment_load_the_backend_once(qtbot):
     backend = GatedBackend()
     backend.release()
 
-    def factory(name, device):
+    def factory(name, device, progress=None):
         loads.append((name, device))
         return backend
 
@@ -116,7 +116,7 @@ def test_a_mask_of_the_wrong_size_is_an_error_not_a_crash(qtbot):
         def predict(self, rgb, progress=None, cancel=None):
             return np.zeros((3, 3), np.float32)
 
-    service = InferenceService(backend_factory=lambda n, d: Wrong())
+    service = InferenceService(backend_factory=lambda n, d, p=None: Wrong())
     with qtbot.waitSignal(service.runner.failed) as blocker:
         service.segment(np.zeros((6, 8, 3), np.uint8), "wrong", "cpu")
     assert "mask" in str(blocker.args[1])

@@ -136,7 +136,7 @@ def test_a_missing_model_is_reported_without_losing_edits(qtbot, tmp_path):
     from bgeraser_gui.core.document import CONSTRAINTS, KEEP, Rect
     from bgeraser_gui.core.errors import ModelError
 
-    def missing(name, device):
+    def missing(name, device, progress=None):
         raise ModelError(f"model {name} is not installed")
 
     window = make_window(qtbot, tmp_path / "s.ini", {"fake": InstantBackend()})

@@ -17,13 +17,14 @@ from PySide6.QtCore import QObject, Signal
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, sub_progress
 from bgeraser_gui.services.worker import JobRunner
 
-BackendFactory = Callable[[str, str], object]  # (model name or .onnx path, device) -> backend
+# (model name or .onnx path, device, progress for a first-use download) -> backend
+BackendFactory = Callable[[str, str, ProgressFn | None], object]
 
 
-def default_backend_factory(model: str, device: str) -> object:
+def default_backend_factory(model: str, device: str, progress: ProgressFn | None = None) -> object:
     from bgeraser_gui.backends.loader import load_backend
 
-    return load_backend(model, device)
+    return load_backend(model, device, progress=progress)
 
 
 @dataclass
@@ -54,12 +55,12 @@ class InferenceService(QObject):
         self.warmup_runner.failed.connect(self._on_warm_failed)
         self._warm_model = ""
 
-    def backend(self, model: str, device: str) -> object:
+    def backend(self, model: str, device: str, progress: ProgressFn | None = None) -> object:
         """Load (once) and return the backend; call from a worker thread."""
         key = (model, device)
         with self._load_lock:
             if key not in self._backends:
-                self._backends[key] = self._factory(model, device)
+                self._backends[key] = self._factory(model, device, progress)
             return self._backends[key]
 
     def forget_backends(self) -> None:
@@ -83,7 +84,7 @@ class InferenceService(QObject):
         def job(progress: ProgressFn, cancel: CancelToken) -> SegmentationResult:
             start = time.perf_counter()
             progress(0.0, f"Loading {model}…")
-            backend = self.backend(model, device)
+            backend = self.backend(model, device, progress)  # downloads report here
             cancel.check()
             self.backendReady.emit(model, str(getattr(backend, "device", device)))
             mask = backend.predict(rgb, progress=sub_progress(progress, 0.05, 1.0), cancel=cancel)
