@@ -18,7 +18,7 @@ from bgeraser_gui.core.metrics import error_map, to_unit
 
 DEFAULT_TILE_HEIGHT = 200
 GAP = 6
-CAPTION_HEIGHT = 22
+CAPTION_HEIGHT = 22  # one text line
 BACKGROUND = (32, 32, 32)
 TEXT = (235, 235, 235)
 COLUMNS = ("photo", "ground truth", "prediction", "error (red extra, blue missing, grey ignored)")
@@ -60,12 +60,14 @@ def render_row(item: SheetItem, tile_height: int = DEFAULT_TILE_HEIGHT) -> Image
         _tile(error_map(item.prediction, item.truth, item.ignore), tile_height),
     ]
     width = sum(t.width for t in tiles) + GAP * (len(tiles) + 1)
-    row = Image.new("RGB", (width, CAPTION_HEIGHT + tile_height + GAP), BACKGROUND)
+    # title and metrics on two lines: narrow (portrait) rows would cut one long line
+    row = Image.new("RGB", (width, 2 * CAPTION_HEIGHT + tile_height + GAP), BACKGROUND)
     draw = ImageDraw.Draw(row)
-    draw.text((GAP, 4), f"{item.title}    {item.caption}", fill=TEXT, font=_font(14))
+    draw.text((GAP, 4), item.title, fill=TEXT, font=_font(14))
+    draw.text((GAP, 4 + CAPTION_HEIGHT), item.caption, fill=TEXT, font=_font(14))
     x = GAP
     for t in tiles:
-        row.paste(t, (x, CAPTION_HEIGHT))
+        row.paste(t, (x, 2 * CAPTION_HEIGHT))
         x += t.width + GAP
     return row
 
