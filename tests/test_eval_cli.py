@@ -314,3 +314,35 @@ def test_real_model_on_one_grabcut_photo(eval_dir, isnet_fp16_path, tmp_path):
     assert row["dataset"] == "grabcut50" and row["model"] == "isnet_medium_fp16"
     assert float(row["iou"]) > 0.9
     assert float(row["bf"]) > 0.8
+
+
+def test_model_failing_on_one_photo_skips_it(dataset, tmp_path, fake_model, monkeypatch):
+    from bgeraser_gui.core.errors import ModelError
+
+    predict = fake_model.backend.predict
+
+    def fail_on_first(rgb, progress=None, cancel=None):
+        if fake_model.backend.calls == 0:
+            fake_model.backend.calls += 1
+            raise ModelError("out of memory")
+        return predict(rgb, progress, cancel)
+
+    monkeypatch.setattr(fake_model.backend, "predict", fail_on_first)
+    out = tmp_path / "out"
+    assert main(["eval", str(dataset), "--model", "m", "--out", str(out)]) == 0
+    assert {r["stem"] for r in _rows(out)} == {"short"}
+    assert "exact: prediction failed: out of memory" in (out / "summary.md").read_text()
+
+
+def test_model_that_cannot_load_stops_with_one_line(dataset, tmp_path, monkeypatch, capsys):
+    from bgeraser_gui.core.errors import ModelError
+
+    def load_backend(name_or_path=None, device="auto"):
+        raise ModelError(f"model file not found: {name_or_path}")
+
+    loader = types.ModuleType("bgeraser_gui.backends.loader")
+    loader.load_backend = load_backend
+    monkeypatch.setitem(sys.modules, "bgeraser_gui.backends.loader", loader)
+    out = tmp_path / "out"
+    assert main(["eval", str(dataset), "--model", "gone.onnx", "--out", str(out)]) == 2
+    assert "error: model file not found: gone.onnx" in capsys.readouterr().err

@@ -198,7 +198,10 @@ class _Evaluator:
                 seconds = self._previous(sample, model, mode)
             else:
                 if raw is None:
-                    raw, raw_seconds, fresh = self._raw_prediction(backend, model, sample, data.rgb)
+                    predicted = self._raw_prediction(backend, model, sample, data.rgb)
+                    if predicted is None:
+                        break  # reported in `skipped`
+                    raw, raw_seconds, fresh = predicted
                     spent += raw_seconds if fresh and raw_seconds else 0.0
                 if mode == "raw":
                     alpha, seconds = raw, raw_seconds
@@ -233,13 +236,18 @@ class _Evaluator:
 
     def _raw_prediction(
         self, backend, model: _Model, sample: EvalSample, rgb: np.ndarray
-    ) -> tuple[np.ndarray, float | None, bool]:
-        """(mask, seconds, computed now?)"""
+    ) -> tuple[np.ndarray, float | None, bool] | None:
+        """(mask, seconds, computed now?), or None when the model failed on this photo."""
         path = _prediction_path(self.args.out, model.label, "raw", sample)
         if self.args.resume and path.exists():
             return _load_alpha(path), self._previous(sample, model, "raw"), False
+        network = backend()  # a model that cannot be loaded stops the whole run
         start = time.perf_counter()
-        mask = np.asarray(backend().predict(rgb), dtype=np.float32)
+        try:
+            mask = np.asarray(network.predict(rgb), dtype=np.float32)
+        except BgEraserError as exc:
+            self.skipped.append(f"{sample.dataset}/{sample.stem}: prediction failed: {exc}")
+            return None
         return mask, time.perf_counter() - start, True
 
     def _previous(self, sample: EvalSample, model: _Model, mode: str) -> float | None:
