@@ -13,13 +13,9 @@ import shlex
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-from PIL import Image
 
 from bgeraser_gui.core.contact_sheet import SheetItem, write_contact_sheet
 from bgeraser_gui.core.errors import BgEraserError
@@ -33,14 +29,15 @@ from bgeraser_gui.core.eval_report import (
     summarize,
     worst_rows,
 )
-from bgeraser_gui.core.metrics import (
-    DEFAULT_BAND_PX,
-    DEFAULT_BOUNDARY_TOLERANCE_PX,
-    evaluate_alpha,
-    unknown_band,
+from bgeraser_gui.core.eval_runner import (
+    MODES,
+    SampleScorer,
+    ScoringSettings,
+    load_alpha,
+    prediction_path,
 )
+from bgeraser_gui.core.metrics import DEFAULT_BAND_PX, DEFAULT_BOUNDARY_TOLERANCE_PX
 
-MODES = ("raw", "refined")
 FALLBACK_DEFAULT_MODEL = "isnet-general-use"
 
 
@@ -141,124 +138,11 @@ def _check_out_dir(out: Path, datasets: list[EvalDataset]) -> None:
             )
 
 
-def _prediction_path(out: Path, model: str, mode: str, sample: EvalSample) -> Path:
-    return out / "predictions" / model / mode / sample.dataset / f"{sample.stem}.png"
-
-
-def _save_alpha(path: Path, alpha: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.round(np.clip(alpha, 0, 1) * 255).astype(np.uint8)).save(path)
-
-
-def _load_alpha(path: Path) -> np.ndarray:
-    with Image.open(path) as im:
-        return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
-
-
-def _refine(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The product's default edge refinement; colour decontamination is skipped because it
-    does not change alpha (only the foreground colours)."""
-    from bgeraser_gui.core.matting import RefineOptions, refine
-
-    options = RefineOptions(decontaminate=False)
-    return np.asarray(refine(rgb, mask, options=options).alpha, dtype=np.float32)
-
-
-class _Evaluator:
-    """Predicts each sample once per model and scores it in every requested mode."""
-
-    def __init__(
-        self,
-        args: argparse.Namespace,
-        modes: tuple[str, ...],
-        writer: CsvResultWriter,
-        previous_seconds: dict[tuple, float | None] | None = None,
-    ):
-        self.args, self.modes, self.writer = args, modes, writer
-        # with --resume: the timings an earlier run measured for the predictions it saved
-        self.previous_seconds = previous_seconds or {}
-        self.rows: list[dict] = []
-        self.skipped: list[str] = []
-
-    def evaluate(self, backend, model: _Model, sample: EvalSample) -> float | None:
-        """Score one sample; returns the seconds spent computing (None if all reused)."""
-        try:
-            data = load_sample(sample)
-        except BgEraserError as exc:
-            self.skipped.append(f"{sample.dataset}/{sample.stem}: {exc}")
-            return None
-        band = unknown_band(data.alpha, data.trimap, self.args.band_px)
-        band_name = "trimap" if data.trimap is not None else f"contour+-{self.args.band_px}px"
-        spent, raw, raw_seconds = 0.0, None, None
-        for mode in self.modes:
-            path = _prediction_path(self.args.out, model.label, mode, sample)
-            seconds = None
-            if self.args.resume and path.exists():
-                alpha = _load_alpha(path)
-                seconds = self._previous(sample, model, mode)
-            else:
-                if raw is None:
-                    predicted = self._raw_prediction(backend, model, sample, data.rgb)
-                    if predicted is None:
-                        break  # reported in `skipped`
-                    raw, raw_seconds, fresh = predicted
-                    spent += raw_seconds if fresh and raw_seconds else 0.0
-                if mode == "raw":
-                    alpha, seconds = raw, raw_seconds
-                else:
-                    start = time.perf_counter()
-                    try:
-                        alpha = _refine(data.rgb, raw)
-                    except BgEraserError as exc:
-                        self.skipped.append(f"{sample.dataset}/{sample.stem} (refined): {exc}")
-                        continue
-                    elapsed = time.perf_counter() - start
-                    spent += elapsed
-                    seconds = None if raw_seconds is None else raw_seconds + elapsed
-                _save_alpha(path, alpha)
-            metrics = evaluate_alpha(
-                alpha, data.alpha, data.ignore, band, self.args.boundary_tolerance
-            )
-            row = {
-                "dataset": sample.dataset,
-                "stem": sample.stem,
-                "model": model.label,
-                "mode": mode,
-                "width": data.rgb.shape[1],
-                "height": data.rgb.shape[0],
-                "seconds": seconds,
-                "band": band_name,
-                **metrics,
-            }
-            self.rows.append(row)
-            self.writer.write(row)
-        return spent or None
-
-    def _raw_prediction(
-        self, backend, model: _Model, sample: EvalSample, rgb: np.ndarray
-    ) -> tuple[np.ndarray, float | None, bool] | None:
-        """(mask, seconds, computed now?), or None when the model failed on this photo."""
-        path = _prediction_path(self.args.out, model.label, "raw", sample)
-        if self.args.resume and path.exists():
-            return _load_alpha(path), self._previous(sample, model, "raw"), False
-        network = backend()  # a model that cannot be loaded stops the whole run
-        start = time.perf_counter()
-        try:
-            mask = np.asarray(network.predict(rgb), dtype=np.float32)
-        except BgEraserError as exc:
-            self.skipped.append(f"{sample.dataset}/{sample.stem}: prediction failed: {exc}")
-            return None
-        return mask, time.perf_counter() - start, True
-
-    def _previous(self, sample: EvalSample, model: _Model, mode: str) -> float | None:
-        return self.previous_seconds.get((sample.dataset, sample.stem, model.label, mode))
-
-
 def _sheet_items(rows: list[dict], out: Path, samples: dict) -> Iterator[SheetItem]:
     for row in rows:
         sample = samples[(row["dataset"], row["stem"])]
         data = load_sample(sample)
-        pred = _load_alpha(_prediction_path(out, row["model"], row["mode"], sample))
+        pred = load_alpha(prediction_path(out, row["model"], row["mode"], sample))
         caption = (
             f"IoU {row['iou']:.3f}  SAD {row['sad']:.2f}  MSE {row['mse']:.4f}  "
             f"BF {row['bf']:.3f}  band SAD {row['band_sad']:.2f}"
@@ -315,15 +199,18 @@ def _run(args: argparse.Namespace) -> int:
             for r in read_results_csv(csv_path)
         }
     done = 0
+    settings = ScoringSettings(
+        args.out, modes, args.resume, args.band_px, args.boundary_tolerance, previous_seconds
+    )
     with CsvResultWriter(csv_path) as writer, _sigterm_as_interrupt():
-        evaluator = _Evaluator(args, modes, writer, previous_seconds)
+        evaluator = SampleScorer(settings, writer)
         bar = _progress_bar(total)
         try:
             for model in models:
                 backend = _lazy_backend(model.spec, args.device)
                 for sample in order:
                     bar.set_description(f"{model.label} {sample.dataset}/{sample.stem}"[:60])
-                    seconds = evaluator.evaluate(backend, model, sample)
+                    seconds = evaluator.score(backend, model.label, sample)
                     if seconds is not None:
                         bar.set_postfix_str(f"{seconds:.2f} s/img")
                     bar.update(1)
