@@ -80,7 +80,7 @@ ACTION_SPECS: tuple[ActionSpec, ...] = (
     ),
     _spec(
         "smart_brush",
-        "S&mart brush (snap to edges)",
+        "Smart brush (snap to e&dges)",
         "S",
         "Tools",
         "Keep/remove strokes follow colour edges",
@@ -96,7 +96,7 @@ ACTION_SPECS: tuple[ActionSpec, ...] = (
     _spec("zoom_fit", "&Fit to window", "Ctrl+0", "View"),
     _spec("zoom_actual", "&Actual size (100%)", "Ctrl+1", "View"),
     _spec("cycle_view", "&Cycle view", "V", "View", separator_before=True),
-    _spec("view_overlay", "Mask &overlay", "1", "View", checkable=True),
+    _spec("view_overlay", "Mask o&verlay", "1", "View", checkable=True),
     _spec("view_checker", "Cutout on &checkerboard", "2", "View", checkable=True),
     _spec("view_color", "Cutout on co&lour", "3", "View", checkable=True),
     _spec("view_mask", "&Mask (black and white)", "4", "View", checkable=True),

@@ -55,7 +55,7 @@ class MainWindow(QMainWindow):
         self.status.cancel_button.clicked.connect(self.cancel)
         self.model_chooser = ModelChooser(self)
         # listing the model cache touches the disk: do it right after the window is up
-        QTimer.singleShot(0, lambda: self.model_chooser.reload(self.session.model))
+        QTimer.singleShot(0, self._reload_models)
         self.status.set_model(model_display_name(self.session.model))
 
         self.history_panel = HistoryPanel(self)
@@ -100,6 +100,9 @@ class MainWindow(QMainWindow):
         dock.toggleViewAction().toggled.connect(toggle.setChecked)
         toggle.triggered.connect(lambda shown: self.show_dock(dock, shown))
         return dock
+
+    def _reload_models(self) -> None:
+        self.model_chooser.reload(self.session.model)
 
     def show_dock(self, dock: QDockWidget, shown: bool = True) -> None:
         dock.setVisible(shown)
