@@ -301,7 +301,9 @@ def test_quitting_with_unexported_touch_ups_asks_first_without_blocking(qtbot, t
     assert window.close()  # only a model result: nothing to lose, closes at once
     window.show()
     window._discard_confirmed = False
+    assert not window.isWindowModified()
     _paint_keep(doc)
+    assert window.isWindowModified()  # "a.png* — bgeraser"
     assert not window.close()
     assert window.isVisible() and window.discard_box.isVisible()
     assert "a.png" in window.discard_box.informativeText()
@@ -312,6 +314,7 @@ def test_quitting_with_unexported_touch_ups_asks_first_without_blocking(qtbot, t
     with qtbot.waitSignal(window.session.exported):
         window.session.export(ExportOptions(), out)
     assert window.session.unsaved_documents() == []
+    assert not window.isWindowModified()
     _paint_keep(doc, 10)  # a new stroke after the export: unsaved again
     assert window.session.unsaved_documents() == [doc]
     doc.undo()  # back to exactly what was exported

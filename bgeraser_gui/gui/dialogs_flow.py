@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QDialog, QFileDialog
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
+from bgeraser_gui import APP_NAME
 from bgeraser_gui.gui.settings import export_options_from_dict
 
 if TYPE_CHECKING:
@@ -140,3 +142,24 @@ def _imported(window: MainWindow, name: str) -> None:
     window.model_chooser.reload(name)
     window.session.set_model(name)
     window.statusBar().showMessage(f"Imported model {name}", 5000)
+
+
+def ask_discard_and_quit(window: MainWindow, names: list[str]) -> None:
+    """Non-modal "Quit without exporting?"; the destructive answer closes the window."""
+    box = QMessageBox(QMessageBox.Icon.Question, APP_NAME, "Quit without exporting?", parent=window)
+    box.setObjectName("discardEditsBox")
+    box.setInformativeText(
+        "These photos have touch-ups that were not exported: " + ", ".join(names)
+    )
+    discard = box.addButton("Quit without exporting", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setWindowModality(Qt.WindowModality.NonModal)
+
+    def answered(button) -> None:
+        if button is discard:
+            window._discard_confirmed = True
+            window.close()
+
+    box.buttonClicked.connect(answered)
+    box.show()
+    window.discard_box = box

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
     QMenu,
-    QMessageBox,
 )
 
 from bgeraser_gui import APP_NAME
@@ -62,6 +61,7 @@ class MainWindow(QMainWindow):
         self.history_dock = self._dock("History", self.history_panel, "toggle_history")
         self.batch_panel = self.batch_link = None
         self._discard_confirmed = False
+        self._watched_history = None
         self._add_batch_panel()
         self.menus = self.actions_.build_menus(self.menuBar())
         self.recent_menu = QMenu("Open &recent", self)
@@ -188,20 +188,30 @@ class MainWindow(QMainWindow):
         s.modelChanged.connect(lambda model: self.status.set_model(model_display_name(model)))
         s.modelChanged.connect(self.model_chooser.select)
         s.deviceChanged.connect(self.status.set_device)
+        s.exported.connect(lambda _path: self._update_title())
 
     # -- document --------------------------------------------------------------------------
     def on_document_changed(self, doc) -> None:
         self.canvas.set_document(doc)
-        self.history_panel.set_history(
-            None if doc is None else doc.history, None if doc is None else doc
-        )
+        history = None if doc is None else doc.history
+        self.history_panel.set_history(history, doc)
+        if self._watched_history is not None:
+            self._watched_history.remove_listener(self._update_title)
+        self._watched_history = history
+        if history is not None:
+            history.add_listener(self._update_title)
+        self.status.set_image_size(*((doc.width, doc.height) if doc else (None, None)))
+        self._update_title()
+
+    def _update_title(self, _history=None) -> None:
+        """'photo.jpg* — bgeraser' while the photo has touch-ups that were not exported."""
+        doc = self.session.document
         if doc is None:
-            self.status.set_image_size(None, None)
             self.setWindowTitle(APP_NAME)
             return
-        self.status.set_image_size(doc.width, doc.height)
         name = doc.path.name if doc.path else "untitled"
-        self.setWindowTitle(f"{name} — {APP_NAME}")
+        self.setWindowTitle(f"{name}[*] — {APP_NAME}")
+        self.setWindowModified(self.session.needs_saving(doc))
 
     def open_paths(self, paths: list[str | Path]) -> None:
         """Open dropped / command-line files and folders (many images also go to the batch)."""
@@ -358,7 +368,9 @@ class MainWindow(QMainWindow):
         unsaved = self.session.unsaved_documents()
         if unsaved and not self._discard_confirmed:
             event.ignore()  # ask without blocking; "Quit without exporting" closes again
-            self._ask_discard([doc.path.name if doc.path else "untitled" for doc in unsaved])
+            from bgeraser_gui.gui.dialogs_flow import ask_discard_and_quit
+
+            ask_discard_and_quit(self, [d.path.name if d.path else "untitled" for d in unsaved])
             return
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
@@ -368,24 +380,3 @@ class MainWindow(QMainWindow):
             self.batch_panel.shutdown()
         QApplication.instance().removeEventFilter(self)
         super().closeEvent(event)
-
-    def _ask_discard(self, names: list[str]) -> None:
-        box = QMessageBox(
-            QMessageBox.Icon.Question, APP_NAME, "Quit without exporting?", parent=self
-        )
-        box.setObjectName("discardEditsBox")
-        box.setInformativeText(
-            "These photos have touch-ups that were not exported: " + ", ".join(names)
-        )
-        discard = box.addButton("Quit without exporting", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setWindowModality(Qt.WindowModality.NonModal)
-
-        def answered(button) -> None:
-            if button is discard:
-                self._discard_confirmed = True
-                self.close()
-
-        box.buttonClicked.connect(answered)
-        box.show()
-        self.discard_box = box
