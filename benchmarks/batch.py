@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rembg", type=Path, default=DEFAULT_REMBG, help="rembg executable")
     parser.add_argument("--workers", type=int, default=1, help="bgeraser batch --workers")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument(
+        "--ours-args", default="", help="extra bgeraser-cli batch arguments, e.g. '--runtime torch'"
+    )
     parser.add_argument("--keep", type=Path, default=None, help="copy both outputs here")
     args = parser.parse_args(argv)
 
@@ -102,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         ours_cmd = [sys.executable, "-m", "bgeraser_gui.cli", "batch", str(inputs)]
         ours_cmd += ["-o", str(ours_out), "--model", str(args.model), "--no-refine", "-q"]
         ours_cmd += ["--workers", str(args.workers), "--report", str(tmp / "report.jsonl")]
+        ours_cmd += args.ours_args.split()
         # rembg only loads custom models from inside its home folder: link the file there.
         rembg_home = tmp / "rembg_home"
         rembg_home.mkdir()

@@ -17,6 +17,7 @@ from bgeraser_gui.core.compose import ExportOptions
 class PipelineSpec:
     model: str | None = None  # registry name or .onnx path; None = the default model
     device: str = "auto"
+    runtime: str = "auto"  # inference library: "auto", "torch" or "onnxruntime"
     refine: bool = True  # trimap alpha matting after segmentation
     export: ExportOptions = field(default_factory=ExportOptions)
     # Tests and embedders may supply their own backend (must be picklable for processes/Ray).
@@ -30,7 +31,7 @@ class PipelineSpec:
         from bgeraser_gui.backends.loader import load_backend
         from bgeraser_gui.backends.registry import DEFAULT_MODEL
 
-        return load_backend(self.model or DEFAULT_MODEL, self.device)
+        return load_backend(self.model or DEFAULT_MODEL, self.device, engine=self.runtime)
 
     def build(self):
         """Load the model (once per worker) and return a ready `core.pipeline.Pipeline`."""
