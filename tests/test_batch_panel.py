@@ -246,3 +246,20 @@ def test_cancel_stops_an_export(qtbot, tmp_path):
     assert written == 1 and failed == 0
     assert errors == ["export cancelled: 4 not written"]
     assert len(list((tmp_path / "out").iterdir())) == 1
+
+
+def test_remove_items_forgets_them_for_good(qtbot, tmp_path, photos):
+    panel = _panel(qtbot, tmp_path)
+    panel.add_paths([photos])
+    qtbot.waitUntil(lambda: _settled(panel), timeout=WAIT_MS)
+    items = _by_name(panel)
+    gone = [items["clean.png"].id, items["broken.jpg"].id]
+    panel.table.selectRow(panel.table.row_of(gone[0]))
+    panel.table.selectRow(panel.table.row_of(gone[1]))
+    assert panel.remove_items(gone) == 2
+    assert sorted(_by_name(panel)) == ["edge.png", "noisy.png"]
+    assert panel.table.rowCount() == 2 and "broken" not in panel.failure_label.text()
+    assert panel.store.alpha(gone[0]) is None  # its saved mask is deleted too
+    assert (photos / "clean.png").is_file()  # never the photo itself
+    reopened = _panel(qtbot, tmp_path, autostart=False)
+    assert sorted(_by_name(reopened)) == ["edge.png", "noisy.png"]

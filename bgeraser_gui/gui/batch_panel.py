@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -104,6 +105,13 @@ class BatchPanel(QWidget):
         self.export_all_button.clicked.connect(lambda: self._export_with_dialog(selected=False))
         self.export_selected_button = QPushButton("Export selected…")
         self.export_selected_button.clicked.connect(lambda: self._export_with_dialog(selected=True))
+        self.remove_button = QPushButton("Remove selected")
+        self.remove_button.setToolTip("Take the selected photos out of the batch (Delete)")
+        self.remove_button.clicked.connect(lambda: self.remove_items(self.selected_ids()))
+        delete = QShortcut(
+            QKeySequence.StandardKey.Delete, self.table, self._remove_selected_shortcut
+        )
+        delete.setContext(Qt.ShortcutContext.WidgetShortcut)  # never steals the editor's Delete
 
         self.progress = QProgressBar(textVisible=True)
         self.progress.setRange(0, 1)
@@ -123,6 +131,7 @@ class BatchPanel(QWidget):
         bottom.addWidget(self.export_all_button)
         bottom.addWidget(self.export_selected_button)
         bottom.addStretch(1)
+        bottom.addWidget(self.remove_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
@@ -158,6 +167,23 @@ class BatchPanel(QWidget):
                 self._set_state(entry, QUEUED, "")
         if todo:
             self.service.process(todo)
+
+    def remove_items(self, item_ids: list[str]) -> int:
+        """Take items out of the batch and delete their saved masks and edits (not the photos)."""
+        removed = [i for i in item_ids if i in self.entries]
+        self.service.discard(set(removed))
+        for item_id in removed:
+            del self.entries[item_id]
+            self.table.remove_entry(item_id)
+            self.store.forget(item_id)
+        if removed:
+            self._update_failures()
+            self.save_now()
+            self.queueChanged.emit()
+        return len(removed)
+
+    def _remove_selected_shortcut(self) -> None:
+        self.remove_items(self.selected_ids())
 
     def cancel(self) -> None:
         self.service.cancel()

@@ -78,6 +78,11 @@ class BatchTable(QTableWidget):
             self._name_items[entry.id] = name
         self.show_state(entry)
 
+    def remove_entry(self, item_id: str) -> None:
+        item = self._name_items.pop(item_id, None)
+        if item is not None:
+            self.removeRow(item.row())
+
     def row_of(self, item_id: str) -> int:
         return self._name_items[item_id].row()
 

@@ -116,6 +116,14 @@ class BatchQueueService(QObject):
             self.runningChanged.emit(True)
             self._thread.start()
 
+    def discard(self, item_ids: set[str]) -> None:
+        """Drop items from the work queue (an item already being processed still finishes)."""
+        with self._lock:
+            kept = [e for e in self._queue if e.id not in item_ids]
+            self._total -= len(self._queue) - len(kept)
+            self._queue = deque(kept)
+            self._thumb_queue = deque(e for e in self._thumb_queue if e.id not in item_ids)
+
     def cancel(self) -> None:
         """Abandon the current item (it goes back to queued) and any running export."""
         with self._lock:
