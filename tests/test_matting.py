@@ -60,6 +60,17 @@ def test_tiled_band_solve_equals_full_image_solve(monkeypatch):
     assert np.all(tiled[trimap == 255] == 1) and np.all(tiled[trimap == 0] == 0)
 
 
+def test_parallel_tiles_give_the_same_result_as_one_thread(monkeypatch):
+    rgb, alpha, _, _ = synthetic_composite()
+    trimap = band_trimap(alpha)
+    monkeypatch.setattr(matting, "TILE_PX", 40)
+    monkeypatch.setattr(matting, "MARGIN_PX", 12)
+    monkeypatch.setattr(matting, "MAX_WORKERS", 1)
+    sequential = estimate_alpha(rgb, trimap, "cf")
+    monkeypatch.setattr(matting, "MAX_WORKERS", 3)
+    assert np.allclose(estimate_alpha(rgb, trimap, "cf"), sequential, atol=1e-6)
+
+
 def test_refine_beats_the_raw_mask_and_keeps_inputs():
     rgb, alpha, _, mask = synthetic_composite()
     rgb_before, mask_before = rgb.copy(), mask.copy()
@@ -136,6 +147,7 @@ def test_cancel_stops_promptly_and_leaves_inputs_unchanged(monkeypatch):
     started = []  # cancel polls seen when each tile started
     original = matting._solve_tile
     monkeypatch.setattr(matting, "TILE_PX", 48)
+    monkeypatch.setattr(matting, "MAX_WORKERS", 1)  # one thread: the poll count is exact
     monkeypatch.setattr(
         matting, "_solve_tile", lambda *a, **k: (started.append(token.polls), original(*a, **k))[1]
     )

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from bgeraser_gui.core.matting_tiles import tiles_over
+from bgeraser_gui.core.matting_tiles import Tile, run_parallel, tiles_over, worker_count
 from bgeraser_gui.core.numba_warmup import ensure_numba_cache_dir
 from bgeraser_gui.core.progress import CancelToken, ProgressFn
 
 ensure_numba_cache_dir()
 
-FOREGROUND_TILE_PX = 512
+FOREGROUND_TILE_PX = 256
 FOREGROUND_MARGIN_PX = 32
 
 
@@ -36,18 +36,24 @@ def estimate_foreground(
     if trimap is not None:
         partial &= trimap == 128
     tiles = list(tiles_over(partial, FOREGROUND_TILE_PX, FOREGROUND_MARGIN_PX))
-    for number, tile in enumerate(tiles):
+    done = [0]
+
+    def solve(tile: Tile) -> None:  # tiles write disjoint cores: safe on parallel threads
         if cancel is not None:
             cancel.check()
-        if progress is not None:
-            progress(number / max(1, len(tiles)), "Removing background colour from edges")
         crop = tile.crop
         tile_image = rgb[crop].astype(np.float32) * (1.0 / 255.0)
         tile_alpha = np.ascontiguousarray(alpha[crop], dtype=np.float32)
         estimated = estimate_foreground_ml(tile_image, tile_alpha)
-        inner = tile.core_in_crop
         target = partial[tile.core]
-        foreground[tile.core][target] = estimated[inner][target]
+        foreground[tile.core][target] = estimated[tile.core_in_crop][target]
+
+    def finished(tile: Tile) -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0] / len(tiles), "Removing background colour from edges")
+
+    run_parallel(tiles, solve, worker_count(), finished)
     if progress is not None:
         progress(1.0, "Removing background colour from edges")
     return foreground

@@ -15,7 +15,14 @@ import cv2
 import numpy as np
 import scipy.sparse
 
-from bgeraser_gui.core.matting_tiles import Tile, band_system, tiles_over
+from bgeraser_gui.core.matting_tiles import (
+    Tile,
+    band_system,
+    colour_classes,
+    run_parallel,
+    tiles_over,
+    worker_count,
+)
 from bgeraser_gui.core.numba_warmup import ensure_numba_cache_dir
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress, sub_progress
 from bgeraser_gui.core.trimap import TRIMAP_FG, TRIMAP_UNKNOWN, make_trimap
@@ -28,6 +35,7 @@ MARGIN_PX = 32  # context around each tile core
 WIDE_BAND_PX = 48  # unknown regions thicker than this are first solved at half resolution
 PRIOR_WEIGHT = 1e-8  # tiny pull towards the model's mask; keeps isolated regions well-posed
 CG_RTOL = 1e-7
+MAX_WORKERS = worker_count()
 CG_MAXITER = 5000
 
 
@@ -193,14 +201,21 @@ def estimate_alpha(
         progress = sub_progress(progress, 0.3, 1.0)
     tiles = list(tiles_over(unknown, TILE_PX, MARGIN_PX))
     solved = np.zeros(unknown.shape, bool)
-    weights = np.array([np.count_nonzero(unknown[t.core]) for t in tiles], np.float64)
-    done = 0.0
-    for tile, weight in zip(tiles, weights, strict=True):
+    total = float(np.count_nonzero(unknown))
+    done = [0.0]
+
+    def solve(tile: Tile) -> None:
         if cancel is not None:
             cancel.check()
-        progress(done / weights.sum(), "Refining edges")
         _solve_tile(rgb, trimap, prior, alpha, solved, tile, method, cancel, notes)
-        done += weight
+
+    def finished(tile: Tile) -> None:  # runs on the calling thread
+        done[0] += np.count_nonzero(unknown[tile.core])
+        progress(done[0] / total, "Refining edges")
+
+    progress(0.0, "Refining edges")
+    for group in colour_classes(tiles, TILE_PX):
+        run_parallel(group, solve, MAX_WORKERS, finished)
     progress(1.0, "Refining edges")
     return alpha
 
