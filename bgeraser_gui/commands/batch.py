@@ -69,12 +69,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="CPU threads each worker's model may use; with --engine ray also the CPUs "
         "reserved per actor (default: all cores locally, 1 per Ray actor)",
     )
-    parser.add_argument(
-        "--runtime",
-        choices=("auto", "torch", "onnxruntime"),
-        default="auto",
-        help="inference library for the model (default: auto, the fastest for the device)",
-    )
     parser.add_argument("--report", type=Path, default=None, metavar="FILE.jsonl")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_model_options(parser)

@@ -27,6 +27,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         help="where the model runs (default: auto = CUDA > MPS > CPU)",
     )
     group.add_argument(
+        "--runtime",
+        choices=("auto", "torch", "onnxruntime"),
+        default="auto",
+        help="inference library for the model (default: auto, the fastest for the device)",
+    )
+    group.add_argument(
         "--refine",
         action=argparse.BooleanOptionalAction,
         default=True,

@@ -44,7 +44,7 @@ def build_pipeline(args: argparse.Namespace):
     from bgeraser_gui.core.pipeline import Pipeline
 
     export = export_options_from_args(args)
-    backend = load_backend(args.model or DEFAULT_MODEL, device=args.device)
+    backend = load_backend(args.model or DEFAULT_MODEL, device=args.device, engine=args.runtime)
     return Pipeline(
         backend,
         refine=RefineOptions(enabled=args.refine),
