@@ -93,7 +93,10 @@ def _cover(background: Image.Image, size: tuple[int, int]) -> Image.Image:
     width, height = size
     scale = max(width / background.width, height / background.height)
     scaled = background.resize(
-        (max(width, round(background.width * scale)), max(height, round(background.height * scale))),
+        (
+            max(width, round(background.width * scale)),
+            max(height, round(background.height * scale)),
+        ),
         Image.Resampling.LANCZOS,
     )
     left = (scaled.width - width) // 2
@@ -231,4 +234,3 @@ def export_cutout(
             if options.existing == "skip":
                 return None
     raise ExportError(f"{out_path.name}: no free numbered name left")
-

@@ -160,7 +160,9 @@ def _to_loaded(im: Image.Image, path: Path | None) -> LoadedImage:
     )
 
 
-def _to_rgb(im: Image.Image, icc: bytes | None) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
+def _to_rgb(
+    im: Image.Image, icc: bytes | None
+) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
     """Return (RGB uint8, alpha uint8 or None, ICC profile valid for the RGB data)."""
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
