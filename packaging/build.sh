@@ -9,7 +9,7 @@
 #   BGERASER_TORCH      torch requirement (default torch==2.13.0, a CPU-only build here)
 #   BGERASER_TORCH_PIP  extra pip arguments for torch, e.g. the --index-url of PyTorch's CPU
 #                       wheel index, so pip does not pick the much larger CUDA build
-#   PYTHON              interpreter for a new venv (default python3)
+#   PYTHON              interpreter for a new venv (default python3; 3.11+, for tomllib)
 # Models are not bundled: the app downloads or imports them into the per-user cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
