@@ -29,14 +29,20 @@ def prediction_path(out: Path, model: str, mode: str, sample: EvalSample) -> Pat
     return out / "predictions" / model / mode / sample.dataset / f"{sample.stem}.png"
 
 
-def save_alpha(path: Path, alpha: np.ndarray) -> None:
+def alpha_to_u8(alpha: np.ndarray) -> np.ndarray:
+    """8-bit alpha, as exported: what is scored and saved, so resumed runs score the same."""
+    return np.round(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def save_alpha(path: Path, alpha_u8: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.round(np.clip(alpha, 0, 1) * 255).astype(np.uint8)).save(path)
+    Image.fromarray(alpha_u8).save(path)
 
 
 def load_alpha(path: Path) -> np.ndarray:
+    """A saved prediction as uint8 alpha."""
     with Image.open(path) as im:
-        return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+        return np.asarray(im.convert("L"), dtype=np.uint8)
 
 
 def refine_alpha(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -104,6 +110,7 @@ class SampleScorer:
                     elapsed = time.perf_counter() - start
                     spent += elapsed
                     seconds = None if raw_seconds is None else raw_seconds + elapsed
+                alpha = alpha_to_u8(alpha)
                 save_alpha(path, alpha)
             metrics = evaluate_alpha(alpha, data.alpha, data.ignore, band, cfg.boundary_tolerance)
             row = {
@@ -127,7 +134,8 @@ class SampleScorer:
         """(mask, seconds, computed now?), or None when the model failed on this photo."""
         path = prediction_path(self.settings.out, model, "raw", sample)
         if self.settings.resume and path.exists():
-            return load_alpha(path), self._previous(sample, model, "raw"), False
+            mask = load_alpha(path).astype(np.float32) / 255.0
+            return mask, self._previous(sample, model, "raw"), False
         network = get_backend()  # a model that cannot be loaded stops the whole run
         start = time.perf_counter()
         try:
