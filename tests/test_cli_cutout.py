@@ -77,3 +77,16 @@ def test_cli_over_bad_input_corpus(tmp_path, shared_dir, isnet_fp16_path):
         with Image.open(out / (name.rsplit(".", 1)[0] + "_cutout.png")) as cut:
             assert cut.size == (source.width, source.height) and cut.mode == "RGBA"
     assert f"{len(ok)} written, 0 skipped, {len(bad)} failed" in result.stderr
+
+
+def test_damaged_model_file_is_one_line_not_a_traceback(tmp_path, capsys):
+    photo = tmp_path / "p.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(photo)
+    model = tmp_path / "broken.onnx"
+    model.write_bytes(b"\x08\x07garbage that is not a protobuf" * 10)
+    code = main(["cutout", str(photo), "-o", str(tmp_path / "out"), "--model", str(model)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "model" in err
+    assert not (tmp_path / "out" / "p_cutout.png").exists()

@@ -8,7 +8,7 @@ from batch_fakes import EllipseBackend, write_photo
 from PIL import Image
 
 from bgeraser_gui.core.compose import ExportOptions
-from bgeraser_gui.core.errors import Cancelled
+from bgeraser_gui.core.errors import Cancelled, ExportError
 from bgeraser_gui.core.matting import RefineOptions
 from bgeraser_gui.core.pipeline import Pipeline
 from bgeraser_gui.core.progress import CancelToken
@@ -63,3 +63,13 @@ def test_skip_policy_does_not_run_the_model(tmp_path):
     pipeline = Pipeline(backend, export=ExportOptions(existing="skip"))
     assert pipeline.process_file(src, tmp_path) is None
     assert backend.calls == 0 and (tmp_path / "p_cutout.png").read_bytes() == b"keep me"
+
+
+def test_overwriting_the_original_is_refused_before_the_model_runs(tmp_path):
+    src = write_photo(tmp_path / "p.png")
+    before = src.read_bytes()
+    backend = EllipseBackend()
+    export = ExportOptions(existing="overwrite", name_pattern="{stem}")
+    with pytest.raises(ExportError, match="original"):
+        Pipeline(backend, export=export).process_file(src, tmp_path)
+    assert backend.calls == 0 and src.read_bytes() == before

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from bgeraser_gui.commands.common import (
     add_export_options,
     add_model_options,
+    default_model_name,
     export_options_from_args,
     fail,
 )
@@ -39,12 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def build_pipeline(args: argparse.Namespace):
     """Load the model once and configure the pipeline from the command-line options."""
     from bgeraser_gui.backends.loader import load_backend
-    from bgeraser_gui.backends.registry import DEFAULT_MODEL
     from bgeraser_gui.core.matting import RefineOptions
     from bgeraser_gui.core.pipeline import Pipeline
 
     export = export_options_from_args(args)
-    backend = load_backend(args.model or DEFAULT_MODEL, device=args.device, engine=args.runtime)
+    model = args.model or default_model_name()
+    backend = load_backend(model, device=args.device, engine=args.runtime)
     return Pipeline(
         backend,
         refine=RefineOptions(enabled=args.refine),
@@ -65,10 +66,10 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"cannot create output folder {args.out}: {exc.strerror or exc}")
     try:
         pipeline = build_pipeline(args)
-    except ValueError as exc:
+    except (ValueError, BgEraserError) as exc:
         return fail(str(exc))
-    except BgEraserError as exc:
-        return fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - a damaged model file must not print a traceback
+        return fail(f"cannot load the model: {type(exc).__name__}: {exc}")
     return process_all(pipeline, files, args.out, quiet=args.quiet)
 
 

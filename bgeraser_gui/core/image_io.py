@@ -109,7 +109,7 @@ def decode_image(
     if width * height > max_pixels:
         raise ImageTooLargeError(
             f"{name}: {width}x{height} is {width * height / 1e6:.0f} MP, over the "
-            f"{max_pixels / 1e6:.0f} MP limit (raise it in the settings if this is a real photo)"
+            f"{max_pixels / 1e6:.0f} MP safety limit (bgeraser-cli: --max-megapixels)"
         )
     if width < 1 or height < 1:
         raise CorruptImageError(f"{name}: image has no pixels ({width}x{height})")
