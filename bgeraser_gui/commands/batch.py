@@ -12,6 +12,7 @@ from tqdm import tqdm
 from bgeraser_gui.commands.common import (
     add_export_options,
     add_model_options,
+    default_model_name,
     export_options_from_args,
     fail,
 )
@@ -114,6 +115,8 @@ def run(args: argparse.Namespace, backend_factory=None) -> int:
         spec = spec_from_args(args)
         if backend_factory is not None:
             spec = dataclasses.replace(spec, backend_factory=backend_factory)
+        elif spec.model is None:  # resolve once here, so workers agree and it is said once
+            spec = dataclasses.replace(spec, model=default_model_name())
         jobs = collect_jobs(args.inputs, args.out, recursive=args.recursive)
     except (ValueError, BgEraserError) as exc:
         return fail(str(exc))

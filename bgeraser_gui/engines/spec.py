@@ -29,9 +29,10 @@ class PipelineSpec:
         if self.backend_factory is not None:
             return self.backend_factory()
         from bgeraser_gui.backends.loader import load_backend
-        from bgeraser_gui.backends.registry import DEFAULT_MODEL
+        from bgeraser_gui.commands.common import default_model_name
 
-        return load_backend(self.model or DEFAULT_MODEL, self.device, engine=self.runtime)
+        model = self.model or default_model_name(notify=None)
+        return load_backend(model, self.device, engine=self.runtime)
 
     def build(self):
         """Load the model (once per worker) and return a ready `core.pipeline.Pipeline`."""
