@@ -30,6 +30,7 @@ from bgeraser_gui.gui.toolbar import TOOL_ACTIONS, VIEW_ACTIONS, build_toolbar, 
 
 FILE_FILTER = "Images ({})".format(" ".join(f"*{e}" for e in sorted(SUPPORTED_EXTENSIONS)))
 BATCH_THRESHOLD = 2  # a drop of more images than this also goes to the batch panel
+NO_MASK_HINT = "No mask yet — Ctrl+R to find the subject"
 
 
 class MainWindow(QMainWindow):
@@ -184,6 +185,7 @@ class MainWindow(QMainWindow):
         s.documentChanged.connect(self.on_document_changed)
         s.progress.connect(self.status.set_progress)
         s.busyChanged.connect(lambda busy: None if busy else self.status.finish_progress())
+        s.busyChanged.connect(lambda _busy: self._update_hint())
         s.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         s.modelChanged.connect(lambda model: self.status.set_model(model_display_name(model)))
         s.modelChanged.connect(self.model_chooser.select)
@@ -203,8 +205,15 @@ class MainWindow(QMainWindow):
         self.status.set_image_size(*((doc.width, doc.height) if doc else (None, None)))
         self._update_title()
 
+    def _update_hint(self) -> None:
+        """Tell the user how to get a mask while the photo has none and nothing is running."""
+        doc = self.session.document
+        idle_unmasked = doc is not None and not self.session.busy and not doc.has_mask
+        self.status.set_hint(NO_MASK_HINT if idle_unmasked else "")
+
     def _update_title(self, _history=None) -> None:
         """'photo.jpg* — bgeraser' while the photo has touch-ups that were not exported."""
+        self._update_hint()
         doc = self.session.document
         if doc is None:
             self.setWindowTitle(APP_NAME)

@@ -10,6 +10,7 @@ class StatusPanel:
 
     def __init__(self, bar: QStatusBar) -> None:
         self.bar = bar
+        self.hint_label = QLabel()
         self.progress_label = QLabel()
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -24,6 +25,7 @@ class StatusPanel:
         self.model_label = QLabel()
         self.device_label = QLabel()
         for name, widget in (
+            ("statusHint", self.hint_label),
             ("statusProgressText", self.progress_label),
             ("statusProgress", self.progress),
             ("statusCancel", self.cancel_button),
@@ -36,8 +38,14 @@ class StatusPanel:
             widget.setObjectName(name)
             bar.addPermanentWidget(widget)
         self.finish_progress()
+        self.set_hint("")
         self.set_device("")
         self.set_model("")
+
+    def set_hint(self, text: str) -> None:
+        """A standing hint about what to do next ("" hides it)."""
+        self.hint_label.setText(text)
+        self.hint_label.setVisible(bool(text))
 
     def set_device(self, device: str) -> None:
         text = {"cpu": "CPU", "cuda": "CUDA", "mps": "Apple GPU"}.get(device.split(":")[0], device)

@@ -6,6 +6,10 @@ that mode is next painted). CHECKER and COLOR share one premultiplied RGBA cutou
 canvas paints the checkerboard or the matte colour behind it in screen space. OVERLAY is a red
 tint layer (coverage 1 - alpha) painted over the original at the overlay opacity, so changing
 the opacity costs one repaint, not a re-render.
+
+A document with no mask yet (no model run, no strokes) is shown as the untouched photo in every
+mode (no red tint, a full cutout, a white mask) rather than as "everything removed"; the
+first mask or stroke re-renders the whole image.
 """
 
 from __future__ import annotations
@@ -51,11 +55,21 @@ def _gray3(channel: np.ndarray) -> np.ndarray:
     return cv2.merge([channel, channel, channel])
 
 
-def render_overlay(doc: Document, rect: Rect) -> np.ndarray:
+def shown_alpha_u8(doc: Document, rect: Rect, masked: bool | None = None) -> np.ndarray:
+    """The alpha to display inside `rect`: the document's, or fully opaque while the document
+    has no mask yet (`masked` = `doc.has_mask`, passed in to scan the constraints only once)."""
+    if masked is None:
+        masked = doc.has_mask
+    if masked:
+        return doc.alpha_u8(rect)
+    return np.full((rect.height, rect.width), 255, np.uint8)
+
+
+def render_overlay(doc: Document, rect: Rect, masked: bool | None = None) -> np.ndarray:
     """Premultiplied RGBA tint of `rect`, drawn over the photo at the overlay opacity: red with
     coverage 1 - alpha (removed areas), yellow over REFINE strokes."""
     sl = rect.slices()
-    t = 255 - doc.alpha_u8(rect)
+    t = 255 - shown_alpha_u8(doc, rect, masked)
     out = np.zeros((*t.shape, 4), np.uint8)
     out[..., 0] = t
     out[..., 3] = t
@@ -65,10 +79,10 @@ def render_overlay(doc: Document, rect: Rect) -> np.ndarray:
     return out
 
 
-def render_cutout(doc: Document, rect: Rect) -> np.ndarray:
+def render_cutout(doc: Document, rect: Rect, masked: bool | None = None) -> np.ndarray:
     """Premultiplied RGBA uint8 of `rect` (decontaminated colours where a refined matte exists)."""
     sl = rect.slices()
-    a8 = doc.alpha_u8(rect)
+    a8 = shown_alpha_u8(doc, rect, masked)
     fg = doc.foreground
     if fg is not None and doc.refined_alpha is not None:
         colour = np.rint(np.clip(fg[sl], 0.0, 1.0) * 255.0).astype(np.uint8)
@@ -78,8 +92,8 @@ def render_cutout(doc: Document, rect: Rect) -> np.ndarray:
     return cv2.merge([premultiplied, a8])
 
 
-def render_mask(doc: Document, rect: Rect) -> np.ndarray:
-    return doc.alpha_u8(rect)
+def render_mask(doc: Document, rect: Rect, masked: bool | None = None) -> np.ndarray:
+    return shown_alpha_u8(doc, rect, masked)
 
 
 class _ModeImage:
@@ -110,6 +124,7 @@ class DisplayCache:
         self._original: QImage | None = None
         self._original_rgb: np.ndarray | None = None  # keeps the QImage's memory alive
         self.rendered_pixels = 0  # pixels recomputed so far (lets tests check dirty-rect work)
+        self._masked: bool | None = None  # doc.has_mask when the cached pixels were rendered
 
     def full_rect(self) -> Rect:
         return Rect(0, 0, self.doc.width, self.doc.height)
@@ -128,13 +143,17 @@ class DisplayCache:
         if mode == ViewMode.ORIGINAL:
             return self._original_image()
         key = ViewMode.CHECKER if mode == ViewMode.COLOR else mode
+        masked = self.doc.has_mask
+        if masked != self._masked:  # first mask or stroke (or undone): every pixel changes
+            self._masked = masked
+            self.invalidate()
         mode_image = self._images.get(key)
         if mode_image is None:
             mode_image = self._create(key)
             self._images[key] = mode_image
             mode_image.add_pending(self.full_rect())
         for rect in mode_image.pending:
-            self._render(key, mode_image.buffer, rect)
+            self._render(key, mode_image.buffer, rect, masked)
         mode_image.pending.clear()
         return mode_image.qimage
 
@@ -155,15 +174,15 @@ class DisplayCache:
             return _ModeImage(np.zeros((h, w), np.uint8), QImage.Format.Format_Grayscale8)
         raise ValueError(mode)
 
-    def _render(self, mode: ViewMode, buffer: np.ndarray, rect: Rect) -> None:
+    def _render(self, mode: ViewMode, buffer: np.ndarray, rect: Rect, masked: bool) -> None:
         for y0 in range(rect.y0, rect.y1, BAND_ROWS):
             band = Rect(rect.x0, y0, rect.x1, min(rect.y1, y0 + BAND_ROWS))
             if mode == ViewMode.OVERLAY:
-                pixels = render_overlay(self.doc, band)
+                pixels = render_overlay(self.doc, band, masked)
             elif mode == ViewMode.CHECKER:
-                pixels = render_cutout(self.doc, band)
+                pixels = render_cutout(self.doc, band, masked)
             else:
-                pixels = render_mask(self.doc, band)
+                pixels = render_mask(self.doc, band, masked)
             buffer[band.slices()] = pixels
             self.rendered_pixels += band.area
 

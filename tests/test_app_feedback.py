@@ -1,0 +1,55 @@
+"""What the editor tells the user: an unmasked photo looks untouched (with a hint), status
+messages describe the right photo in plain words, Tab without uncertain edges says so."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from app_fakes import GatedBackend, make_window, write_photo
+from PySide6.QtCore import Qt
+
+from bgeraser_gui.core.trimap import KEEP
+from bgeraser_gui.gui.canvas.overlay import ViewMode
+from bgeraser_gui.gui.main_window import NO_MASK_HINT
+
+pytest.importorskip("pytestqt")
+
+
+def _pixels(qimage) -> np.ndarray:
+    ptr = qimage.constBits()
+    h, stride = qimage.height(), qimage.bytesPerLine()
+    return np.frombuffer(ptr, np.uint8, h * stride).reshape(h, stride)
+
+
+def test_a_photo_without_a_mask_is_shown_untouched_with_a_hint(qtbot, tmp_path):
+    backend = GatedBackend()
+    window = make_window(qtbot, tmp_path / "s.ini", {"fake": backend})
+    window.open_paths([write_photo(tmp_path / "a.png", 40, 30)])
+    qtbot.waitUntil(backend.entered.is_set)
+    doc = window.session.document
+    cache = window.canvas.display_cache()
+    tint = _pixels(cache.image(ViewMode.OVERLAY))[:, : 40 * 4].reshape(30, 40, 4)
+    assert not tint.any()  # while the model runs: no red "everything removed" tint
+    cutout = _pixels(cache.image(ViewMode.CHECKER))[:, : 40 * 4].reshape(30, 40, 4)
+    np.testing.assert_array_equal(cutout[..., 3], 255)  # the whole photo, not an empty board
+    np.testing.assert_array_equal(cutout[..., :3], doc.rgb)
+    assert window.status.hint_label.isHidden()  # the model is already finding the subject
+    with qtbot.waitSignal(window.session.inference.runner.cancelled):
+        qtbot.keyClick(window.canvas, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.session.busy)
+    assert window.status.hint_label.text() == NO_MASK_HINT
+    assert not window.status.hint_label.isHidden()
+    assert not _pixels(cache.image(ViewMode.OVERLAY)).any()
+    # the first stroke makes a mask: now the unkept area really is removed, everywhere
+    with doc.transaction("Keep") as tx:
+        tx.touch("constraints")
+        doc.constraints[:, :10] = KEEP
+    assert window.status.hint_label.isHidden()
+    tint = _pixels(cache.image(ViewMode.OVERLAY))[:, : 40 * 4].reshape(30, 40, 4)
+    assert not tint[:, :10].any() and (tint[:, 10:, 0] == 255).all()
+    mask = _pixels(cache.image(ViewMode.MASK))[:, :40]
+    assert (mask[:, :10] == 255).all() and not mask[:, 10:].any()
+    doc.undo()  # back to no mask: untouched again
+    assert not _pixels(cache.image(ViewMode.OVERLAY)).any()
+    assert window.status.hint_label.text() == NO_MASK_HINT
+    backend.release()
