@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from app_fakes import GatedBackend, make_window, write_photo
+from app_fakes import GatedBackend, InstantBackend, make_window, write_photo
 from PySide6.QtCore import Qt
 
 from bgeraser_gui.core.trimap import KEEP
@@ -53,3 +53,52 @@ def test_a_photo_without_a_mask_is_shown_untouched_with_a_hint(qtbot, tmp_path):
     assert not _pixels(cache.image(ViewMode.OVERLAY)).any()
     assert window.status.hint_label.text() == NO_MASK_HINT
     backend.release()
+
+
+def test_a_photo_opened_with_its_folder_waits_for_the_batch_result(qtbot, tmp_path, monkeypatch):
+    import functools
+    import threading
+
+    from bgeraser_gui.core.matting import RefineOptions
+    from bgeraser_gui.core.project_store import HAS_RESULT
+    from bgeraser_gui.gui import batch_link
+
+    monkeypatch.setattr(
+        batch_link,
+        "create_batch_panel",
+        functools.partial(
+            batch_link.create_batch_panel, refine_options=RefineOptions(enabled=False)
+        ),
+    )
+
+    class CountingBackend(InstantBackend):
+        def __init__(self):
+            super().__init__("counting")
+            self.calls, self._lock = 0, threading.Lock()
+
+        def predict(self, rgb, progress=None, cancel=None):
+            with self._lock:
+                self.calls += 1
+            return super().predict(rgb, progress, cancel)
+
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    for i in range(3):
+        write_photo(folder / f"p{i}.png", 24, 16, seed=i)
+    backend = CountingBackend()
+    window = make_window(qtbot, tmp_path / "s.ini", {"counting": backend})
+    panel = window.batch_panel
+    if panel is None:
+        pytest.skip("the batch panel is not installed")
+    window.open_paths([folder])
+    qtbot.waitUntil(lambda: window.session.document is not None)
+    doc = window.session.document
+    qtbot.waitUntil(
+        lambda: all(e.state in HAS_RESULT for e in panel.entries.values()), timeout=60_000
+    )
+    qtbot.waitUntil(lambda: doc.model_mask is not None)
+    qtbot.waitUntil(lambda: not window.session.busy)
+    assert backend.calls == 3  # one run per photo: the editor used the batch's mask for p0
+    assert doc.history.labels() == ["Segment (batch result)"]
+    np.testing.assert_array_equal(doc.alpha_u8(), panel.result_alpha(doc.path))
+    assert window.status.hint_label.isHidden()

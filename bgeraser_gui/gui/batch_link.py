@@ -1,5 +1,8 @@
 """Connects the batch dock to the editor: open a ready item with its batch result, save the
-user's touch-ups back to the batch (autosaved), and PgDn/PgUp through the queue's results."""
+user's touch-ups back to the batch (autosaved), and PgDn/PgUp through the queue's results.
+
+A photo opened while the batch still has it queued waits for the batch's mask (one model run,
+not two competing for the CPU); if the batch fails or stops first, the editor runs the model."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
-from bgeraser_gui.core.project_store import HAS_RESULT, item_id_for
+from bgeraser_gui.core.project_store import BUSY_STATES, FAILED, HAS_RESULT, QUEUED, item_id_for
 
 SAVE_DELAY_MS = 500
 
@@ -24,6 +27,9 @@ class BatchLink(QObject):
         self._save_timer.timeout.connect(self.save_edit)
         panel.openRequested.connect(lambda path: session.open_path(Path(path)))
         session.mask_provider = self.batch_alpha
+        session.result_pending = self.result_pending
+        panel.service.stateChanged.connect(self._on_item_state)
+        panel.service.runningChanged.connect(self._on_batch_running)
         session.is_autosaved = lambda doc: self.is_batch_item(doc.path)
         session.documentChanged.connect(self._on_document)
 
@@ -32,6 +38,40 @@ class BatchLink(QObject):
             return False
         entry = self.panel.entries.get(item_id_for(path))
         return entry is not None and entry.state in HAS_RESULT
+
+    def result_pending(self, path: Path) -> bool:
+        """True while the batch is (or is about to be) computing `path`'s mask."""
+        entry = self.panel.entries.get(item_id_for(path))
+        if entry is None:
+            return False
+        return entry.state in BUSY_STATES or (entry.state == QUEUED and self.panel.service.running)
+
+    def _waiting_document(self, item_id: str | None = None):
+        """The open document if it waits for a batch result (for item `item_id`), else None."""
+        doc = self.session.document
+        if doc is None or doc.path is None or doc.model_mask is not None:
+            return None
+        if item_id is not None and item_id_for(doc.path) != item_id:
+            return None
+        return None if self.session.inference.runner.busy else doc
+
+    def _on_item_state(self, item_id: str, state: str, _detail: str) -> None:
+        doc = self._waiting_document(item_id)
+        if doc is None:
+            return
+        if state in HAS_RESULT:
+            alpha = self.batch_alpha(doc.path)
+            if alpha is not None:
+                doc.set_model_mask(alpha, "batch result")
+                self._on_document(doc)  # now a batch item: its touch-ups flow back
+                self.session.message.emit(f"Batch result for {doc.path.name}")
+        elif state == FAILED and self.session.auto_segment:
+            self.session.segment()
+
+    def _on_batch_running(self, running: bool) -> None:
+        doc = None if running else self._waiting_document()
+        if doc is not None and not self.result_pending(doc.path) and self.session.auto_segment:
+            self.session.segment()  # the batch stopped before reaching this photo
 
     def batch_alpha(self, path: Path) -> np.ndarray | None:
         """The batch's (possibly edited) alpha for `path` as float32 0..1, or None."""

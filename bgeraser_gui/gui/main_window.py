@@ -31,6 +31,7 @@ from bgeraser_gui.gui.toolbar import TOOL_ACTIONS, VIEW_ACTIONS, build_toolbar, 
 FILE_FILTER = "Images ({})".format(" ".join(f"*{e}" for e in sorted(SUPPORTED_EXTENSIONS)))
 BATCH_THRESHOLD = 2  # a drop of more images than this also goes to the batch panel
 NO_MASK_HINT = "No mask yet — Ctrl+R to find the subject"
+WAITING_HINT = "Waiting for the batch result — Ctrl+R to run the model now"
 
 
 class MainWindow(QMainWindow):
@@ -209,7 +210,10 @@ class MainWindow(QMainWindow):
         """Tell the user how to get a mask while the photo has none and nothing is running."""
         doc = self.session.document
         idle_unmasked = doc is not None and not self.session.busy and not doc.has_mask
-        self.status.set_hint(NO_MASK_HINT if idle_unmasked else "")
+        if idle_unmasked and self.session.waits_for_result(doc):
+            self.status.set_hint(WAITING_HINT)
+        else:
+            self.status.set_hint(NO_MASK_HINT if idle_unmasked else "")
 
     def _update_title(self, _history=None) -> None:
         """'photo.jpg* — bgeraser' while the photo has touch-ups that were not exported."""

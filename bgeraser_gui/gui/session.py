@@ -59,6 +59,9 @@ class EditorSession(QObject):
         self.auto_segment = True
         # path -> float32 mask already computed elsewhere (the batch queue), or None
         self.mask_provider: Callable[[Path], np.ndarray | None] | None = None
+        # path -> True while a mask for it is being computed elsewhere (queued in the batch):
+        # the editor waits for that result instead of running the model a second time
+        self.result_pending: Callable[[Path], bool] | None = None
         # documents whose edits another part saves by itself (batch items): never "unsaved"
         self.is_autosaved: Callable[[Document], bool] | None = None
         self._saved_state: dict[Document, tuple] = {}  # state at load or last export
@@ -130,8 +133,20 @@ class EditorSession(QObject):
             doc.set_model_mask(known, "batch result")
         self._saved_state[doc] = _state(doc)
         self._show(doc)
-        if self.auto_segment and known is None:
+        if known is None and self.waits_for_result(doc):
+            self.message.emit(f"Waiting for the batch result for {key.name}…")
+        elif self.auto_segment and known is None:
             self.segment()
+
+    def waits_for_result(self, doc: Document) -> bool:
+        """True when `doc` has no mask yet because another part (the batch) is computing it."""
+        pending = self.result_pending
+        return (
+            doc.model_mask is None
+            and doc.path is not None
+            and pending is not None
+            and pending(Path(doc.path))
+        )
 
     def _evict(self) -> None:
         """Forget the oldest documents beyond KEEP_DOCUMENTS, but never unsaved touch-ups."""
