@@ -90,6 +90,20 @@ def test_bundle_cuts_out_a_photo_with_an_imported_model(tmp_path, isnet_fp16_pat
     assert (alpha == 255).mean() > 0.1
     assert ((alpha > 0) & (alpha < 255)).any()
 
+    # both inference engines work inside the bundle and find the same subject
+    masks = {}
+    for runtime in ("torch", "onnxruntime"):
+        mask_dir = tmp_path / f"mask-{runtime}"
+        args = [CLI, "cutout", photo, "-o", mask_dir, "--model", "bundle-check", "-q"]
+        result = _run([*args, "--runtime", runtime, "--no-refine", "--mask-only"], env)
+        assert result.returncode == 0, runtime + ": " + result.stdout + result.stderr
+        (mask_file,) = mask_dir.glob("*.png")
+        with Image.open(mask_file) as mask:
+            masks[runtime] = np.asarray(mask.convert("L")) >= 128
+    union = (masks["torch"] | masks["onnxruntime"]).sum()
+    assert union > 0
+    assert (masks["torch"] & masks["onnxruntime"]).sum() / union > 0.97
+
 
 def test_bundle_editor_starts_offscreen(tmp_path):
     env = _env(tmp_path)
