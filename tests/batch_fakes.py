@@ -6,6 +6,7 @@ Importable by worker processes and Ray actors (put this folder on their PYTHONPA
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +92,29 @@ def write_corrupt(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg" * 4)
     return path
+
+
+SLOW_SECONDS_ENV = "BGERASER_TEST_SLOW_S"
+
+
+class SlowBackend(EllipseBackend):
+    """EllipseBackend that takes `seconds` per image, polling the cancel token like a stage."""
+
+    name = "fake-slow"
+
+    def __init__(self, seconds: float = 1.0) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def predict(self, rgb, progress=None, cancel=None):
+        steps = max(1, int(self.seconds / 0.05))
+        for _ in range(steps):
+            if cancel is not None:
+                cancel.check()
+            time.sleep(self.seconds / steps)
+        return super().predict(rgb, progress, cancel)
+
+
+def make_slow_backend() -> SlowBackend:
+    """Backend factory for PipelineSpec: seconds per image from SLOW_SECONDS_ENV (default 1)."""
+    return SlowBackend(float(os.environ.get(SLOW_SECONDS_ENV, "1.0")))

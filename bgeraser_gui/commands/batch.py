@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from tqdm import tqdm
@@ -17,6 +21,7 @@ from bgeraser_gui.commands.common import (
     fail,
 )
 from bgeraser_gui.core.batch_plan import (
+    STATUS_CANCELLED,
     STATUS_FAILED,
     STATUS_SKIPPED,
     BatchSummary,
@@ -40,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="cut out many photos (parallel, resumable, JSON-lines report)",
         description="Cut out every photo under the input folders into OUT_DIR, mirroring "
         "sub-folders. Inputs and OUT_DIR may be URIs (s3://...) when fsspec is installed. "
-        "Exit status: 0 all fine, 1 some files failed, 2 bad usage.",
+        "Exit status: 0 all fine, 1 some files failed, 2 bad usage, 130 interrupted (Ctrl+C: "
+        "running images finish or stop, the report lists every file).",
     )
     parser.add_argument("inputs", nargs="+", metavar="IN_DIR", help="folders, files or URIs")
     parser.add_argument("-o", "--out", required=True, metavar="OUT_DIR")
@@ -107,6 +113,29 @@ def _describe(record: ReportRecord) -> str:
     return f"{record.status}: {name}"
 
 
+@contextlib.contextmanager
+def cancel_on_sigint(cancel: CancelToken, interrupted: list[bool]):
+    """While active, the first Ctrl+C cancels `cancel` (the batch winds down and reports);
+    a second one raises KeyboardInterrupt as usual. No-op outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum, frame) -> None:
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted.append(True)
+        cancel.cancel()
+        message = "\ninterrupted: finishing the running images (Ctrl+C again to quit now)\n"
+        os.write(2, message.encode())  # safe inside a signal handler, unlike print
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run(args: argparse.Namespace, backend_factory=None) -> int:
     """The command; `backend_factory` lets embedders and tests supply their own backend."""
     if args.workers < 1:
@@ -142,18 +171,20 @@ def run(args: argparse.Namespace, backend_factory=None) -> int:
             summary.add(record)
             bar.update(1)
         summary.start()
+        interrupted: list[bool] = []
         try:
             engine = make_engine(args, spec)
-            for record in engine.run(jobs, cancel):
-                report.write(record)
-                summary.add(record)
-                if (record.error or "").startswith(MODEL_LOAD_FAILED) and not cancel.cancelled:
-                    cancel.cancel()  # every other image would fail the same way
-                    tqdm.write(f"error: {record.error}", file=sys.stderr)
-                elif record.status != "ok" or args.quiet:
-                    tqdm.write(_describe(record), file=sys.stderr)
-                bar.update(1)
-        except KeyboardInterrupt:
+            with cancel_on_sigint(cancel, interrupted):
+                for record in engine.run(jobs, cancel):
+                    report.write(record)
+                    summary.add(record)
+                    if (record.error or "").startswith(MODEL_LOAD_FAILED) and not cancel.cancelled:
+                        cancel.cancel()  # every other image would fail the same way
+                        tqdm.write(f"error: {record.error}", file=sys.stderr)
+                    elif record.status not in ("ok", STATUS_CANCELLED) or args.quiet:
+                        tqdm.write(_describe(record), file=sys.stderr)
+                    bar.update(1)
+        except KeyboardInterrupt:  # a second Ctrl+C: quit now, the report has what ended
             cancel.cancel()
             bar.close()
             print("interrupted: finished files are kept; rerun with --resume", file=sys.stderr)
@@ -169,4 +200,7 @@ def run(args: argparse.Namespace, backend_factory=None) -> int:
         f"({summary.images_per_minute:.1f} images/min) -> {args.out}",
         file=sys.stderr,
     )
+    if interrupted:
+        print("interrupted: finished files are kept; rerun with --resume", file=sys.stderr)
+        return 130
     return 1 if summary.failed or summary.cancelled else 0

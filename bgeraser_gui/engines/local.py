@@ -8,6 +8,7 @@ cost of one model copy each. Results are yielded as jobs finish, in completion o
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import (
@@ -21,15 +22,36 @@ from concurrent.futures import (
 from concurrent.futures.process import BrokenProcessPool
 
 from bgeraser_gui.core.batch_plan import STATUS_CANCELLED, STATUS_FAILED, BatchJob, ReportRecord
+from bgeraser_gui.core.errors import Cancelled
 from bgeraser_gui.core.progress import CancelToken
 from bgeraser_gui.engines.job import MODEL_LOAD_FAILED, run_job
 from bgeraser_gui.engines.spec import PipelineSpec
 
 POOL_KINDS = ("thread", "process")
+POLL_S = 0.2  # how often the scheduler looks at the cancel token while jobs run
 
 # Per-worker state: each thread (or process) builds its pipeline once, on first use.
 _worker = threading.local()
 _worker_spec: PipelineSpec | None = None
+_worker_cancel: _SharedCancel | None = None
+
+
+class _SharedCancel:
+    """A CancelToken look-alike over a multiprocessing Event, so worker processes see it."""
+
+    def __init__(self, event) -> None:
+        self._event = event
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled("cancelled")
 
 
 def _worker_pipeline(spec: PipelineSpec):
@@ -39,9 +61,12 @@ def _worker_pipeline(spec: PipelineSpec):
     return pipeline
 
 
-def _process_init(spec: PipelineSpec) -> None:
-    global _worker_spec
+def _process_init(spec: PipelineSpec, cancel_event) -> None:
+    global _worker_spec, _worker_cancel
+    # Ctrl+C reaches the whole process group: the parent decides, workers see the token.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_spec = spec
+    _worker_cancel = _SharedCancel(cancel_event)
 
 
 def _process_run(job: BatchJob) -> ReportRecord:
@@ -50,7 +75,7 @@ def _process_run(job: BatchJob) -> ReportRecord:
         pipeline = _worker_pipeline(_worker_spec)
     except Exception as exc:  # noqa: BLE001 - reported per job, e.g. a missing model
         return ReportRecord(job.source, None, STATUS_FAILED, 0.0, f"{MODEL_LOAD_FAILED}: {exc}")
-    return run_job(pipeline, job)
+    return run_job(pipeline, job, _worker_cancel)
 
 
 class LocalEngine:
@@ -65,14 +90,14 @@ class LocalEngine:
         self.workers = workers
         self.pool = pool
 
-    def _executor(self) -> Executor:
+    def _executor(self, cancel_event) -> Executor:
         if self.pool == "process":
             # spawn: forking a process that already runs model threads can deadlock
             return ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_process_init,
-                initargs=(self.spec,),
+                initargs=(self.spec, cancel_event),
             )
         return ThreadPoolExecutor(self.workers, thread_name_prefix="bgeraser-batch")
 
@@ -86,7 +111,12 @@ class LocalEngine:
     def run(
         self, jobs: Iterable[BatchJob], cancel: CancelToken | None = None
     ) -> Iterator[ReportRecord]:
-        """Yield one record per job as it finishes; after `cancel`, the rest come back cancelled."""
+        """Yield one record per job as it finishes; after `cancel`, the rest come back cancelled.
+
+        Cancelling (e.g. from a SIGINT handler) stops scheduling at once; queued jobs come
+        back cancelled, running ones stop at their next cancel check and are reported as
+        they end (written, if they were already past it), so every output is in a record.
+        """
         cancel = cancel or CancelToken()
         pending_jobs = list(jobs)
         if not pending_jobs:
@@ -94,25 +124,38 @@ class LocalEngine:
         queue = iter(pending_jobs)
         in_flight: dict[Future, BatchJob] = {}
         broken = False
-        with self._executor() as executor:
+        cancel_event = (
+            multiprocessing.get_context("spawn").Event() if self.pool == "process" else None
+        )
+        executor = self._executor(cancel_event)
 
-            def submit_next() -> bool:
-                job = next(queue, None)
-                if job is None:
-                    return False
-                if self.pool == "process":
-                    in_flight[executor.submit(_process_run, job)] = job
-                else:
-                    in_flight[executor.submit(self._thread_run, job, cancel)] = job
-                return True
+        def submit_next() -> bool:
+            job = next(queue, None)
+            if job is None:
+                return False
+            if self.pool == "process":
+                in_flight[executor.submit(_process_run, job)] = job
+            else:
+                in_flight[executor.submit(self._thread_run, job, cancel)] = job
+            return True
 
+        try:
             # Keep a short queue per worker so cancelling stops quickly.
             for _ in range(2 * self.workers):
                 if not submit_next():
                     break
             while in_flight:
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                done, _ = wait(in_flight, timeout=POLL_S, return_when=FIRST_COMPLETED)
+                if cancel.cancelled:
+                    if cancel_event is not None:
+                        cancel_event.set()
+                    for future, job in list(in_flight.items()):
+                        if future.cancel():  # queued, never started
+                            del in_flight[future]
+                            yield ReportRecord(job.source, None, STATUS_CANCELLED, 0.0, None)
                 for future in done:
+                    if future not in in_flight:
+                        continue
                     job = in_flight.pop(future)
                     yield self._result(future, job)
                     if cancel.cancelled or broken:
@@ -126,6 +169,10 @@ class LocalEngine:
                     yield ReportRecord(job.source, None, STATUS_FAILED, 0.0, "worker pool crashed")
                 else:
                     yield ReportRecord(job.source, None, STATUS_CANCELLED, 0.0, None)
+        finally:
+            if cancel_event is not None and in_flight:
+                cancel_event.set()  # abandoned early (e.g. a second Ctrl+C): stop the workers
+            executor.shutdown(wait=not in_flight, cancel_futures=True)
 
     @staticmethod
     def _result(future: Future, job: BatchJob) -> ReportRecord:
