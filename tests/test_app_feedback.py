@@ -102,3 +102,39 @@ def test_a_photo_opened_with_its_folder_waits_for_the_batch_result(qtbot, tmp_pa
     assert doc.history.labels() == ["Segment (batch result)"]
     np.testing.assert_array_equal(doc.alpha_u8(), panel.result_alpha(doc.path))
     assert window.status.hint_label.isHidden()
+
+
+def test_status_messages_name_the_right_photo_in_plain_words(qtbot, tmp_path):
+    backend = GatedBackend("fake")
+    window = make_window(qtbot, tmp_path / "s.ini", {"fake": backend})
+    session = window.session
+    messages, progress = [], []
+    session.message.connect(messages.append)
+    session.progress.connect(lambda _f, text: progress.append(text))
+    a = write_photo(tmp_path / "a.png", 20, 10)
+    b = write_photo(tmp_path / "b.png", 20, 10, seed=1)
+    window.open_paths([a])
+    qtbot.waitUntil(backend.entered.is_set)
+    assert progress[0] == "Opening a.png…"
+    assert "Loading model fake…" in progress  # the first run really loads the model
+    doc_a = session.document
+    session.auto_segment = False
+    window.open_paths([b])  # moving on while the model still runs for a.png
+    qtbot.waitUntil(lambda: session.document is not doc_a)
+    backend.release()
+    qtbot.waitUntil(lambda: doc_a.model_mask is not None)
+    assert messages[-1].startswith("Mask ready for a.png (fake on CPU: ")
+    backend.gate.clear()
+    progress.clear()
+    window.session.segment()  # b.png, model already loaded
+    qtbot.waitUntil(lambda: len(progress) > 0)
+    assert not any("Loading" in text for text in progress)
+    assert progress[0] == "Finding the subject with fake…"
+    with qtbot.waitSignal(session.inference.runner.cancelled):
+        qtbot.keyClick(window.canvas, Qt.Key.Key_Escape)
+    assert messages[-1] == "Model run cancelled"
+    backend.release()
+    qtbot.waitUntil(lambda: not session.busy)
+    session.segment()
+    qtbot.waitUntil(lambda: session.document.model_mask is not None)
+    assert messages[-1].startswith("Subject found (fake on CPU: ")

@@ -45,6 +45,16 @@ def model_display_name(model: str) -> str:
         return model
 
 
+def model_short_name(model: str) -> str:
+    """The display name without its details: "ISNet general-use, fp16 (…)" -> "ISNet general-use"."""
+    name = model_display_name(model)
+    if name.endswith(".onnx"):
+        return name
+    for separator in (", ", " ("):
+        name = name.split(separator)[0]
+    return name or model
+
+
 def model_installed(model: str) -> bool:
     """True when `model` (a registry/imported name or an .onnx path) is on disk already."""
     if model_display_name(model) == Path(model).name and Path(model).suffix == ".onnx":

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from bgeraser_gui.core.document import Document
 from bgeraser_gui.core.image_io import load_image
 from bgeraser_gui.gui.errors import ErrorReporter
-from bgeraser_gui.gui.model_chooser import model_display_name, model_installed
+from bgeraser_gui.gui.model_chooser import model_display_name, model_installed, model_short_name
 from bgeraser_gui.gui.settings import AppSettings
 from bgeraser_gui.services.export import ExportService
 from bgeraser_gui.services.inference import InferenceService, SegmentationResult
@@ -26,6 +26,13 @@ from bgeraser_gui.services.refine import RefineOutcome, RefineService
 from bgeraser_gui.services.worker import JobRunner
 
 KEEP_DOCUMENTS = 4  # documents (with their undo history) kept in memory
+CANCELLED_MESSAGES = {
+    "open": "Opening cancelled",
+    "segment": "Model run cancelled",
+    "refine": "Edge refinement cancelled",
+    "export": "Export cancelled",
+}
+DEVICE_NAMES = {"cpu": "CPU", "cuda": "GPU (CUDA)", "mps": "Apple GPU"}
 
 
 class EditorSession(QObject):
@@ -100,7 +107,7 @@ class EditorSession(QObject):
         )
         for runner in self.runners:
             runner.cancelled.connect(
-                lambda _id, r=runner: self.message.emit(f"{r.name}: cancelled")
+                lambda _id, r=runner: self.message.emit(CANCELLED_MESSAGES.get(r.name, "Cancelled"))
             )
 
     # -- open ------------------------------------------------------------------------------
@@ -195,7 +202,9 @@ class EditorSession(QObject):
         if doc is None:
             self.message.emit("Open a photo first")
             return False
-        self.inference.segment(doc.rgb, self.model, self.settings.device, tag=doc)
+        self.inference.segment(
+            doc.rgb, self.model, self.settings.device, tag=doc, title=model_short_name(self.model)
+        )
         return True
 
     def _on_segmented(self, _job_id: int, result: SegmentationResult) -> None:
@@ -204,9 +213,13 @@ class EditorSession(QObject):
             return  # that photo was closed meanwhile
         doc.set_model_mask(result.mask, model_display_name(result.model))
         self.deviceChanged.emit(result.device)
-        self.message.emit(
-            f"{model_display_name(result.model)} on {result.device}: {result.seconds:.1f} s"
-        )
+        device = DEVICE_NAMES.get(result.device.split(":")[0], result.device)
+        took = f"{model_short_name(result.model)} on {device}: {result.seconds:.1f} s"
+        if doc is self.document:
+            self.message.emit(f"Subject found ({took})")
+        else:  # the user moved on meanwhile: say which photo the result is for
+            name = doc.path.name if doc.path else "the previous photo"
+            self.message.emit(f"Mask ready for {name} ({took})")
 
     # -- refine ----------------------------------------------------------------------------
     def refine(self, options: object | None = None) -> bool:

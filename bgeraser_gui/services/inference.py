@@ -78,12 +78,19 @@ class InferenceService(QObject):
     def _on_warm_failed(self, _job_id: int, exc: object) -> None:
         self.backendFailed.emit(self._warm_model, exc)
 
-    def segment(self, rgb: np.ndarray, model: str, device: str, tag: object = None) -> int:
-        """Predict a mask for `rgb`; a newer call supersedes (and cancels) an older one."""
+    def segment(
+        self, rgb: np.ndarray, model: str, device: str, tag: object = None, title: str = ""
+    ) -> int:
+        """Predict a mask for `rgb`; a newer call supersedes (and cancels) an older one.
+        `title` names the model in progress messages (default: `model`)."""
+        title = title or model
 
         def job(progress: ProgressFn, cancel: CancelToken) -> SegmentationResult:
             start = time.perf_counter()
-            progress(0.0, f"Loading {model}…")
+            if (model, device) in self._backends:
+                progress(0.0, f"Finding the subject with {title}…")
+            else:
+                progress(0.0, f"Loading model {title}…")
             backend = self.backend(model, device, progress)  # downloads report here
             cancel.check()
             self.backendReady.emit(model, str(getattr(backend, "device", device)))
