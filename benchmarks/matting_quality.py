@@ -27,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from matting import isnet_mask  # noqa: E402  (benchmarks/matting.py)
 
+from bgeraser_gui.core import matting as matting_module  # noqa: E402
 from bgeraser_gui.core.matting import RefineOptions, estimate_alpha, refine  # noqa: E402
 from bgeraser_gui.core.metrics import gradient_error, mse, sad  # noqa: E402
 from bgeraser_gui.core.trimap import make_trimap  # noqa: E402
@@ -57,11 +58,21 @@ def main() -> None:
     parser.add_argument("--set", type=Path, default=DEFAULT_SET)
     parser.add_argument("--skip-gt-trimap", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated stems")
+    parser.add_argument("--no-fixed", action="store_true", help="skip the fixed-band variant")
+    parser.add_argument("--band-px", type=int, default=None, help="override (tuning)")
+    parser.add_argument("--prior-weight", type=float, default=None, help="override (tuning)")
     args = parser.parse_args()
+    if args.prior_weight is not None:
+        matting_module.PRIOR_WEIGHT = args.prior_weight
     stems = sorted(p.stem for p in (args.set / "images").glob("*.png"))
     if args.only:
         stems = [s for s in stems if s in args.only.split(",")]
-    variants = ["raw", "fixed", "ours"] + ([] if args.skip_gt_trimap else ["gt-full", "gt-ours"])
+    variants = (
+        ["raw"]
+        + ([] if args.no_fixed else ["fixed"])
+        + ["ours"]
+        + ([] if args.skip_gt_trimap else ["gt-full", "gt-ours"])
+    )
     table: dict[str, dict[str, tuple[float, float, float]]] = {v: {} for v in variants}
     seconds: dict[str, float] = {v: 0.0 for v in variants}
     header = f"{'image':6} " + " ".join(f"{v + ' SAD/MSE/Grad':>24}" for v in variants)
@@ -70,12 +81,15 @@ def main() -> None:
         rgb, gt, gt_trimap = load(args.set, stem)
         mask = isnet_mask(args.set / "images" / f"{stem}.png", rgb)
         results = {"raw": mask}
+        if "fixed" in variants:
+            start = time.perf_counter()
+            fixed_trimap = make_trimap(mask, band_px=10, adaptive=False)
+            results["fixed"] = estimate_alpha(rgb, fixed_trimap, "cf", prior=mask)
+            seconds["fixed"] += time.perf_counter() - start
         start = time.perf_counter()
-        fixed_trimap = make_trimap(mask, band_px=10, adaptive=False)
-        results["fixed"] = estimate_alpha(rgb, fixed_trimap, "cf", prior=mask)
-        seconds["fixed"] += time.perf_counter() - start
-        start = time.perf_counter()
-        results["ours"] = refine(rgb, mask, options=RefineOptions(decontaminate=False)).alpha
+        results["ours"] = refine(
+            rgb, mask, options=RefineOptions(band_px=args.band_px, decontaminate=False)
+        ).alpha
         seconds["ours"] += time.perf_counter() - start
         if not args.skip_gt_trimap:
             from pymatting import estimate_alpha_cf

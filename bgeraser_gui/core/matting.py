@@ -30,11 +30,14 @@ from bgeraser_gui.core.trimap import TRIMAP_FG, TRIMAP_UNKNOWN, make_trimap
 ensure_numba_cache_dir()  # before anything imports numba / pymatting (imported lazily below)
 
 METHODS = ("cf", "knn", "lkm", "rw")
-TILE_PX = 512  # tile core; keeps one tile's system (and its ichol factor) around 100-300 MB
+TILE_PX = 1024  # tile core; one tile's system and ichol factor stay well under 1 GB
 MARGIN_PX = 32  # context around each tile core
 WIDE_BAND_PX = 48  # unknown regions thicker than this are first solved at half resolution
-PRIOR_WEIGHT = 1e-8  # tiny pull towards the model's mask; keeps isolated regions well-posed
-CG_RTOL = 1e-7
+# Pull towards the model's mask where the image says little (flat areas, blobs with no known
+# neighbour); without a mask only a tiny regulariser keeps isolated regions well-posed.
+PRIOR_WEIGHT = 1e-3
+NO_PRIOR_WEIGHT = 1e-8
+CG_RTOL = 1e-6
 MAX_WORKERS = worker_count()
 CG_MAXITER = 5000
 
@@ -82,7 +85,9 @@ def _cg(matrix, rhs, x0, preconditioner, cancel: CancelToken | None):
         return latest.get("x", x0), False
 
 
-def _solve_cf_tile(image, trimap, prior, cancel, notes, fixed=None, fixed_alpha=None):
+def _solve_cf_tile(
+    image, trimap, prior, cancel, notes, fixed=None, fixed_alpha=None, weight=NO_PRIOR_WEIGHT
+):
     """Closed-form alpha of the unknown pixels of one crop (float64 image in [0, 1]).
 
     fixed: unknown pixels already solved by a neighbouring tile; their alpha (fixed_alpha) is
@@ -100,8 +105,8 @@ def _solve_cf_tile(image, trimap, prior, cancel, notes, fixed=None, fixed_alpha=
     matrix, rhs, ys, xs = band_system(image, unknown, known_alpha)
     n = rhs.shape[0]
     start = np.clip(prior[ys, xs].astype(np.float64), 0.0, 1.0)
-    matrix = (matrix + scipy.sparse.identity(n, format="csr") * PRIOR_WEIGHT).tocsr()
-    rhs += PRIOR_WEIGHT * start
+    matrix = (matrix + scipy.sparse.identity(n, format="csr") * weight).tocsr()
+    rhs += weight * start
     if cancel is not None:
         cancel.check()
     try:
@@ -192,6 +197,7 @@ def estimate_alpha(
     if not unknown.any():
         progress(1.0, "Refining edges")
         return alpha
+    weight = NO_PRIOR_WEIGHT if prior is None else PRIOR_WEIGHT
     if prior is None:
         prior = np.where(unknown, 0.5, alpha).astype(np.float32)
     if min(trimap.shape) >= 64 and _unknown_thickness(unknown) > WIDE_BAND_PX:
@@ -207,7 +213,7 @@ def estimate_alpha(
     def solve(tile: Tile) -> None:
         if cancel is not None:
             cancel.check()
-        _solve_tile(rgb, trimap, prior, alpha, solved, tile, method, cancel, notes)
+        _solve_tile(rgb, trimap, prior, alpha, solved, tile, method, cancel, notes, weight)
 
     def finished(tile: Tile) -> None:  # runs on the calling thread
         done[0] += np.count_nonzero(unknown[tile.core])
@@ -220,7 +226,7 @@ def estimate_alpha(
     return alpha
 
 
-def _solve_tile(rgb, trimap, prior, alpha, solved, tile: Tile, method, cancel, notes) -> None:
+def _solve_tile(rgb, trimap, prior, alpha, solved, tile: Tile, method, cancel, notes, weight):
     crop = tile.crop
     image = rgb[crop].astype(np.float64) * (1.0 / 255.0)
     tile_trimap = trimap[crop]
@@ -228,7 +234,9 @@ def _solve_tile(rgb, trimap, prior, alpha, solved, tile: Tile, method, cancel, n
     if method == "cf":
         fixed = solved[crop]
         fixed_alpha = alpha[crop].astype(np.float64)
-        result = _solve_cf_tile(image, tile_trimap, tile_prior, cancel, notes, fixed, fixed_alpha)
+        result = _solve_cf_tile(
+            image, tile_trimap, tile_prior, cancel, notes, fixed, fixed_alpha, weight
+        )
     else:
         result = _solve_pymatting_tile(image, tile_trimap, tile_prior, method, cancel, notes)
     target = trimap[tile.core] == TRIMAP_UNKNOWN

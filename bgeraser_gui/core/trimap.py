@@ -29,8 +29,8 @@ _HARD_EDGE_SOFT_PX = 3.0
 
 
 def default_band_px(height: int, width: int) -> int:
-    """Base unknown-band width: scales with the image diagonal (6 MP -> 14 px, 24 MP -> 28 px)."""
-    return max(3, int(round(0.004 * np.sqrt(float(height) * float(width)))))
+    """Base unknown-band width: scales with the image size (6 MP -> 7 px, 24 MP -> 15 px)."""
+    return max(4, int(round(0.003 * np.sqrt(float(height) * float(width)))))
 
 
 def _clean_mask(mask: np.ndarray) -> np.ndarray:
@@ -92,7 +92,7 @@ def _adaptive_width(soft: np.ndarray, band: int, factor: int) -> np.ndarray:
     thickness = cv2.dilate(thickness, kernel)
     hairiness = np.clip((thickness - _HARD_EDGE_SOFT_PX) / (4.0 * _HARD_EDGE_SOFT_PX), 0.0, 1.0)
     narrow = max(2.0, band / 3.0)
-    wide = 3.0 * band
+    wide = 2.0 * band
     width_small = (narrow + (wide - narrow) * hairiness).astype(np.float32)
     return _upsample_nearest(width_small, factor, soft.shape)
 
