@@ -138,3 +138,50 @@ def test_status_messages_name_the_right_photo_in_plain_words(qtbot, tmp_path):
     session.segment()
     qtbot.waitUntil(lambda: session.document.model_mask is not None)
     assert messages[-1].startswith("Subject found (fake on CPU: ")
+
+
+def test_tab_without_uncertain_edges_says_so(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path / "s.ini", {"fake": InstantBackend()})
+    window.open_paths([write_photo(tmp_path / "a.png", 20, 10)])
+    qtbot.waitUntil(lambda: window.session.document is not None)
+    doc = window.session.document
+    qtbot.waitUntil(lambda: doc.model_mask is not None)  # a hard 0/1 mask: no soft edges
+    window.canvas.goto_next_uncertain()
+    assert window.statusBar().currentMessage() == "No uncertain edges"
+
+
+def test_long_history_labels_are_elided_with_the_full_text_in_a_tooltip(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path / "s.ini", {"fake": InstantBackend()})
+    window.open_paths([write_photo(tmp_path / "a.png", 20, 10)])
+    qtbot.waitUntil(lambda: window.session.document is not None)
+    doc = window.session.document
+    label = "ISNet general-use, fp16 (IMG.LY repack)"
+    doc.set_model_mask(np.ones((10, 20), np.float32), label)
+    history_list = window.history_panel.list
+    item = history_list.item(history_list.count() - 1)
+    assert item.text() == f"Segment ({label})" and item.toolTip() == item.text()
+    assert history_list.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+    assert history_list.textElideMode() == Qt.TextElideMode.ElideRight
+
+
+def test_settings_dialog_shows_plain_words_and_the_real_model_folder(qtbot, tmp_path, monkeypatch):
+    from bgeraser_gui.gui.settings_dialog import SettingsDialog
+
+    monkeypatch.setenv("BGERASER_MODEL_DIR", str(tmp_path / "my-models"))
+    window = make_window(qtbot, tmp_path / "s.ini", {"fake": InstantBackend()})
+    dialog = SettingsDialog(window.settings, window)
+    qtbot.addWidget(dialog)
+    assert dialog.policy_combo.currentText() == "Add a number"
+    assert str(tmp_path / "my-models") in dialog.cache_edit.placeholderText()
+    dialog.policy_combo.setCurrentIndex(dialog.policy_combo.findText("Skip"))
+    dialog.apply()
+    assert window.settings.export_defaults()["existing"] == "skip"
+
+
+def test_an_empty_cache_folder_setting_keeps_the_environment_folder(monkeypatch, tmp_path):
+    from bgeraser_gui.gui import dialogs_flow
+
+    monkeypatch.setattr(dialogs_flow, "_STARTUP_MODEL_DIR", str(tmp_path / "env-models"))
+    monkeypatch.setenv("BGERASER_MODEL_DIR", str(tmp_path / "env-models"))
+    dialogs_flow.apply_cache_folder("")  # what app start-up does with no folder chosen
+    assert dialogs_flow.os.environ["BGERASER_MODEL_DIR"] == str(tmp_path / "env-models")

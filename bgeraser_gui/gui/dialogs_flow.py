@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from bgeraser_gui.gui.main_window import MainWindow
 
 MODEL_DIR_ENV = "BGERASER_MODEL_DIR"  # read by backends.model_cache
+# the folder the user set in the environment before we started: the "default" then
+_STARTUP_MODEL_DIR = os.environ.get(MODEL_DIR_ENV, "").strip()
 
 
 def _default_out_dir(window: MainWindow) -> str:
@@ -96,7 +98,9 @@ def run_settings_dialog(window: MainWindow) -> None:
 
 
 def apply_cache_folder(folder: str) -> None:
-    """Point the model cache at the user's folder (empty = platform default)."""
+    """Point the model cache at the user's folder (empty = the BGERASER_MODEL_DIR the app was
+    started with, else the platform default)."""
+    folder = folder or _STARTUP_MODEL_DIR
     if folder:
         os.environ[MODEL_DIR_ENV] = folder
     else:

@@ -17,6 +17,9 @@ class HistoryPanel(QWidget):
         super().__init__(parent)
         self.list = QListWidget()
         self.list.setObjectName("historyList")
+        # long labels ("Segment (ISNet general-use, fp16 …)") end in "…"; the tooltip has all
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemClicked.connect(self._jump)
         self.memory_label = QLabel()
         self.memory_label.setObjectName("historyMemory")
@@ -43,6 +46,7 @@ class HistoryPanel(QWidget):
         first = "Earlier steps (dropped)" if history.dropped else ORIGIN_LABEL
         for row, label in enumerate([first, *history.labels()]):
             item = QListWidgetItem(label)
+            item.setToolTip(label)
             item.setData(Qt.ItemDataRole.UserRole, row)
             if row > history.index:
                 item.setForeground(self.palette().placeholderText())

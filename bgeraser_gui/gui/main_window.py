@@ -167,17 +167,15 @@ class MainWindow(QMainWindow):
         a("shortcuts", self.shortcuts_dialog)
         a("about", self.about_dialog)
         c.zoomChanged.connect(self.status.set_zoom)
-        c.viewModeChanged.connect(self._on_view_mode)
-        c.toolChanged.connect(self._on_tool)
+        c.viewModeChanged.connect(lambda mode: self._check_action(VIEW_ACTIONS, mode))
+        c.toolChanged.connect(lambda tool: self._check_action(TOOL_ACTIONS, tool))
         c.cursorInfo.connect(self.status.set_cursor_info)
         c.brushChanged.connect(
             lambda size, hard: self.statusBar().showMessage(
                 f"Brush {size} px, hardness {hard:.0%}", 2000
             )
         )
-        c.uncertainRegionChanged.connect(
-            lambda i, n: self.statusBar().showMessage(f"Uncertain region {i} of {n}", 3000)
-        )
+        c.uncertainRegionChanged.connect(self._on_uncertain_region)
         self.model_chooser.modelChosen.connect(s.set_model)
         self.model_chooser.importRequested.connect(self.import_model_dialog)
 
@@ -205,6 +203,14 @@ class MainWindow(QMainWindow):
             history.add_listener(self._update_title)
         self.status.set_image_size(*((doc.width, doc.height) if doc else (None, None)))
         self._update_title()
+
+    def _on_uncertain_region(self, index: int, count: int) -> None:
+        if count == 0 or index < 1:
+            doc = self.session.document
+            text = NO_MASK_HINT if doc is not None and not doc.has_mask else "No uncertain edges"
+        else:
+            text = f"Uncertain region {index} of {count}"
+        self.statusBar().showMessage(text, 3000)
 
     def _update_hint(self) -> None:
         """Tell the user how to get a mask while the photo has none and nothing is running."""
@@ -287,15 +293,10 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     # -- view ------------------------------------------------------------------------------
-    def _on_view_mode(self, mode) -> None:
-        for action_id, m in VIEW_ACTIONS.items():
-            if m == mode:
-                self.actions_.action(action_id).setChecked(True)
-
-    def _on_tool(self, tool: str) -> None:
-        for action_id, t in TOOL_ACTIONS.items():
-            if t == tool:
-                self.actions_.action(action_id).setChecked(True)
+    def _check_action(self, table: dict, value) -> None:
+        """Tick the toolbar action whose tool/view mode in `table` is `value`."""
+        for action_id in (i for i, v in table.items() if v == value):
+            self.actions_.action(action_id).setChecked(True)
 
     def change_opacity(self, delta: float) -> None:
         value = min(max(self.settings.overlay_opacity + delta, 0.0), 1.0)

@@ -16,8 +16,16 @@ from PySide6.QtWidgets import (
 )
 
 from bgeraser_gui.core.compose import EXISTING_POLICIES, FORMATS
+from bgeraser_gui.gui.export_dialog import POLICIES
 from bgeraser_gui.gui.model_chooser import available_models
 from bgeraser_gui.gui.settings import DEVICES, AppSettings
+
+
+def _default_model_dir() -> str:
+    """The folder models go to when the field is left empty (as the app runs now)."""
+    from bgeraser_gui.backends.model_cache import model_dir
+
+    return str(model_dir())
 
 
 class SettingsDialog(QDialog):
@@ -37,7 +45,7 @@ class SettingsDialog(QDialog):
         self.device_combo.addItems(list(DEVICES))
         self.device_combo.setCurrentText(settings.device)
         self.cache_edit = QLineEdit(settings.cache_folder)
-        self.cache_edit.setPlaceholderText("platform default")
+        self.cache_edit.setPlaceholderText(f"default: {_default_model_dir()}")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         cache_row = QHBoxLayout()
@@ -48,8 +56,10 @@ class SettingsDialog(QDialog):
         self.format_combo.addItems(list(FORMATS))
         self.format_combo.setCurrentText(str(defaults.get("format", "png")))
         self.policy_combo = QComboBox()
-        self.policy_combo.addItems(list(EXISTING_POLICIES))
-        self.policy_combo.setCurrentText(str(defaults.get("existing", "number")))
+        for policy in EXISTING_POLICIES:
+            self.policy_combo.addItem(POLICIES.get(policy, policy), policy)
+        policy_index = self.policy_combo.findData(str(defaults.get("existing", "number")))
+        self.policy_combo.setCurrentIndex(max(policy_index, 0))
         self.pattern_edit = QLineEdit(str(defaults.get("name_pattern", "{stem}_cutout")))
 
         form = QFormLayout()
@@ -84,7 +94,7 @@ class SettingsDialog(QDialog):
         defaults = s.export_defaults()
         defaults.update(
             format=self.format_combo.currentText(),
-            existing=self.policy_combo.currentText(),
+            existing=str(self.policy_combo.currentData()),
             name_pattern=self.pattern_edit.text().strip() or "{stem}_cutout",
         )
         s.set_export_defaults(defaults)
