@@ -95,18 +95,36 @@ def test_resume_skips_complete_outputs_and_redoes_broken_ones(photos, tmp_path):
     assert not list(out.glob("*-2.png"))  # nothing numbered: complete files were skipped
 
 
-def test_resume_with_number_policy_accepts_the_numbered_copy(tmp_path):
+def test_resume_with_number_policy_replaces_our_broken_output(tmp_path, capsys):
     write_photo(tmp_path / "in" / "a.jpg", (64, 48))
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "a_cutout.png").write_bytes(b"broken")  # e.g. from a crashed older tool
-    base = [str(tmp_path / "in"), "-o", str(out), "--no-refine", "-q", "--resume"]
-    assert _run([*base, "--report", str(tmp_path / "1.jsonl")]) == 0
-    assert _report(tmp_path / "1.jsonl")[0]["status"] == "ok"
-    assert (out / "a_cutout-2.png").is_file()  # the policy never touches the broken file
-    assert _run([*base, "--report", str(tmp_path / "2.jsonl")]) == 0
-    second = _report(tmp_path / "2.jsonl")[0]
-    assert second["status"] == "skipped" and second["output"].endswith("a_cutout-2.png")
+    base = [str(tmp_path / "in"), "-o", str(out), "--no-refine", "-q"]
+    assert _run(base) == 0
+    target = out / "a_cutout.png"
+    target.write_bytes(target.read_bytes()[:120])  # truncated by a crash
+    capsys.readouterr()
+    assert _run([*base, "--resume", "--report", str(tmp_path / "1.jsonl")]) == 0
+    first = _report(tmp_path / "1.jsonl")[0]
+    assert first["status"] == "ok" and first["output"] == str(target)
+    assert f"replacing incomplete earlier output {target}" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["a_cutout.png"]  # no a_cutout-2.png
+    with Image.open(target) as im:
+        im.load()
+        assert im.size == (64, 48)
+    assert _run([*base, "--resume", "--report", str(tmp_path / "2.jsonl")]) == 0
+    assert _report(tmp_path / "2.jsonl")[0]["status"] == "skipped"
+
+
+def test_resume_accepts_a_complete_numbered_copy(tmp_path):
+    write_photo(tmp_path / "in" / "a.jpg", (64, 48))
+    out = tmp_path / "out"
+    base = [str(tmp_path / "in"), "-o", str(out), "--no-refine", "-q"]
+    assert _run(base) == 0
+    (out / "a_cutout.png").rename(out / "a_cutout-2.png")
+    (out / "a_cutout.png").write_bytes(b"broken")  # an older file the number policy kept
+    assert _run([*base, "--resume", "--report", str(tmp_path / "r.jsonl")]) == 0
+    record = _report(tmp_path / "r.jsonl")[0]
+    assert record["status"] == "skipped" and record["output"].endswith("a_cutout-2.png")
     assert not (out / "a_cutout-3.png").exists()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from batch_fakes import write_photo
@@ -122,6 +123,11 @@ def test_split_resumable(tmp_path):
     other = BatchJob(str(write_photo(tmp_path / "in" / "q.jpg")), str(tmp_path / "out"), "q.jpg")
     todo, done = split_resumable([job, other], ExportOptions())
     assert todo == [other]
+    assert [j for j, _ in done] == [job]
+    broken = tmp_path / "out" / "q_cutout.png"
+    broken.write_bytes(b"\x89PNG truncated")
+    todo, done = split_resumable([job, other], ExportOptions())
+    assert todo == [replace(other, replace_output=str(broken))]  # ours: overwrite in place
     assert [j for j, _ in done] == [job]
 
 

@@ -160,6 +160,12 @@ def run(args: argparse.Namespace, backend_factory=None) -> int:
     already_done: list = []
     if args.resume:
         jobs, already_done = split_resumable(jobs, spec.export)
+        for job in jobs:
+            if job.replace_output is not None:
+                print(
+                    f"resume: replacing incomplete earlier output {job.replace_output}",
+                    file=sys.stderr,
+                )
     summary = BatchSummary()
     cancel = CancelToken()
     total = len(jobs) + len(already_done)

@@ -53,6 +53,9 @@ class BatchJob:
     source: str  # local path or URI of the photo
     out_dir: str  # local folder or URI prefix for the output
     name: str  # the input's path relative to the root it was found under (for display)
+    # Resume: an invalid output of an earlier run at this location, to overwrite in place
+    # (atomically) whatever the existing-file policy says. None = follow the policy.
+    replace_output: str | None = None
 
 
 def _is_image_name(name: str) -> bool:
@@ -211,20 +214,28 @@ def output_candidates(output: str, limit: int = 100) -> Iterator[str]:
 def split_resumable(
     jobs: list[BatchJob], options: ExportOptions
 ) -> tuple[list[BatchJob], list[tuple[BatchJob, str]]]:
-    """(jobs still to run, [(job, output) already complete and valid])."""
+    """(jobs still to run, [(job, output) already complete and valid]).
+
+    A job whose planned output exists but is invalid (e.g. truncated by a crash) comes back
+    with `replace_output` set: that file has our naming pattern, so it is ours to replace,
+    rather than leaving it and writing a numbered copy next to it.
+    """
     todo: list[BatchJob] = []
     done: list[tuple[BatchJob, str]] = []
     for job in jobs:
+        planned = planned_output(job, options)
         complete = next(
             (
                 output
-                for output in output_candidates(planned_output(job, options))
+                for output in output_candidates(planned)
                 if output_is_complete(job, output, options)
             ),
             None,
         )
         if complete is not None:
             done.append((job, complete))
+        elif _exists(planned):
+            todo.append(replace(job, replace_output=planned))
         else:
             todo.append(job)
     return todo, done

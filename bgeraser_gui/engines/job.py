@@ -6,6 +6,8 @@ URIs are staged through a temporary folder (download, process, upload) with fssp
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -71,6 +73,15 @@ def _process_remote(pipeline, job: BatchJob, cancel: CancelToken | None) -> tupl
     return STATUS_OK, target
 
 
+def _pipeline_for(pipeline, job: BatchJob):
+    """`pipeline`, or a copy that overwrites when resume found an invalid earlier output."""
+    if job.replace_output is None or pipeline.export_options.existing == "overwrite":
+        return pipeline
+    replacing = copy.copy(pipeline)  # shares the loaded model
+    replacing.export_options = dataclasses.replace(pipeline.export_options, existing="overwrite")
+    return replacing
+
+
 def run_job(pipeline, job: BatchJob, cancel: CancelToken | None = None) -> ReportRecord:
     """Process `job` with `pipeline`; never raises (except KeyboardInterrupt/SystemExit)."""
     start = time.perf_counter()
@@ -80,7 +91,8 @@ def run_job(pipeline, job: BatchJob, cancel: CancelToken | None = None) -> Repor
         if cancel is not None:
             cancel.check()
         remote = is_uri(job.source) or is_uri(job.out_dir)
-        status, output = (_process_remote if remote else _process_local)(pipeline, job, cancel)
+        process = _process_remote if remote else _process_local
+        status, output = process(_pipeline_for(pipeline, job), job, cancel)
     except Cancelled:
         status = STATUS_CANCELLED
     except BgEraserError as exc:
