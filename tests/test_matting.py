@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -190,3 +192,28 @@ def test_disabled_refinement_returns_the_mask_and_progress_reaches_one():
 
 def test_warm_up_runs():
     matting.warm_up()
+
+
+def test_numba_cache_dir_defaults_to_a_user_cache_folder(monkeypatch, tmp_path):
+    import os
+
+    import platformdirs
+    from numba.core import config
+
+    from bgeraser_gui.core.numba_warmup import ensure_numba_cache_dir
+
+    previous = os.environ.get("NUMBA_CACHE_DIR")
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda name: str(tmp_path / name))
+    try:
+        folder = ensure_numba_cache_dir()
+        assert folder == tmp_path / "bgeraser" / "numba" and folder.is_dir()
+        assert os.environ["NUMBA_CACHE_DIR"] == str(folder)
+        monkeypatch.setenv("NUMBA_CACHE_DIR", "/somewhere/else")
+        assert ensure_numba_cache_dir() == Path("/somewhere/else")  # an explicit setting wins
+    finally:
+        if previous is None:
+            os.environ.pop("NUMBA_CACHE_DIR", None)
+        else:
+            os.environ["NUMBA_CACHE_DIR"] = previous
+        config.reload_config()
