@@ -6,11 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
-from batch_fakes import make_backend, write_corrupt, write_photo
+from batch_fakes import BrightnessBackend, make_backend, write_corrupt, write_photo, write_shapes
 from PIL import Image
 
 from bgeraser_gui.commands import batch
+from bgeraser_gui.core.review_score import score_mask
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,6 +128,28 @@ def test_resume_accepts_a_complete_numbered_copy(tmp_path):
     record = _report(tmp_path / "r.jsonl")[0]
     assert record["status"] == "skipped" and record["output"].endswith("a_cutout-2.png")
     assert not (out / "a_cutout-3.png").exists()
+
+
+def test_report_has_the_review_score_of_each_written_image(tmp_path):
+    write_shapes(tmp_path / "in" / "clean.png", [(40, 25, 80, 65)])
+    write_shapes(tmp_path / "in" / "messy.png", [(0, 10, 70, 90)], speckles=25, seed=3)
+    write_corrupt(tmp_path / "in" / "zz_broken.jpg")
+    out, report = tmp_path / "out", tmp_path / "r.jsonl"
+    argv = ["batch", str(tmp_path / "in"), "-o", str(out), "--no-refine", "-q"]
+    argv += ["--report", str(report)]
+    assert batch.run(build_parser().parse_args(argv), backend_factory=BrightnessBackend) == 1
+    records = {Path(r["input"]).stem: r for r in _report(report)}
+    assert records["zz_broken"]["review_score"] is None
+    for name in ("clean", "messy"):
+        with Image.open(records[name]["output"]) as im:
+            expected = score_mask(np.asarray(im.getchannel("A"))).score
+        assert records[name]["review_score"] == pytest.approx(expected, abs=1e-4)
+    assert records["messy"]["review_score"] > records["clean"]["review_score"] + 0.2
+    # a resumed run makes no new image, so it gives no score
+    resume_args = build_parser().parse_args([*argv, "--resume"])
+    assert batch.run(resume_args, backend_factory=BrightnessBackend) == 1
+    resumed = [r for r in _report(report)[3:] if r["status"] == "skipped"]
+    assert len(resumed) == 2 and all(r["review_score"] is None for r in resumed)
 
 
 def test_two_workers_produce_the_same_outputs(photos, tmp_path):

@@ -142,7 +142,10 @@ def test_report_lines_round_trip(tmp_path):
             writer.write(r)
     lines = report.read_text(encoding="utf-8").splitlines()
     assert [ReportRecord.from_json(line) for line in lines] == records
-    assert set(json.loads(lines[1])) == {"input", "output", "status", "seconds", "error"}
+    keys = {"input", "output", "status", "seconds", "error", "review_score"}
+    assert set(json.loads(lines[1])) == keys
+    old_line = '{"input": "c.jpg", "output": null, "status": "ok", "seconds": 1, "error": null}'
+    assert ReportRecord.from_json(old_line).review_score is None  # reports from before
 
 
 def test_summary_counts():

@@ -76,7 +76,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="CPU threads each worker's model may use; with --engine ray also the CPUs "
         "reserved per actor (default: all cores locally, 1 per Ray actor)",
     )
-    parser.add_argument("--report", type=Path, default=None, metavar="FILE.jsonl")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="FILE.jsonl",
+        help="append one JSON object per input: input, output, status, seconds, error, "
+        "review_score (0 = clean .. 1 = look first; sort by it to review the worst first)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_model_options(parser)
     add_export_options(parser)

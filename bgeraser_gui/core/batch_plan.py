@@ -255,6 +255,9 @@ class ReportRecord:
     status: str
     seconds: float
     error: str | None = None
+    # "Needs review" score of a finished cutout (core.review_score): 0 = looks clean,
+    # 1 = look first. None when no image was made (skipped, failed, cancelled).
+    review_score: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)

@@ -87,12 +87,18 @@ def run_job(pipeline, job: BatchJob, cancel: CancelToken | None = None) -> Repor
     start = time.perf_counter()
     output: str | None = None
     error: str | None = None
+    review_score: float | None = None
     try:
         if cancel is not None:
             cancel.check()
         remote = is_uri(job.source) or is_uri(job.out_dir)
         process = _process_remote if remote else _process_local
-        status, output = process(_pipeline_for(pipeline, job), job, cancel)
+        used = _pipeline_for(pipeline, job)
+        if hasattr(used, "last_review_score"):
+            used.last_review_score = None
+        status, output = process(used, job, cancel)
+        if status == STATUS_OK:
+            review_score = getattr(used, "last_review_score", None)
     except Cancelled:
         status = STATUS_CANCELLED
     except BgEraserError as exc:
@@ -101,4 +107,5 @@ def run_job(pipeline, job: BatchJob, cancel: CancelToken | None = None) -> Repor
         status, error = STATUS_FAILED, f"{job.name}: out of memory"
     except Exception as exc:  # noqa: BLE001 - a bug on one file must not stop the batch
         status, error = STATUS_FAILED, f"{job.name}: {type(exc).__name__}: {exc}"
-    return ReportRecord(job.source, output, status, round(time.perf_counter() - start, 3), error)
+    seconds = round(time.perf_counter() - start, 3)
+    return ReportRecord(job.source, output, status, seconds, error, review_score)

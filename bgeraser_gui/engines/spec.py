@@ -35,9 +35,9 @@ class PipelineSpec:
         return load_backend(model, self.device, engine=self.runtime)
 
     def build(self):
-        """Load the model (once per worker) and return a ready `core.pipeline.Pipeline`."""
+        """Load the model (once per worker) and return a ready pipeline that also scores."""
         from bgeraser_gui.core.matting import RefineOptions
-        from bgeraser_gui.core.pipeline import Pipeline
+        from bgeraser_gui.engines.scoring_pipeline import ScoringPipeline
 
         backend = self.load_backend()
         if self.torch_threads:  # after loading: the loader sets its own default
@@ -46,4 +46,4 @@ class PipelineSpec:
             torch.set_num_threads(self.torch_threads)
         limits = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
         refine = RefineOptions(enabled=self.refine)
-        return Pipeline(backend, refine=refine, export=self.export, **limits)
+        return ScoringPipeline(backend, refine=refine, export=self.export, **limits)
