@@ -115,8 +115,9 @@ def test_status_messages_name_the_right_photo_in_plain_words(qtbot, tmp_path):
     b = write_photo(tmp_path / "b.png", 20, 10, seed=1)
     window.open_paths([a])
     qtbot.waitUntil(backend.entered.is_set)
+    # the first run really loads the model (progress arrives queued: wait for it)
+    qtbot.waitUntil(lambda: "Loading model fake…" in progress)
     assert progress[0] == "Opening a.png…"
-    assert "Loading model fake…" in progress  # the first run really loads the model
     doc_a = session.document
     session.auto_segment = False
     window.open_paths([b])  # moving on while the model still runs for a.png
@@ -185,3 +186,28 @@ def test_an_empty_cache_folder_setting_keeps_the_environment_folder(monkeypatch,
     monkeypatch.setenv("BGERASER_MODEL_DIR", str(tmp_path / "env-models"))
     dialogs_flow.apply_cache_folder("")  # what app start-up does with no folder chosen
     assert dialogs_flow.os.environ["BGERASER_MODEL_DIR"] == str(tmp_path / "env-models")
+
+
+def test_an_offline_first_run_points_to_the_import_menu_in_short_and_in_full(qtbot, tmp_path):
+    from bgeraser_gui.backends.download import _failure_message
+    from bgeraser_gui.backends.model_cache import resolve_spec
+    from bgeraser_gui.core.errors import ModelError
+    from bgeraser_gui.gui.errors import IMPORT_IN_GUI
+
+    spec = resolve_spec("isnet-general-use")
+    error = ModelError(_failure_message(spec, ["<urlopen error [Errno -3] name resolution>"]))
+
+    class OfflineFactory(dict):
+        def __missing__(self, name):
+            raise error
+
+    window = make_window(qtbot, tmp_path / "s.ini", {"isnet-general-use": None})
+    window.session.inference._factory = lambda name, device, progress=None: OfflineFactory()[name]
+    window.open_paths([write_photo(tmp_path / "a.png", 20, 10)])
+    qtbot.waitUntil(lambda: window.reporter.history != [])
+    status = window.statusBar().currentMessage()
+    assert status.startswith("Model ISNet general-use failed: could not download model")
+    assert len(status) < 160 and "bgeraser-cli" not in status and "http" not in status
+    full = window.reporter.box.informativeText()
+    assert IMPORT_IN_GUI in full and "bgeraser-cli" not in full
+    assert spec.urls[0] in full  # the whole address, readable in the message window

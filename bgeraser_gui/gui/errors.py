@@ -8,6 +8,7 @@ log, so the user keeps the window and their edits either way.
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 
 from PySide6.QtCore import Qt
@@ -17,12 +18,35 @@ from bgeraser_gui.core.errors import BgEraserError
 
 log = logging.getLogger("bgeraser.gui")
 MAX_LINES = 8
+STATUS_CHARS = 110  # the status bar gets a short line; the message box has the whole text
+IMPORT_IN_GUI = "Mask > Import model file… (Ctrl+Shift+I)"
+_CLI_IMPORT = re.compile(r"(?:and )?run: bgeraser-cli models import PATH --name \S+")
+_CLI_IMPORT_BARE = re.compile(r"bgeraser-cli models import PATH --name \S+")
+
+
+def for_gui(text: str) -> str:
+    """Replace command-line advice meant for terminal users with the menu that does the same."""
+    text = _CLI_IMPORT.sub(f"and use {IMPORT_IN_GUI}", text)
+    return _CLI_IMPORT_BARE.sub(IMPORT_IN_GUI, text)
+
+
+def status_line(line: str) -> str:
+    """A status-bar version of `line`: up to its first detail, then a pointer to the box."""
+    cut = len(line)
+    for marker in (" (", ". ", "; "):
+        found = line.find(marker, line.find(": ") + 2)
+        if found > 0:
+            cut = min(cut, found)
+    short = line[:cut]
+    if len(short) > STATUS_CHARS:
+        short = short[: STATUS_CHARS - 1].rstrip() + "…"
+    return line if short == line else f"{short} — details in the message window"
 
 
 def describe(exc: BaseException) -> str:
     """A user-facing one-liner for `exc`."""
     if isinstance(exc, BgEraserError):
-        return str(exc) or type(exc).__name__
+        return for_gui(str(exc)) or type(exc).__name__
     if isinstance(exc, MemoryError):
         return "Not enough memory for this image (try a smaller model or image)."
     if isinstance(exc, OSError):
@@ -50,11 +74,11 @@ class ErrorReporter:
             if not isinstance(exc, BgEraserError | OSError | MemoryError):
                 log.error("%s\n%s", title, "".join(traceback.format_exception(exc)))
         else:
-            message = exc
+            message = for_gui(exc)
         line = f"{title}: {message}"
         self.history.append(line)
         if self._show_status is not None:
-            self._show_status(line)
+            self._show_status(status_line(line))
         box = self._ensure_box()
         if not box.isVisible():
             self._lines = []

@@ -91,11 +91,15 @@ class EditorSession(QObject):
         self.loader.failed.connect(lambda _id, exc: self.reporter.report("Cannot open", exc))
         self.inference.runner.finished.connect(self._on_segmented)
         self.inference.runner.failed.connect(
-            lambda _id, exc: self.reporter.report(f"Model {self.model} failed", exc)
+            lambda _id, exc: self.reporter.report(
+                f"Model {model_short_name(self.model)} failed", exc
+            )
         )
         self.inference.backendReady.connect(lambda _m, device: self.deviceChanged.emit(device))
         self.inference.backendFailed.connect(
-            lambda model, exc: self.reporter.report(f"Model {model} is not available", exc)
+            lambda model, exc: self.reporter.report(
+                f"Model {model_short_name(model)} is not available", exc
+            )
         )
         self.refiner.runner.finished.connect(self._on_refined)
         self.refiner.runner.failed.connect(
