@@ -1,7 +1,11 @@
 """Mask quality of the raw (rembg-exact) and improved pipelines on the shared evaluation sets.
 
-    python benchmarks/quality.py --model ../models-cache/isnet_medium_fp16.onnx \
-        --sets grabcut50 alphamatting_train27 davis345_sub coco_mval_sub --limit 40
+    python benchmarks/quality.py --sets grabcut50 alphamatting_train27 \
+        --variants raw improved float flip clean snap flip+clean
+    python benchmarks/quality.py --sets davis345_sub coco_mval_sub --limit 10 \
+        --variants raw float crop clean
+
+Run from the repository root (defaults: ../models-cache/isnet_medium_fp16.onnx, ../shared/eval).
 
 For every set and pipeline variant it prints mean IoU (alpha >= 0.5, ignore band excluded) and
 mean SAD/1000 (ignore band excluded). Network outputs are memoised on disk (--cache), keyed by
@@ -21,12 +25,15 @@ import numpy as np
 from PIL import Image
 
 from bgeraser_gui.backends.loader import load_backend
-from bgeraser_gui.backends.segmenter import RAW, QualityOptions
+from bgeraser_gui.backends.segmenter import IMPROVED, RAW, QualityOptions
 from bgeraser_gui.core.metrics import iou, sad, scored_pixels
 
 FLOAT = QualityOptions()
+# raw = rembg 2.0.86 exactly; improved = the library default (segmenter.IMPROVED); the others
+# switch on one step at a time on top of a float (not 8-bit) resize.
 VARIANTS: dict[str, QualityOptions] = {
     "raw": RAW,
+    "improved": IMPROVED,
     "float": FLOAT,
     "flip": FLOAT.replace(flip_tta=True),
     "crop": FLOAT.replace(crop_pass=True),
@@ -108,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=str(Path("../models-cache/isnet_medium_fp16.onnx")))
     parser.add_argument("--eval-dir", type=Path, default=Path("../shared/eval"))
     parser.add_argument("--sets", nargs="+", default=["grabcut50", "alphamatting_train27"])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument(
+        "--variants", nargs="+", default=["raw", "improved"], choices=list(VARIANTS)
+    )
     parser.add_argument("--limit", type=int, default=0, help="first N images per set (0 = all)")
     parser.add_argument("--engine", default="torch")
     parser.add_argument("--precision", default="channels_last")
