@@ -211,3 +211,20 @@ def test_an_offline_first_run_points_to_the_import_menu_in_short_and_in_full(qtb
     full = window.reporter.box.informativeText()
     assert IMPORT_IN_GUI in full and "bgeraser-cli" not in full
     assert spec.urls[0] in full  # the whole address, readable in the message window
+
+
+def test_batch_export_starts_in_the_last_export_folder_and_remembers_the_new_one(qtbot, tmp_path):
+    from bgeraser_gui.core.compose import ExportOptions
+    from bgeraser_gui.gui.settings import AppSettings
+
+    earlier = AppSettings(tmp_path / "s.ini")
+    earlier.set_last_export({"format": "png"}, str(tmp_path / "cutouts"))
+    earlier.sync()
+    window = make_window(qtbot, tmp_path / "s.ini", {"fake": InstantBackend()})
+    panel = window.batch_panel
+    if panel is None:
+        pytest.skip("the batch panel is not installed")
+    assert panel._export_dir == str(tmp_path / "cutouts")  # where the export dialog opens
+    panel.exportChosen.emit(ExportOptions(format="webp"), str(tmp_path / "batch-out"))
+    last = window.settings.last_export()
+    assert last["out_dir"] == str(tmp_path / "batch-out") and last["options"]["format"] == "webp"

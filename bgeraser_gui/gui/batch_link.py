@@ -118,14 +118,20 @@ def create_batch_panel(window, refine_options=None) -> tuple[object, BatchLink] 
     except ImportError:
         return None
     from bgeraser_gui.core.project_store import ProjectStore, default_project_dir
+    from bgeraser_gui.gui.settings import export_options_to_dict
 
     settings, session = window.settings, window.session
     # a portable/test settings file keeps its batch project next to it
     folder = default_project_dir() if settings.path is None else settings.path.parent / "batch"
+    last_export = settings.last_export() or {}
     panel = BatchPanel(
         store=ProjectStore(folder),
         backend_factory=lambda: session.inference.backend(session.model, settings.device),
         refine_options=refine_options,
         parent=window,
+        export_dir=str(last_export.get("out_dir") or "") or None,
+    )
+    panel.exportChosen.connect(  # remembered like the editor's exports (Ctrl+Shift+E too)
+        lambda options, out_dir: settings.set_last_export(export_options_to_dict(options), out_dir)
     )
     return panel, BatchLink(panel, session, window)

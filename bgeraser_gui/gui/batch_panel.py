@@ -1,10 +1,9 @@
 """Batch panel: drop photos or folders, watch them process, review the worst first, export all.
 
-Items are processed in the background by `services.batch_queue` (one loaded model) and saved
-automatically to a project folder, so closing and reopening restores the queue and every
-manual edit. The main window docks this panel, opens ready items on `openRequested(path)`,
-and hands edited masks back with `mark_edited(path, alpha)`. Works standalone too:
-`python -m bgeraser_gui.gui.batch_panel [FILES/FOLDERS...]`.
+Items are processed in the background by `services.batch_queue` (one loaded model), autosaved
+to a project folder (reopening restores the queue and every manual edit). The main window docks
+it, opens ready items on `openRequested(path)`, hands edited masks back with `mark_edited(path,
+alpha)`. Standalone: `python -m bgeraser_gui.gui.batch_panel [FILES/FOLDERS...]`.
 """
 
 from __future__ import annotations
@@ -56,6 +55,7 @@ def _format_eta(seconds: float) -> str:
 class BatchPanel(QWidget):
     openRequested = Signal(str)  # a ready item's source path, to open in the editor
     queueChanged = Signal()
+    exportChosen = Signal(object, str)  # ExportOptions, folder picked in the export dialog
 
     def __init__(
         self,
@@ -64,6 +64,7 @@ class BatchPanel(QWidget):
         refine_options=None,
         autostart: bool = True,
         parent: QWidget | None = None,
+        export_dir: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.setAcceptDrops(True)
@@ -72,7 +73,7 @@ class BatchPanel(QWidget):
         self.service = BatchQueueService(self.store, backend_factory, refine_options, self)
         self.entries: dict[str, QueueEntry] = {}
         self._export_options = ExportOptions()
-        self._export_dir = str(Path.home())
+        self._export_dir = export_dir or str(Path.home())  # the last export folder, if known
         self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
         self._autosave.timeout.connect(self.save_now)
         self._build_ui()
@@ -353,6 +354,7 @@ class BatchPanel(QWidget):
         if not dialog.exec() or dialog.result_options() is None:
             return
         self._export_options, self._export_dir = dialog.result_options(), dialog.out_dir()
+        self.exportChosen.emit(self._export_options, self._export_dir)
         ids = self.selected_ids() if selected else None
         self.export_items(ids, self._export_options, self._export_dir)
 
