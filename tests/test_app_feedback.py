@@ -228,3 +228,30 @@ def test_batch_export_starts_in_the_last_export_folder_and_remembers_the_new_one
     panel.exportChosen.emit(ExportOptions(format="webp"), str(tmp_path / "batch-out"))
     last = window.settings.last_export()
     assert last["out_dir"] == str(tmp_path / "batch-out") and last["options"]["format"] == "webp"
+
+
+def test_the_model_mask_is_prepared_on_the_worker_and_swapped_in_without_a_copy(qtbot, tmp_path):
+    import threading
+
+    from bgeraser_gui.core import document as document_module
+
+    prepared_on = []
+    original = document_module.prepare_mask
+
+    def spy(mask, shape=None):
+        prepared_on.append(threading.get_ident())
+        return original(mask, shape)
+
+    from bgeraser_gui.services import inference as inference_module
+
+    window = make_window(qtbot, tmp_path / "s.ini", {"fake": InstantBackend()})
+    inference_module.prepare_mask, saved = spy, inference_module.prepare_mask
+    try:
+        results = []
+        window.session.inference.runner.finished.connect(lambda _id, r: results.append(r))
+        window.open_paths([write_photo(tmp_path / "a.png", 20, 10)])
+        qtbot.waitUntil(lambda: bool(results) and window.session.document.model_mask is not None)
+    finally:
+        inference_module.prepare_mask = saved
+    assert prepared_on and threading.get_ident() not in prepared_on
+    assert window.session.document.model_mask is results[0].mask

@@ -173,3 +173,28 @@ def test_model_runs_are_kept_by_reference_read_only_and_counted_once():
     masks[0][...] = 0  # the caller's array is copied, not aliased
     doc.history.goto(doc, 1)
     assert doc.model_mask.any()
+
+
+def test_a_prepared_mask_is_taken_over_without_a_copy_and_undo_stays_exact():
+    from bgeraser_gui.core.document import PreparedMask, prepare_mask
+
+    doc = _doc()
+    first = _soft_mask(3)
+    doc.set_model_mask(first, "a")
+    raw = _soft_mask(4)
+    raw[0, 0], raw[1, 1], raw[2, 2] = np.nan, np.inf, -3.0
+    prepared = prepare_mask(raw, (H, W))
+    assert isinstance(prepared, PreparedMask) and not np.shares_memory(prepared.array, raw)
+    assert prepared.array[0, 0] == 0.0 and prepared.array[1, 1] == 1.0
+    assert prepared.array[2, 2] == 0.0
+    doc.set_model_mask(prepared, "b")
+    assert doc.model_mask is prepared.array  # no full-size copy on the caller's thread
+    assert not doc.model_mask.flags.writeable  # frozen by the history like any other layer
+    doc.undo()
+    np.testing.assert_array_equal(doc.model_mask, first)
+    doc.redo()
+    assert doc.model_mask is prepared.array
+    with pytest.raises(ValueError):
+        doc.set_model_mask(prepare_mask(np.zeros((H + 1, W), np.float32)))
+    with pytest.raises(ValueError):
+        prepare_mask(np.zeros((H, W), np.float32), (H, W + 1))

@@ -19,11 +19,14 @@ The alpha is cached and updated per dirty rectangle, so strokes on 24 MP images 
 Every mutation is recorded in `history` (undo/redo restore all layers bit-exactly). Listeners
 `fn(rect | None)` are told which image rectangle changed (None = everything).
 Not thread-safe: mutate on one thread (the GUI thread); workers get copies (`refine_inputs`).
+A worker can do the checking and copying of a new mask itself (`prepare_mask`, 24 MP takes
+~0.5 s) and hand the `PreparedMask` over, so the GUI thread only swaps it in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,7 +44,7 @@ from bgeraser_gui.core.trimap import KEEP, REFINE, REMOVE
 if TYPE_CHECKING:
     from bgeraser_gui.core.image_io import LoadedImage
 
-__all__ = ["KEEP", "REFINE", "REMOVE", "Document", "Rect"]
+__all__ = ["KEEP", "REFINE", "REMOVE", "Document", "PreparedMask", "Rect", "prepare_mask"]
 
 MODEL_MASK = "model_mask"
 CONSTRAINTS = "constraints"
@@ -50,6 +53,30 @@ REFINED_FOREGROUND = "refined_foreground"
 LAYERS = (MODEL_MASK, CONSTRAINTS, REFINED_ALPHA, REFINED_FOREGROUND)
 
 ChangeListener = Callable[[Rect | None], None]
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedMask:
+    """A mask checked and copied by `prepare_mask`: float32 HxW in [0, 1], finite, owned by
+    nobody else. `Document.set_model_mask` / `set_refined` take it over without a copy."""
+
+    array: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.array.shape
+
+
+def prepare_mask(mask: np.ndarray, shape: tuple[int, int] | None = None) -> PreparedMask:
+    """Check `mask` (shape HxW if given), copy it to float32, replace NaN/inf and clip to
+    [0, 1]. Thread-safe: call it on a worker so the GUI thread does no full-image work."""
+    m = np.asarray(mask)
+    if m.ndim != 2 or (shape is not None and m.shape != tuple(shape)):
+        raise ValueError(f"mask shape {m.shape} != image {tuple(shape or ('H', 'W'))}")
+    m = np.array(m, np.float32)  # always an own copy: the history freezes it
+    if not np.isfinite(m).all():
+        np.nan_to_num(m, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
+    return PreparedMask(np.clip(m, 0.0, 1.0, out=m))
 
 
 class Document:
@@ -150,8 +177,11 @@ class Document:
             self._listeners.remove(fn)
 
     # -- recorded edits --------------------------------------------------------------------
-    def set_model_mask(self, mask: np.ndarray, model_name: str | None = None) -> None:
-        """Replace the model's mask (keeps touch-ups, drops the refined matte); undoable."""
+    def set_model_mask(
+        self, mask: np.ndarray | PreparedMask, model_name: str | None = None
+    ) -> None:
+        """Replace the model's mask (keeps touch-ups, drops the refined matte); undoable.
+        A `PreparedMask` is used as it is (no copy); any other array is checked and copied."""
         checked = self._checked_mask(mask)
         label = f"Segment ({model_name})" if model_name else "Segment"
         with self.transaction(label) as tx:
@@ -161,7 +191,9 @@ class Document:
         if model_name is not None:
             self.model_name = model_name
 
-    def set_refined(self, alpha: np.ndarray, foreground: np.ndarray | None = None) -> None:
+    def set_refined(
+        self, alpha: np.ndarray | PreparedMask, foreground: np.ndarray | None = None
+    ) -> None:
         """Store a matting result (`MattingResult.alpha`, `.foreground`); undoable."""
         checked = self._checked_mask(alpha)
         fg = None
@@ -220,14 +252,12 @@ class Document:
             fn(rect)
 
     # -- internals -------------------------------------------------------------------------
-    def _checked_mask(self, mask: np.ndarray) -> np.ndarray:
-        m = np.asarray(mask)
-        if m.shape != (self.height, self.width):
-            raise ValueError(f"mask shape {m.shape} != image {(self.height, self.width)}")
-        m = np.array(m, np.float32)  # always an own copy: the history freezes it
-        if not np.isfinite(m).all():
-            np.nan_to_num(m, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
-        return np.clip(m, 0.0, 1.0, out=m)
+    def _checked_mask(self, mask: np.ndarray | PreparedMask) -> np.ndarray:
+        if isinstance(mask, PreparedMask):
+            if mask.shape != (self.height, self.width):
+                raise ValueError(f"mask shape {mask.shape} != image {(self.height, self.width)}")
+            return mask.array
+        return prepare_mask(mask, (self.height, self.width)).array
 
     def _update_alpha(self, rect: Rect | None) -> None:
         r = Rect(0, 0, self.width, self.height) if rect is None else rect

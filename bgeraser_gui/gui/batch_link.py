@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
+from bgeraser_gui.core.document import PreparedMask
 from bgeraser_gui.core.project_store import BUSY_STATES, FAILED, HAS_RESULT, QUEUED, item_id_for
 
 SAVE_DELAY_MS = 500
@@ -73,12 +74,15 @@ class BatchLink(QObject):
         if doc is not None and not self.result_pending(doc.path) and self.session.auto_segment:
             self.session.segment()  # the batch stopped before reaching this photo
 
-    def batch_alpha(self, path: Path) -> np.ndarray | None:
+    def batch_alpha(self, path: Path) -> PreparedMask | None:
         """The batch's (possibly edited) alpha for `path` as float32 0..1, or None."""
         if not self.is_batch_item(path):
             return None
         alpha = self.panel.result_alpha(path)
-        return None if alpha is None else alpha.astype(np.float32) / 255.0
+        if alpha is None:
+            return None
+        mask = alpha.astype(np.float32)  # one full-size copy on the UI thread, not three
+        return PreparedMask(np.divide(mask, 255.0, out=mask))
 
     def _on_document(self, doc) -> None:
         self.save_edit()  # the previous photo's pending touch-ups first

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from bgeraser_gui.core.document import Document
+from bgeraser_gui.core.document import Document, PreparedMask
 from bgeraser_gui.core.image_io import load_image
 from bgeraser_gui.gui.errors import ErrorReporter
 from bgeraser_gui.gui.model_chooser import model_display_name, model_installed, model_short_name
@@ -64,8 +64,8 @@ class EditorSession(QObject):
         self._documents: OrderedDict[Path, Document] = OrderedDict()
         self.model = settings.default_model
         self.auto_segment = True
-        # path -> float32 mask already computed elsewhere (the batch queue), or None
-        self.mask_provider: Callable[[Path], np.ndarray | None] | None = None
+        # path -> mask already computed elsewhere (the batch queue), or None
+        self.mask_provider: Callable[[Path], PreparedMask | np.ndarray | None] | None = None
         # path -> True while a mask for it is being computed elsewhere (queued in the batch):
         # the editor waits for that result instead of running the model a second time
         self.result_pending: Callable[[Path], bool] | None = None
@@ -215,7 +215,7 @@ class EditorSession(QObject):
         doc = result.tag
         if not isinstance(doc, Document) or doc not in self._documents.values():
             return  # that photo was closed meanwhile
-        doc.set_model_mask(result.mask, model_display_name(result.model))
+        doc.set_model_mask(result.prepared, model_display_name(result.model))
         self.deviceChanged.emit(result.device)
         device = DEVICE_NAMES.get(result.device.split(":")[0], result.device)
         took = f"{model_short_name(result.model)} on {device}: {result.seconds:.1f} s"

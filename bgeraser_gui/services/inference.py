@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from bgeraser_gui.core.document import PreparedMask, prepare_mask
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, sub_progress
 from bgeraser_gui.services.worker import JobRunner
 
@@ -30,10 +31,15 @@ def default_backend_factory(model: str, device: str, progress: ProgressFn | None
 @dataclass
 class SegmentationResult:
     tag: object  # whatever the caller passed (e.g. the document), to match the result
-    mask: np.ndarray  # float32 HxW in [0, 1]
+    prepared: PreparedMask  # checked and copied on the worker: the GUI thread only swaps it in
     model: str
     device: str
     seconds: float
+
+    @property
+    def mask(self) -> np.ndarray:
+        """float32 HxW in [0, 1]."""
+        return self.prepared.array
 
 
 class InferenceService(QObject):
@@ -95,12 +101,14 @@ class InferenceService(QObject):
             cancel.check()
             self.backendReady.emit(model, str(getattr(backend, "device", device)))
             mask = backend.predict(rgb, progress=sub_progress(progress, 0.05, 1.0), cancel=cancel)
-            mask = np.asarray(mask, dtype=np.float32)
-            if mask.shape != rgb.shape[:2]:
-                raise ValueError(f"model returned a {mask.shape} mask for a {rgb.shape[:2]} image")
+            if np.shape(mask) != rgb.shape[:2]:
+                raise ValueError(
+                    f"model returned a {np.shape(mask)} mask for a {rgb.shape[:2]} image"
+                )
+            cancel.check()
             return SegmentationResult(
                 tag=tag,
-                mask=mask,
+                prepared=prepare_mask(mask, rgb.shape[:2]),
                 model=model,
                 device=str(getattr(backend, "device", device)),
                 seconds=time.perf_counter() - start,
