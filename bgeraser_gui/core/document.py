@@ -160,7 +160,8 @@ class Document:
     def alpha_u8(self, rect: Rect | None = None) -> np.ndarray:
         """`alpha()` as uint8 0..255 (rounded), optionally only inside `rect`."""
         src = self._alpha if rect is None else self._alpha[rect.slices()]
-        return np.rint(src * 255.0).astype(np.uint8)
+        scaled = np.multiply(src, np.float32(255.0))  # float32, as `src * 255.0` gives
+        return np.rint(scaled, out=scaled).astype(np.uint8)
 
     def refine_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rgb, model mask or zeros, constraints copy) for a matting worker thread."""

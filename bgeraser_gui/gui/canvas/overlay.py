@@ -69,10 +69,9 @@ def render_overlay(doc: Document, rect: Rect, masked: bool | None = None) -> np.
     """Premultiplied RGBA tint of `rect`, drawn over the photo at the overlay opacity: red with
     coverage 1 - alpha (removed areas), yellow over REFINE strokes."""
     sl = rect.slices()
-    t = 255 - shown_alpha_u8(doc, rect, masked)
-    out = np.zeros((*t.shape, 4), np.uint8)
-    out[..., 0] = t
-    out[..., 3] = t
+    t = cv2.bitwise_not(shown_alpha_u8(doc, rect, masked))  # 255 - alpha
+    zero = np.zeros_like(t)
+    out = cv2.merge([t, zero, zero, t])
     refine = doc.constraints[sl] == REFINE
     if refine.any():
         out[refine] = REFINE_RGBA
