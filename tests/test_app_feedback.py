@@ -28,6 +28,8 @@ def test_a_photo_without_a_mask_is_shown_untouched_with_a_hint(qtbot, tmp_path):
     qtbot.waitUntil(backend.entered.is_set)
     doc = window.session.document
     cache = window.canvas.display_cache()
+    window.canvas.repaint()
+    assert cache.rendered_pixels == 0  # the photo is drawn as it is: no full-size render
     tint = _pixels(cache.image(ViewMode.OVERLAY))[:, : 40 * 4].reshape(30, 40, 4)
     assert not tint.any()  # while the model runs: no red "everything removed" tint
     cutout = _pixels(cache.image(ViewMode.CHECKER))[:, : 40 * 4].reshape(30, 40, 4)

@@ -220,6 +220,8 @@ def paint_document(
         painter.fillRect(target, matte)
     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, view.zoom < 1.0)
     source = QRectF(src.x0, src.y0, src.width, src.height)
+    if mode != ViewMode.MASK and not cache.doc.has_mask:
+        mode = ViewMode.ORIGINAL  # nothing cut out yet: the same pixels, without rendering them
     if mode == ViewMode.OVERLAY:
         painter.drawImage(target, cache.image(ViewMode.ORIGINAL), source)
         painter.setOpacity(overlay_opacity)
