@@ -301,6 +301,9 @@ def test_interrupted_run_still_reports_and_sets_are_visited_in_turns(
     summary = (out / "summary.md").read_text()
     assert "Interrupted after 2 of 4 images" in summary
     assert (out / "worst_m_raw.png").exists()
+    # with several sets, one sheet per set as well
+    assert "second/p" in (out / "worst_m_raw_second.html").read_text()
+    assert "second/p" not in (out / "worst_m_raw_synthetic.html").read_text()
 
 
 @pytest.mark.slow

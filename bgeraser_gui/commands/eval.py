@@ -1,7 +1,7 @@
 """`bgeraser-cli eval`: score models (raw and refined) on data sets with ground-truth alpha.
 
 Writes into --out: `results.csv` (one row per image, model and mode), `summary.md`
-(mean / median tables), `worst_<model>_<mode>.png/.html` contact sheets and the predicted
+(mean / median tables), `worst_<model>_<mode>[_<set>].png/.html` contact sheets and the predicted
 alphas under `predictions/<model>/<mode>/<data set>/<stem>.png`. Never writes into a data set.
 """
 
@@ -151,6 +151,29 @@ def _sheet_items(rows: list[dict], out: Path, samples: dict) -> Iterator[SheetIt
         yield SheetItem(title, caption, data.rgb, data.alpha, pred, data.ignore)
 
 
+def _write_sheets(args, rows: list[dict], models, modes, datasets: list[EvalDataset]) -> None:
+    """worst_<model>_<mode>.png/html over all sets, and one per set when there are several
+    (so one set's ambiguous ground truth cannot fill the whole sheet)."""
+    samples = {(s.dataset, s.stem): s for ds in datasets for s in ds.samples}
+    scopes = [(None, "")] + (
+        [(ds.name, f"_{ds.name}") for ds in datasets] if len(datasets) > 1 else []
+    )
+    for model in models:
+        for mode in modes:
+            mine = [r for r in rows if r["model"] == model.label and r["mode"] == mode]
+            for dataset, suffix in scopes:
+                group = [r for r in mine if dataset is None or r["dataset"] == dataset]
+                worst = worst_rows(group, args.worst, args.worst_by)
+                stem = args.out / f"worst_{model.label}_{mode}{suffix}"
+                where = f" in {dataset}" if dataset else ""
+                write_contact_sheet(
+                    _sheet_items(worst, args.out, samples),
+                    stem.with_suffix(".png"),
+                    stem.with_suffix(".html"),
+                    title=f"Worst {len(worst)}{where} by {args.worst_by}: {model.label} ({mode})",
+                )
+
+
 def _progress_bar(total: int):
     from tqdm import tqdm
 
@@ -232,18 +255,7 @@ def _run(args: argparse.Namespace) -> int:
         summarize(evaluator.rows), _command_line(args, models, modes), skipped, notes
     )
     (args.out / "summary.md").write_text(summary, encoding="utf-8")
-    samples = {(s.dataset, s.stem): s for ds in datasets for s in ds.samples}
-    for model in models:
-        for mode in modes:
-            rows = [r for r in evaluator.rows if r["model"] == model.label and r["mode"] == mode]
-            worst = worst_rows(rows, args.worst, args.worst_by)
-            stem = args.out / f"worst_{model.label}_{mode}"
-            write_contact_sheet(
-                _sheet_items(worst, args.out, samples),
-                stem.with_suffix(".png"),
-                stem.with_suffix(".html"),
-                title=f"Worst {len(worst)} by {args.worst_by}: {model.label} ({mode})",
-            )
+    _write_sheets(args, evaluator.rows, models, modes, datasets)
     print(summary)
     print(f"results: {csv_path}\nsummary: {args.out / 'summary.md'}")
     if done < total:
