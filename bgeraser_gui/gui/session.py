@@ -58,6 +58,7 @@ class EditorSession(QObject):
         self.reporter = reporter  # the main window installs its own
         self.inference = inference or InferenceService(self)
         self.refiner = refiner or RefineService(self)
+        self._matting_warmed = False
         self.exporter = exporter or ExportService(self)
         self.loader = JobRunner(self, "open")
         self.document: Document | None = None
@@ -195,7 +196,11 @@ class EditorSession(QObject):
             self.warm_up()
 
     def warm_up(self) -> None:
-        """Load the model in the background, if it is on disk (never download at start-up)."""
+        """Load the model in the background, if it is on disk (never download at start-up),
+        and compile the matting kernels once per session."""
+        if not self._matting_warmed:
+            self._matting_warmed = True
+            self.refiner.warm_up()
         if model_installed(self.model):
             self.inference.warm_up(self.model, self.settings.device)
         else:
@@ -276,7 +281,7 @@ class EditorSession(QObject):
         return any([runner.cancel() for runner in self.runners])
 
     def shutdown(self) -> None:
-        for runner in (*self.runners, self.inference.warmup_runner):
+        for runner in (*self.runners, self.inference.warmup_runner, self.refiner.warmup_runner):
             runner.shutdown(timeout_ms=3000)
 
 

@@ -35,6 +35,20 @@ class RefineService(QObject):
         super().__init__(parent)
         self._refine = refine_fn or default_refine
         self.runner = JobRunner(self, "refine")
+        self.warmup_runner = JobRunner(self, "matting warm-up")
+
+    def warm_up(self) -> int | None:
+        """Compile (or load from the numba cache) the matting kernels in the background, so
+        that the first refinement in the app is not slow. Only the built-in refine needs it."""
+        if self._refine is not default_refine:
+            return None
+
+        def job(progress: ProgressFn, cancel: CancelToken) -> None:
+            from bgeraser_gui.core.matting import warm_up
+
+            warm_up()
+
+        return self.warmup_runner.submit(job)
 
     def refine(
         self,
@@ -62,3 +76,4 @@ class RefineService(QObject):
 
     def shutdown(self) -> None:
         self.runner.shutdown()
+        self.warmup_runner.shutdown()
