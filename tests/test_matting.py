@@ -217,3 +217,13 @@ def test_numba_cache_dir_defaults_to_a_user_cache_folder(monkeypatch, tmp_path):
         else:
             os.environ["NUMBA_CACHE_DIR"] = previous
         config.reload_config()
+
+
+def test_pymatting_retry_warnings_do_not_reach_stdout(capsys):
+    import pymatting.preconditioner.ichol as ichol_module
+
+    from bgeraser_gui.core import matting
+
+    matting._quiet_pymatting_prints()
+    ichol_module.print("PERFORMANCE WARNING:")  # what ichol calls when it retries
+    assert capsys.readouterr().out == ""

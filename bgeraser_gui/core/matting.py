@@ -9,6 +9,7 @@ incomplete-Cholesky preconditioner fails we fall back to Jacobi and say so in `n
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import cv2
@@ -26,6 +27,8 @@ from bgeraser_gui.core.matting_tiles import (
 from bgeraser_gui.core.numba_warmup import ensure_numba_cache_dir
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress, sub_progress
 from bgeraser_gui.core.trimap import TRIMAP_FG, TRIMAP_UNKNOWN, make_trimap
+
+_log = logging.getLogger(__name__)
 
 ensure_numba_cache_dir()  # before anything imports numba / pymatting (imported lazily below)
 
@@ -95,6 +98,7 @@ def _solve_cf_tile(
     """
     from pymatting import ichol, jacobi
 
+    _quiet_pymatting_prints()
     unknown = trimap == TRIMAP_UNKNOWN
     known_alpha = trimap.astype(np.float64) / 255.0
     if fixed is not None and fixed.any():
@@ -147,6 +151,19 @@ def _solve_pymatting_tile(image, trimap, prior, method, cancel, notes) -> np.nda
     except ValueError as error:
         _note(notes, f"{method} matting failed on a tile ({error}); used closed-form there")
         return _solve_cf_tile(image, trimap, prior, cancel, notes)
+
+
+def _quiet_pymatting_prints() -> None:
+    """pymatting's ichol prints retry warnings to stdout (into the CLI's output and progress
+    bar); route them to our log instead. A module-level `print` shadows the builtin there."""
+    import pymatting.preconditioner.ichol as ichol_module
+
+    if getattr(ichol_module, "print", None) is not _log_print:
+        ichol_module.print = _log_print
+
+
+def _log_print(*args, **kwargs) -> None:
+    _log.debug("pymatting: %s", " ".join(str(a) for a in args))
 
 
 def _note(notes: list[str] | None, message: str) -> None:
