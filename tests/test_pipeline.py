@@ -73,3 +73,16 @@ def test_overwriting_the_original_is_refused_before_the_model_runs(tmp_path):
     with pytest.raises(ExportError, match="original"):
         Pipeline(backend, export=export).process_file(src, tmp_path)
     assert backend.calls == 0 and src.read_bytes() == before
+
+
+def test_matting_notes_reach_the_caller(tmp_path, monkeypatch):
+    from bgeraser_gui.core import pipeline as pipeline_module
+    from bgeraser_gui.core.matting import MattingResult
+
+    def refine_with_note(rgb, mask, overrides=None, options=None, progress=None, cancel=None):
+        return MattingResult(alpha=mask, foreground=None, trimap=None, notes=["fell back"])
+
+    monkeypatch.setattr(pipeline_module, "refine", refine_with_note)
+    notes = []
+    Pipeline(EllipseBackend()).process_file(write_photo(tmp_path / "p.jpg"), tmp_path, notes=notes)
+    assert notes == ["fell back"]

@@ -79,8 +79,9 @@ def process_all(pipeline, files: list[Path], out_dir: Path, quiet: bool = False)
     bar = tqdm(total=len(files), unit="img", disable=quiet, file=sys.stderr, dynamic_ncols=True)
     for path in files:
         bar.set_postfix_str(path.name[-30:])
+        notes: list[str] = []
         try:
-            written = pipeline.process_file(path, out_dir)
+            written = pipeline.process_file(path, out_dir, notes=notes)
         except BgEraserError as exc:
             failed += 1
             tqdm.write(f"failed: {exc}", file=sys.stderr)
@@ -93,6 +94,8 @@ def process_all(pipeline, files: list[Path], out_dir: Path, quiet: bool = False)
                 f"failed: {path.name}: internal error {type(exc).__name__}: {exc}", file=sys.stderr
             )
         else:
+            for note in notes:
+                tqdm.write(f"note: {path.name}: {note}", file=sys.stderr)
             if written is None:
                 skipped += 1
                 tqdm.write(f"skipped: {path.name} (output exists)", file=sys.stderr)

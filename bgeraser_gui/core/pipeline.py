@@ -125,8 +125,12 @@ class Pipeline:
         out_dir: str | Path,
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
+        notes: list[str] | None = None,
     ) -> Path | None:
-        """Cut out one file into `out_dir`. Returns the written path, or None when skipped."""
+        """Cut out one file into `out_dir`. Returns the written path, or None when skipped.
+
+        What the user should know about the result (e.g. a matting fallback) is appended to
+        `notes` when a list is given."""
         progress = progress or no_progress
         slices = _stage_slices(self.refine_options.enabled)
         target = self.output_path(path, out_dir)
@@ -140,6 +144,8 @@ class Pipeline:
         image = load_image(path, max_pixels=self.max_pixels)
         progress(slices["load"][1], f"segmenting {Path(path).name}")
         result = self.cutout(image, progress, cancel)
+        if notes is not None:
+            notes.extend(result.notes)
         if cancel is not None:
             cancel.check()
         progress(slices["export"][0], f"writing {target.name}")
