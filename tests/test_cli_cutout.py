@@ -90,3 +90,23 @@ def test_damaged_model_file_is_one_line_not_a_traceback(tmp_path, capsys):
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert "model" in err
     assert not (tmp_path / "out" / "p_cutout.png").exists()
+
+
+@pytest.mark.parametrize("quality", ["best", "fast", "rembg"])
+def test_quality_option_selects_the_segmentation_preset(tmp_path, monkeypatch, quality):
+    from batch_fakes import EllipseBackend, write_photo
+
+    from bgeraser_gui.backends import loader
+    from bgeraser_gui.backends.segmenter import FAST, IMPROVED, RAW
+
+    captured = {}
+
+    def fake_load_backend(model, device="auto", engine="auto", options=None, **kwargs):
+        captured["options"] = options
+        return EllipseBackend()
+
+    monkeypatch.setattr(loader, "load_backend", fake_load_backend)
+    photo = write_photo(tmp_path / "p.jpg")
+    args = ["cutout", str(photo), "-o", str(tmp_path / "out"), "--model", "m.onnx"]
+    assert main([*args, "--quality", quality, "--no-refine", "-q"]) == 0
+    assert captured["options"] == {"best": IMPROVED, "fast": FAST, "rembg": RAW}[quality]

@@ -106,6 +106,7 @@ def spec_from_args(args: argparse.Namespace) -> PipelineSpec:
         model=args.model,
         device=args.device,
         runtime=args.runtime,
+        quality=args.quality,
         refine=args.refine,
         export=export_options_from_args(args),
         torch_threads=args.threads_per_worker,

@@ -34,6 +34,13 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         help="inference library for the model (default: auto, the fastest for the device)",
     )
     group.add_argument(
+        "--quality",
+        choices=("best", "fast", "rembg"),
+        default="best",
+        help="best: flip averaging + island/hole clean-up (two network passes); fast: one "
+        "pass; rembg: reproduce rembg's output exactly (default: best)",
+    )
+    group.add_argument(
         "--refine",
         action=argparse.BooleanOptionalAction,
         default=True,

@@ -40,12 +40,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def build_pipeline(args: argparse.Namespace):
     """Load the model once and configure the pipeline from the command-line options."""
     from bgeraser_gui.backends.loader import load_backend
+    from bgeraser_gui.backends.segmenter import QUALITY_PRESETS
     from bgeraser_gui.core.matting import RefineOptions
     from bgeraser_gui.core.pipeline import Pipeline
 
     export = export_options_from_args(args)
     model = args.model or default_model_name()
-    backend = load_backend(model, device=args.device, engine=args.runtime)
+    backend = load_backend(
+        model, device=args.device, engine=args.runtime, options=QUALITY_PRESETS[args.quality]
+    )
     return Pipeline(
         backend,
         refine=RefineOptions(enabled=args.refine),

@@ -18,6 +18,7 @@ class PipelineSpec:
     model: str | None = None  # registry name or .onnx path; None = the default model
     device: str = "auto"
     runtime: str = "auto"  # inference library: "auto", "torch" or "onnxruntime"
+    quality: str = "best"  # segmentation preset: "best", "fast" or "rembg"
     refine: bool = True  # trimap alpha matting after segmentation
     export: ExportOptions = field(default_factory=ExportOptions)
     # Tests and embedders may supply their own backend (must be picklable for processes/Ray).
@@ -29,10 +30,12 @@ class PipelineSpec:
         if self.backend_factory is not None:
             return self.backend_factory()
         from bgeraser_gui.backends.loader import load_backend
+        from bgeraser_gui.backends.segmenter import QUALITY_PRESETS
         from bgeraser_gui.commands.common import default_model_name
 
         model = self.model or default_model_name(notify=None)
-        return load_backend(model, self.device, engine=self.runtime)
+        options = QUALITY_PRESETS[self.quality]
+        return load_backend(model, self.device, engine=self.runtime, options=options)
 
     def build(self):
         """Load the model (once per worker) and return a ready pipeline that also scores."""
