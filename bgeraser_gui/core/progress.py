@@ -16,10 +16,13 @@ def no_progress(fraction: float, message: str) -> None:
 
 
 class CancelToken:
-    """Thread-safe flag a worker polls; `check()` raises Cancelled once it is set."""
+    """Thread-safe flag a worker polls; `check()` raises Cancelled once it is set.
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    `event` may be any object with set()/is_set(), e.g. a multiprocessing Event shared with
+    worker processes; by default a threading.Event."""
+
+    def __init__(self, event=None) -> None:
+        self._event = event if event is not None else threading.Event()
 
     def cancel(self) -> None:
         self._event.set()

@@ -22,7 +22,6 @@ from concurrent.futures import (
 from concurrent.futures.process import BrokenProcessPool
 
 from bgeraser_gui.core.batch_plan import STATUS_CANCELLED, STATUS_FAILED, BatchJob, ReportRecord
-from bgeraser_gui.core.errors import Cancelled
 from bgeraser_gui.core.progress import CancelToken
 from bgeraser_gui.engines.job import MODEL_LOAD_FAILED, run_job
 from bgeraser_gui.engines.spec import PipelineSpec
@@ -33,25 +32,7 @@ POLL_S = 0.2  # how often the scheduler looks at the cancel token while jobs run
 # Per-worker state: each thread (or process) builds its pipeline once, on first use.
 _worker = threading.local()
 _worker_spec: PipelineSpec | None = None
-_worker_cancel: _SharedCancel | None = None
-
-
-class _SharedCancel:
-    """A CancelToken look-alike over a multiprocessing Event, so worker processes see it."""
-
-    def __init__(self, event) -> None:
-        self._event = event
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def check(self) -> None:
-        if self._event.is_set():
-            raise Cancelled("cancelled")
+_worker_cancel: CancelToken | None = None
 
 
 def _worker_pipeline(spec: PipelineSpec):
@@ -66,7 +47,7 @@ def _process_init(spec: PipelineSpec, cancel_event) -> None:
     # Ctrl+C reaches the whole process group: the parent decides, workers see the token.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_spec = spec
-    _worker_cancel = _SharedCancel(cancel_event)
+    _worker_cancel = CancelToken(cancel_event)
 
 
 def _process_run(job: BatchJob) -> ReportRecord:
