@@ -165,6 +165,12 @@ def output_path_for(input_path: str | Path, out_dir: str | Path, options: Export
     return Path(out_dir) / f"{name}{options.extension}"
 
 
+def refuse_overwriting_input(out_path: Path, inputs: set[Path], options: ExportOptions) -> None:
+    """The "overwrite" policy never applies to a source photo (`inputs` are resolved paths)."""
+    if options.existing == "overwrite" and Path(out_path).resolve() in inputs:
+        raise ExportError(f"{Path(out_path).name}: refusing to overwrite the original photo")
+
+
 def _numbered(path: Path, n: int) -> Path:
     return path.with_name(f"{path.stem}-{n}{path.suffix}")
 
@@ -209,8 +215,7 @@ def export_cutout(
         inputs.add(Path(image.path).resolve())
     if options.existing == "skip" and out_path.exists():
         return None
-    if options.existing == "overwrite" and out_path.resolve() in inputs:
-        raise ExportError(f"{out_path.name}: refusing to overwrite the original photo")
+    refuse_overwriting_input(out_path, inputs, options)
     result = compose_image(image, alpha_u8, options, foreground)
 
     def write(tmp: Path) -> None:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import scipy.sparse
 
+from bgeraser_gui.core.foreground import estimate_foreground  # noqa: F401 - public API here
 from bgeraser_gui.core.matting_tiles import (
     Tile,
     band_system,
@@ -259,19 +260,6 @@ def _solve_tile(rgb, trimap, prior, alpha, solved, tile: Tile, method, cancel, n
     target = trimap[tile.core] == TRIMAP_UNKNOWN
     alpha[tile.core][target] = result[tile.core_in_crop][target]
     solved[tile.core] |= target
-
-
-def estimate_foreground(
-    rgb: np.ndarray,
-    alpha: np.ndarray,
-    trimap: np.ndarray | None = None,
-    progress: ProgressFn | None = None,
-    cancel: CancelToken | None = None,
-) -> np.ndarray:
-    """Decontaminated float32 HxWx3 foreground (see core.foreground)."""
-    from bgeraser_gui.core.foreground import estimate_foreground as _estimate
-
-    return _estimate(rgb, alpha, trimap, progress, cancel)
 
 
 def refine(

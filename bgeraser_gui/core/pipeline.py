@@ -12,8 +12,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bgeraser_gui.core.compose import ExportOptions, export_cutout, output_path_for, to_alpha_u8
-from bgeraser_gui.core.errors import ExportError
+from bgeraser_gui.core.compose import (
+    ExportOptions,
+    export_cutout,
+    output_path_for,
+    refuse_overwriting_input,
+    to_alpha_u8,
+)
 from bgeraser_gui.core.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from bgeraser_gui.core.matting import MattingResult, RefineOptions, refine
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress, sub_progress
@@ -33,10 +38,6 @@ def _stage_slices(refining: bool) -> dict[str, tuple[float, float]]:
         slices[name] = (start, start + weight / total)
         start += weight / total
     return slices
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    return a.exists() and b.exists() and a.resolve() == b.resolve()
 
 
 @dataclass
@@ -137,9 +138,8 @@ class Pipeline:
         if self.export_options.existing == "skip" and target.exists():
             progress(1.0, f"skipped {Path(path).name}: output exists")
             return None
-        if self.export_options.existing == "overwrite" and _same_file(target, Path(path)):
-            # checked before the model runs: minutes of work must not end in this refusal
-            raise ExportError(f"{target.name}: refusing to overwrite the original photo")
+        # checked before the model runs: minutes of work must not end in this refusal
+        refuse_overwriting_input(target, {Path(path).resolve()}, self.export_options)
         progress(0.0, f"loading {Path(path).name}")
         image = load_image(path, max_pixels=self.max_pixels)
         progress(slices["load"][1], f"segmenting {Path(path).name}")
