@@ -1,10 +1,14 @@
 """Latency and peak memory per model: torch (each precision mode) vs ONNX Runtime, same file.
 
-    python benchmarks/inference.py [--models-dir ../models-cache] [--repeats 3] [--big]
+    python benchmarks/inference.py [--models-dir DIR ...] [--repeats 3] [--big]
+
+Models: every .onnx file in the --models-dir folders (default ../models-cache, the ISNet files of
+get-isnet.sh, and ../models-extra, the real U²-Net / U²-Netp files named in models/README.md).
 
 Every configuration runs in its own subprocess so peak RSS is its own. Printed per row: median
-wall seconds per 1024x1024 inference (after a warm-up), process CPU seconds per inference, the
-ratio to ONNX Runtime, peak RSS, and the mask IoU against torch fp32 on the same photo.
+wall seconds per inference at the model's input size (after a warm-up), process CPU seconds per
+inference, the ratio to ONNX Runtime, peak RSS, and the mask IoU against torch fp32 on the same
+photo.
 --big also segments a 24 MP photo (the 6 MP bike photo upscaled) end to end and reports its RSS.
 """
 
@@ -105,7 +109,12 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models-dir", type=Path, default=REPO.parent / "models-cache")
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        nargs="+",
+        default=[REPO.parent / "models-cache", REPO.parent / "models-extra"],
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--big", action="store_true", help="also segment a 24 MP photo")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -120,14 +129,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from bgeraser_gui.backends.device import cpu_has_bf16_matmul, cpu_thread_count
 
-    models = sorted(args.models_dir.glob("*.onnx"))
+    models = [model for folder in args.models_dir for model in sorted(folder.glob("*.onnx"))]
     modes = [("torch", "fp32"), ("torch", "channels_last")]
     if cpu_has_bf16_matmul():
         modes.append(("torch", "bf16"))
     modes.append(("onnxruntime", "auto"))
     print(
         f"threads {cpu_thread_count()}, load average {os.getloadavg()[0]:.1f}, "
-        f"native bf16 {cpu_has_bf16_matmul()}, photo {PHOTO.name} -> 1024x1024"
+        f"native bf16 {cpu_has_bf16_matmul()}, photo {PHOTO.name} -> each model's input size"
     )
     print(
         f"{'model':28} {'engine':12} {'mode':14} {'wall s':>7} {'cpu s':>7} {'vs ORT':>7} "

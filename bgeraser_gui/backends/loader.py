@@ -56,7 +56,13 @@ def resolve_model(name_or_path: str, progress: ProgressFn | None = None):
     if candidate.suffix.lower() == ".onnx" or candidate.is_file():
         if not candidate.is_file():
             raise ModelError(f"model file not found: {candidate}")
-        return candidate.resolve(), _spec_for_file(candidate)
+        spec = _spec_for_file(candidate)
+        if spec is not None and not spec.runnable:
+            raise ModelError(
+                f"{candidate.name} is the '{spec.name}' model ({spec.arch}), which bgeraser "
+                f"cannot run yet: {spec.runnable_note}"
+            )
+        return candidate.resolve(), spec
     from bgeraser_gui.backends.download import ensure_model
 
     spec = _spec_for_name(name_or_path)

@@ -242,6 +242,9 @@ def onnx_input_size(path: Path, label: str) -> int | None:
         raise ModelError(f"{label} is not a valid ONNX model: {detail}") from exc
     if not model.graph.node or not model.graph.output:
         raise ModelError(f"{label} is not a valid ONNX model: its graph is empty")
+    from bgeraser_gui.backends.network_support import check_supported_graph
+
+    check_supported_graph(model, label)
     initializers = {init.name for init in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
     if len(inputs) != 1:

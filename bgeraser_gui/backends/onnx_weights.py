@@ -18,6 +18,10 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from bgeraser_gui.backends.network_support import (
+    SUPPORTED_NETWORKS,
+    check_supported_graph,
+)
 from bgeraser_gui.core.errors import ModelError
 
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE}
@@ -150,6 +154,7 @@ def read_onnx_weights(path: str | Path) -> OnnxWeights:
         model = onnx.load(str(path))
     except Exception as exc:  # onnx raises DecodeError, OSError, ...
         raise ModelError(f"cannot read the model file {path}: {exc}") from exc
+    check_supported_graph(model, str(path))
     reader = _GraphReader(model.graph, path)
     convs: list[ConvWeights] = []
     quantized = False
@@ -202,8 +207,9 @@ def detect_architecture(weights: OnnxWeights) -> str:
         mid = weights.convs[1].weight.shape[0]  # stage1.rebnconv1: 32 (u2net) or 16 (u2netp)
         return "u2netp" if mid == 16 else "u2net"
     raise ModelError(
-        f"unrecognised network ({len(weights.convs)} convolutions); "
-        "supported: ISNet (DIS), U²-Net, U²-Netp"
+        f"bgeraser has no torch implementation for this network: {len(weights.convs)} "
+        f"convolutions in a layout that matches none of {SUPPORTED_NETWORKS} "
+        "(ISNet: a stride-2 first convolution; U²-Net/U²-Netp: 119 convolutions)"
     )
 
 
