@@ -2,8 +2,9 @@
 
 engine "torch" runs our hand-written network with the file's weights (the reference; CUDA/MPS
 capable); "onnxruntime" runs the file itself; "auto" picks torch on GPUs and on CPUs with native
-bf16 matrix instructions (where it is the fastest), ONNX Runtime for dynamically quantised files
-and on other CPUs when it is installed (it is faster there, see benchmarks/inference.py).
+bf16 matrix instructions for networks that stay exact in bf16 (ISNet; there it is the fastest),
+ONNX Runtime for dynamically quantised files, for U²-Net/U²-Netp and on other CPUs when it is
+installed (it is faster there, see benchmarks/inference.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _ARCH_DEFAULTS = {
 
 _lock = threading.RLock()
 _networks: dict[tuple, object] = {}
+_weights: dict[tuple, object] = {}
 _sessions: dict[tuple, object] = {}
 _backends: dict[tuple, Segmenter] = {}
 
@@ -73,22 +75,44 @@ def resolve_model(name_or_path: str, progress: ProgressFn | None = None):
 
 def _input_spec(spec, arch: str) -> InputSpec:
     if spec is not None:
-        return InputSpec(spec.input_size, tuple(spec.mean), tuple(spec.std), spec.output)
+        return InputSpec(
+            spec.input_size, tuple(spec.mean), tuple(spec.std), spec.output, spec.resize
+        )
     if arch not in _ARCH_DEFAULTS:
         raise ModelError(f"no default preprocessing for architecture {arch!r}")
     return _ARCH_DEFAULTS[arch]
 
 
+def _file_weights(path: Path):
+    """The file's parsed convolutions (OnnxWeights), read once per process."""
+    from bgeraser_gui.backends.onnx_weights import read_onnx_weights
+
+    key = (str(path), path.stat().st_mtime_ns)
+    with _lock:
+        if key not in _weights:
+            _weights[key] = read_onnx_weights(path)
+        return _weights[key]
+
+
+def file_architecture(path: Path) -> str:
+    """ "isnet", "u2net" or "u2netp" for a supported file (ModelError otherwise)."""
+    from bgeraser_gui.backends.onnx_weights import detect_architecture
+
+    return detect_architecture(_file_weights(path))
+
+
 def _torch_network(path: Path, device: str, precision: str):
     """The mapped network for (file, device, precision), built once per process."""
-    from bgeraser_gui.backends.onnx_weights import network_from_onnx
+    from bgeraser_gui.backends.onnx_weights import build_network, load_into
     from bgeraser_gui.backends.torch_backend import prepare_network
 
     key = (str(path), path.stat().st_mtime_ns, device, precision)
     with _lock:
         if key not in _networks:
-            network, weights = network_from_onnx(path)
-            _networks[key] = (prepare_network(network, device, precision), weights)
+            weights = _file_weights(path)
+            network = build_network(file_architecture(path))
+            load_into(network, weights, path)
+            _networks[key] = (prepare_network(network.eval(), device, precision), weights)
         return _networks[key]
 
 
@@ -112,6 +136,7 @@ def _is_quantized(path: Path) -> bool:
 def choose_engine(engine: str, device: str, path: Path) -> str:
     """Resolve engine "auto" for this device and file (see the module docstring)."""
     from bgeraser_gui.backends.ort_backend import ort_available
+    from bgeraser_gui.backends.torch_backend import BF16_EXACT_ARCHS
 
     if engine not in ENGINES:
         raise ModelError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -121,7 +146,9 @@ def choose_engine(engine: str, device: str, path: Path) -> str:
         return "torch"
     if _is_quantized(path):
         return "onnxruntime"
-    return "torch" if cpu_has_bf16_matmul() else "onnxruntime"
+    if cpu_has_bf16_matmul() and file_architecture(path) in BF16_EXACT_ARCHS:
+        return "torch"
+    return "onnxruntime"
 
 
 def load_backend(
@@ -145,7 +172,10 @@ def load_backend(
     chosen = choose_engine(engine, resolved_device, path)
     name = spec.name if spec is not None else path.stem
     if chosen == "torch":
-        mode = auto_precision(resolved_device) if precision == "auto" else precision
+        if precision == "auto":
+            mode = auto_precision(resolved_device, file_architecture(path))
+        else:
+            mode = precision
     else:
         mode = "onnx"
     key = (str(path), resolved_device, chosen, mode, options)
@@ -160,10 +190,9 @@ def load_backend(
             input_spec = _input_spec(spec, detect_architecture(weights))
             backend = TorchSegmenter(network, name, resolved_device, mode, input_spec, options)
         else:
-            from bgeraser_gui.backends.onnx_weights import detect_architecture, read_onnx_weights
             from bgeraser_gui.backends.ort_backend import OrtSegmenter
 
-            arch = spec.arch if spec is not None else detect_architecture(read_onnx_weights(path))
+            arch = spec.arch if spec is not None else file_architecture(path)
             session = _ort_session(path, "cuda" if resolved_device.startswith("cuda") else "cpu")
             backend = OrtSegmenter(session, name, _input_spec(spec, arch), options)
         _backends[key] = backend
@@ -175,4 +204,5 @@ def clear_cache() -> None:
     with _lock:
         _backends.clear()
         _networks.clear()
+        _weights.clear()
         _sessions.clear()

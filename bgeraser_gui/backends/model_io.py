@@ -5,6 +5,10 @@ PIL LANCZOS resize to the square input, division by the image maximum, per-chann
 min-max normalisation of the output, 8-bit quantisation, LANCZOS resize back. Large photos are
 first reduced by an integer factor (PIL `reducing_gap`), which leaves photos less than three times
 the input size untouched and keeps memory flat for 24 MP files.
+
+Resize modes: "stretch" (rembg: the photo is squeezed to the square input) and "letterbox" (the
+anime-segmentation project's way: aspect-preserving resize, centred on a black square; the
+padding is cropped off the output before it is resized back to the photo).
 """
 
 from __future__ import annotations
@@ -25,6 +29,38 @@ class InputSpec:
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     output: str = "minmax"  # "minmax" | "sigmoid" | "identity" (see models/manifest.toml)
+    resize: str = "stretch"  # "stretch" | "letterbox" (see RESIZE_MODES)
+
+
+RESIZE_MODES = ("stretch", "letterbox")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the photo sits inside the square network input: rows top..top+height, columns
+    left..left+width. For "stretch" it fills the square."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+
+
+def placement(height: int, width: int, size: int, resize: str = "stretch") -> Placement:
+    """The photo's rectangle inside the `size` x `size` input for a `height` x `width` photo.
+
+    letterbox: the long side becomes `size`, the short side is scaled by the same factor and
+    rounded (at least 1 pixel), and the padding is split evenly (the odd pixel goes after).
+    """
+    if resize == "stretch":
+        return Placement(0, 0, size, size)
+    if resize != "letterbox":
+        raise ValueError(f"unknown resize mode {resize!r}; expected one of {RESIZE_MODES}")
+    if height >= width:
+        inner_h, inner_w = size, max(1, min(size, round(width * size / height)))
+    else:
+        inner_h, inner_w = max(1, min(size, round(height * size / width))), size
+    return Placement((size - inner_h) // 2, (size - inner_w) // 2, inner_h, inner_w)
 
 
 def resize_rgb(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -42,7 +78,21 @@ def normalise(rgb_small: np.ndarray, spec: InputSpec) -> np.ndarray:
 
 
 def network_input(rgb: np.ndarray, spec: InputSpec) -> np.ndarray:
-    return normalise(resize_rgb(rgb, spec.size, spec.size), spec)
+    """HxWx3 uint8 photo -> 1x3xSxS float32 network input (stretched or letterboxed)."""
+    if spec.resize == "stretch":
+        return normalise(resize_rgb(rgb, spec.size, spec.size), spec)
+    box = placement(rgb.shape[0], rgb.shape[1], spec.size, spec.resize)
+    square = np.zeros((spec.size, spec.size, 3), np.uint8)
+    square[box.top : box.top + box.height, box.left : box.left + box.width] = resize_rgb(
+        rgb, box.width, box.height
+    )
+    return normalise(square, spec)
+
+
+def crop_to_photo(prediction: np.ndarray, height: int, width: int, resize: str) -> np.ndarray:
+    """Network output (S x S) -> the part that shows the photo (drops letterbox padding)."""
+    box = placement(height, width, prediction.shape[0], resize)
+    return prediction[box.top : box.top + box.height, box.left : box.left + box.width]
 
 
 def to_unit_range(prediction: np.ndarray, output: str, minmax: bool = True) -> np.ndarray:
@@ -66,13 +116,21 @@ def resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def mask_from_output(
-    prediction: np.ndarray, width: int, height: int, output: str, rembg_exact: bool
+    prediction: np.ndarray,
+    width: int,
+    height: int,
+    output: str,
+    rembg_exact: bool,
+    resize: str = "stretch",
 ) -> np.ndarray:
     """Network output at network size -> float32 mask at photo size.
 
-    rembg_exact: min-max, truncate to 8 bits, LANCZOS on the 8-bit mask (rembg's exact steps).
-    Otherwise the float mask is resized directly (no 8-bit steps in the soft edge).
+    Letterbox padding is cropped off first (so min-max sees only the photo). rembg_exact:
+    min-max, truncate to 8 bits, LANCZOS on the 8-bit mask (rembg's exact steps). Otherwise the
+    float mask is resized directly (no 8-bit steps in the soft edge).
     """
+    if resize != "stretch":
+        prediction = crop_to_photo(prediction, height, width, resize)
     unit = to_unit_range(prediction, output, minmax=True)
     if not rembg_exact:
         return resize_mask(unit, width, height)

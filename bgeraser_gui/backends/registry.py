@@ -28,6 +28,7 @@ MANIFEST_ENV = "BGERASER_MODEL_MANIFEST"
 
 ARCHS = frozenset({"isnet", "u2net", "u2netp", "birefnet", "modnet"})
 OUTPUTS = frozenset({"sigmoid", "minmax", "identity"})
+RESIZES = frozenset({"stretch", "letterbox"})
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _HEX_LEN = {"md5": 32, "sha256": 64}
@@ -52,6 +53,7 @@ _OPTIONAL = (
     "homepage",
     "runnable",
     "runnable_note",
+    "resize",
 )
 
 
@@ -62,7 +64,8 @@ class ModelSpec:
     `mean`/`std` apply to RGB scaled to 0..1: x = (rgb / 255 - mean) / std, fed at
     `input_size` x `input_size`. `output` says how to turn the raw output into 0..1 (see the
     manifest header). `md5`/`sha256` are the upstream's published hashes (at least one is set).
-    `runnable` is False while our torch code has no implementation of `arch`.
+    `runnable` is False while our torch code has no implementation of `arch`. `resize` is how
+    the photo becomes the square input: "stretch" (default, like rembg) or "letterbox".
     """
 
     name: str
@@ -84,6 +87,7 @@ class ModelSpec:
     homepage: str = ""
     runnable: bool = True
     runnable_note: str = ""
+    resize: str = "stretch"
     custom: bool = field(default=False, compare=False)
 
     @property
@@ -215,6 +219,7 @@ def spec_from_table(name: str, table: object, source: str = "manifest") -> Model
         homepage=check.text("homepage", required=False),
         runnable=check.boolean("runnable") if "runnable" in table else True,
         runnable_note=check.text("runnable_note", required=False),
+        resize=check.choice("resize", RESIZES) if "resize" in table else "stretch",
     )
     if spec.md5 is None and spec.sha256 is None:
         raise ModelError(f"{where}: needs md5 or sha256 (the upstream's published hash)")

@@ -125,7 +125,9 @@ class Segmenter:
         progress(start, "Running the model")
         pred = self.predict_square(rgb, check)
         progress(end, "Resizing the mask")
-        return mask_from_output(pred, width, height, self.spec.output, self.options.rembg_exact)
+        return mask_from_output(
+            pred, width, height, self.spec.output, self.options.rembg_exact, self.spec.resize
+        )
 
     def _crop_pass(self, rgb, mask, progress, check) -> np.ndarray:
         height, width = mask.shape
