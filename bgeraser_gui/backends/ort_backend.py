@@ -1,5 +1,6 @@
 """OrtSegmenter: runs the ONNX file itself with ONNX Runtime (the CPU fast path on machines
-without bf16 matrix instructions, and the only exact way to run dynamically quantised files)."""
+without bf16 matrix instructions, and the only exact way to run dynamically quantised files).
+A cancel during `session.run` sets ONNX Runtime's terminate flag (backends/cancel_scope.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bgeraser_gui.backends.cancel_scope import check_current, terminate_on_cancel
 from bgeraser_gui.backends.device import cpu_thread_count
 from bgeraser_gui.backends.model_io import InputSpec
 from bgeraser_gui.backends.segmenter import QualityOptions, Segmenter
@@ -60,11 +62,20 @@ class OrtSegmenter(Segmenter):
         self._run(np.zeros((1, 3, size, size), np.float32))
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        outputs = [
-            self.session.run([self._output], {self._input: batch[i : i + 1]})[0]
-            for i in range(batch.shape[0])
-        ]
+        outputs = []
+        for i in range(batch.shape[0]):
+            check_current()
+            run_options = self._run_options()
+            with terminate_on_cancel(run_options):
+                feed = {self._input: batch[i : i + 1]}
+                outputs.append(self.session.run([self._output], feed, run_options)[0])
         return np.concatenate(outputs, axis=0)[:, 0].astype(np.float32)
+
+    @staticmethod
+    def _run_options():
+        import onnxruntime as ort
+
+        return ort.RunOptions()
 
     def __repr__(self) -> str:
         return f"OrtSegmenter({self.name!r}, device={self.device!r})"

@@ -2,6 +2,7 @@
 optional second pass on the subject, clean-up and edge snapping, resize out.
 
 Engines (torch, ONNX Runtime) subclass `Segmenter` and implement `_run` on a normalised batch.
+`predict` runs inside `cancel_scope(cancel)`, so engines can also stop inside a network pass.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bgeraser_gui.backends import postprocess
+from bgeraser_gui.backends.cancel_scope import cancel_scope
 from bgeraser_gui.backends.model_io import InputSpec, mask_from_output, network_input
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress
 
@@ -89,7 +91,10 @@ class Segmenter:
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
     ) -> np.ndarray:
-        progress = progress or no_progress
+        with cancel_scope(cancel):
+            return self._predict(rgb, progress or no_progress, cancel)
+
+    def _predict(self, rgb: np.ndarray, progress: ProgressFn, cancel: CancelToken | None):
         check = cancel.check if cancel is not None else (lambda: None)
         rgb = as_rgb(rgb)
         height, width = rgb.shape[:2]

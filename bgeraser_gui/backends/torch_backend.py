@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bgeraser_gui.backends.cancel_scope import install_convolution_checks
 from bgeraser_gui.backends.device import cpu_has_bf16_matmul, cpu_thread_count
 from bgeraser_gui.backends.model_io import InputSpec
 from bgeraser_gui.backends.segmenter import QualityOptions, Segmenter
@@ -68,6 +69,8 @@ class TorchSegmenter(Segmenter):
     ) -> None:
         super().__init__(name, device, spec, options)
         self.network = network
+        # Cancel checks before every convolution (inert outside Segmenter.predict's scope).
+        install_convolution_checks(network)
         self.precision = precision
         self.engine = "torch"
 
