@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-import scipy.sparse
 
 from bgeraser_gui.core.foreground import estimate_foreground  # noqa: F401 - public API here
 from bgeraser_gui.core.matting_tiles import (
@@ -41,9 +40,19 @@ WIDE_BAND_PX = 48  # unknown regions thicker than this are first solved at half 
 # neighbour); without a mask only a tiny regulariser keeps isolated regions well-posed.
 PRIOR_WEIGHT = 1e-3
 NO_PRIOR_WEIGHT = 1e-8
-CG_RTOL = 1e-6
+# Relative residual at which CG stops: the mean alpha error is then ~1e-3, far inside the
+# issue's tolerance (2% of the band), and half the iterations of 1e-6 are saved.
+CG_RTOL = 1e-4
 MAX_WORKERS = worker_count()
 CG_MAXITER = 5000
+# Thresholded incomplete Cholesky (pymatting's default drops entries below 1e-4: a near-exact
+# factor whose construction dominated the run time). 3e-3 builds a factor with ~40% of the
+# entries in about a third of the time; CG then needs ~8 instead of ~3 iterations. Dropping
+# more breaks positive definiteness at shift 0 on most tiles, so the shifts start at 1e-3
+# (the matrix diagonal is ~5), which saves the failed attempts.
+ICHOL_DISCARD = 3e-3
+ICHOL_SHIFTS = (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
+ICHOL_NNZ_PER_ROW = 250
 
 
 @dataclass
@@ -107,15 +116,19 @@ def _solve_cf_tile(
         unknown = unknown & ~fixed
     if not unknown.any():
         return known_alpha
-    matrix, rhs, ys, xs = band_system(image, unknown, known_alpha)
+    matrix, rhs, ys, xs = band_system(image, unknown, known_alpha, diagonal=weight)
     n = rhs.shape[0]
     start = np.clip(prior[ys, xs].astype(np.float64), 0.0, 1.0)
-    matrix = (matrix + scipy.sparse.identity(n, format="csr") * weight).tocsr()
     rhs += weight * start
     if cancel is not None:
         cancel.check()
     try:
-        preconditioner = ichol(matrix, max_nnz=max(1_000_000, 250 * n))
+        preconditioner = ichol(
+            matrix,
+            discard_threshold=ICHOL_DISCARD,
+            shifts=list(ICHOL_SHIFTS),
+            max_nnz=max(1_000_000, ICHOL_NNZ_PER_ROW * n),
+        )
     except ValueError as error:
         _note(notes, f"incomplete-Cholesky preconditioner failed ({error}); fell back to Jacobi")
         preconditioner = jacobi(matrix)
@@ -157,8 +170,11 @@ def _solve_pymatting_tile(image, trimap, prior, method, cancel, notes) -> np.nda
 def _quiet_pymatting_prints() -> None:
     """pymatting's ichol prints retry warnings to stdout (into the CLI's output and progress
     bar); route them to our log instead. A module-level `print` shadows the builtin there."""
-    import pymatting.preconditioner.ichol as ichol_module
+    import sys
 
+    import pymatting.preconditioner.ichol  # noqa: F401 - the package attribute is the function
+
+    ichol_module = sys.modules["pymatting.preconditioner.ichol"]
     if getattr(ichol_module, "print", None) is not _log_print:
         ichol_module.print = _log_print
 
@@ -239,6 +255,8 @@ def estimate_alpha(
 
     progress(0.0, "Refining edges")
     for group in colour_classes(tiles, TILE_PX):
+        # biggest tiles first, so no thread is left with a large one at the end of a class
+        group.sort(key=lambda tile: -np.count_nonzero(unknown[tile.core]))
         run_parallel(group, solve, MAX_WORKERS, finished)
     progress(1.0, "Refining edges")
     return alpha
