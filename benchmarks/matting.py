@@ -7,6 +7,12 @@ subprocess so its peak RSS (wait4 rusage) is its own. A third run solves the rec
 trimap with our tiled solver, to check that tiling reproduces the full solve.
 
     nice -n 10 python benchmarks/matting.py [--sizes 6,24,48] [--force-recipe]
+    nice -n 10 python benchmarks/matting.py --sizes "" --upscaled-case [PHOTO]
+
+--upscaled-case is the issue's failure case for the recipe: a photo brought to 800 px on its
+long side, then upscaled 7x (bicubic; ~24 MP for a 4:3 photo). The flat, blurry pixels make
+the full-image Laplacian so ill-conditioned that the recipe's incomplete-Cholesky
+preconditioner gives up; ours must complete (falling back and saying so in its notes).
 
 The ISNet mask comes from onnxruntime (cached as .npy outside the repo, BGERASER_BENCH_CACHE);
 larger sizes upscale the photo (bicubic) and the mask (bilinear) from the 6 MP original.
@@ -32,6 +38,12 @@ CACHE_DIR = Path(
     os.environ.get("BGERASER_BENCH_CACHE", Path(tempfile.gettempdir()) / "bgeraser_bench")
 )
 DEFAULT_IMAGE = Path(__file__).resolve().parents[2] / "shared" / "perf" / "bike_3000x2000.jpg"
+# plush sheep (fur), 800x618: 7x gives 5600x4326 = 24.2 MP
+UPSCALED_IMAGE = (
+    Path(__file__).resolve().parents[2] / "shared/eval/alphamatting_train27/images/GT07.png"
+)
+UPSCALED_LONG_SIDE, UPSCALED_FACTOR = 800, 7
+UPSCALED_RECIPE_GB = 17.8  # measured reference (issue 5): rembg ran to 17.8 GB, then failed
 MODEL_SIZE = 1024
 RECIPE_GB_PER_MP = 13.3 / 24.0  # measured reference: rembg recipe, 24 MP bike, 13.3 GB peak RSS
 SCALES = {6: 1.0, 24: 2.0, 48: 2.83}
@@ -95,6 +107,28 @@ def prepare(image: Path, mp: int) -> tuple[Path, Path]:
     return rgb_file, mask_file
 
 
+def prepare_upscaled(image: Path) -> tuple[Path, Path]:
+    """rgb and mask .npy files of `image` at 800 px long side, upscaled 7x (cached)."""
+    tag = f"{image.stem}_{UPSCALED_LONG_SIDE}px_x{UPSCALED_FACTOR}"
+    rgb_file, mask_file = CACHE_DIR / f"{tag}_rgb.npy", CACHE_DIR / f"{tag}_mask.npy"
+    if rgb_file.exists() and mask_file.exists():
+        return rgb_file, mask_file
+    rgb = cv2.cvtColor(cv2.imread(str(image), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    mask = isnet_mask(image, rgb)
+    scale = UPSCALED_LONG_SIDE / max(rgb.shape[:2])
+    if scale != 1.0:
+        size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
+    size = (rgb.shape[1] * UPSCALED_FACTOR, rgb.shape[0] * UPSCALED_FACTOR)
+    rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC)
+    mask = np.clip(cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR), 0, 1)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    np.save(rgb_file, rgb)
+    np.save(mask_file, mask.astype(np.float32))
+    return rgb_file, mask_file
+
+
 def worker(mode: str, rgb_file: Path, mask_file: Path, out_file: Path) -> None:
     rgb = np.load(rgb_file)
     mask = np.load(mask_file)
@@ -105,7 +139,12 @@ def worker(mode: str, rgb_file: Path, mask_file: Path, out_file: Path) -> None:
 
         trimap = recipe_trimap(mask)
         image = rgb / 255.0
-        alpha = estimate_alpha_cf(image, trimap / 255.0)
+        try:
+            alpha = estimate_alpha_cf(image, trimap / 255.0)
+        except ValueError as error:  # rembg catches this and returns the unrefined cutout
+            seconds = time.perf_counter() - start
+            print(json.dumps({"seconds": seconds, "error": str(error)}))
+            return
         estimate_foreground_ml(image, alpha)
     elif mode == "ours":
         from bgeraser_gui.core.matting import refine
@@ -152,43 +191,69 @@ def sad_line(a_file: Path, b_file: Path, unknown: int) -> str:
     return f"SAD {sad / 1000:.1f}k = {100 * sad / max(1, unknown):.2f}% of {unknown} unknown px"
 
 
+def run_case(label: str, files: tuple[Path, Path], need_gb: float, tiled: bool, args) -> None:
+    """Ours, then the recipe when memory allows (and the tiled exactness check), compared."""
+    rgb_file, mask_file = files
+    h, w = np.load(rgb_file, mmap_mode="r").shape[:2]
+    print(f"== {label} ({w}x{h}, {w * h / 1e6:.1f} MP)", flush=True)
+    work = CACHE_DIR / "runs"
+    work.mkdir(parents=True, exist_ok=True)
+    outs = {m: work / f"{label.replace(' ', '_')}_{m}.npy" for m in ("recipe", "ours", "tiled")}
+    ours = run_worker("ours", rgb_file, mask_file, outs["ours"])
+    print(f"ours:   {ours}", flush=True)
+    recipe = None
+    floor = 16.0 if need_gb > 8 else need_gb + 2  # the brief: recipe at 24 MP only with > 16 GB
+    if args.force_recipe or available_gb() > max(floor, need_gb + 2):
+        recipe = run_worker("recipe", rgb_file, mask_file, outs["recipe"])
+        print(f"recipe: {recipe}", flush=True)
+    else:
+        print(f"recipe skipped: needs ~{need_gb:.0f} GB, {available_gb():.0f} GB available")
+    if recipe is None or "failed" in recipe or "failed" in ours:
+        return
+    if "error" in recipe:
+        print(
+            f"recipe FAILED after {recipe['seconds']:.0f} s at {recipe['peak_gb']:.1f} GB peak RSS "
+            f"({recipe['error']}); ours completed in {ours['seconds']:.0f} s at "
+            f"{ours['peak_gb']:.2f} GB, notes: {ours['notes']}"
+        )
+        return
+    check = {"failed": "not run (--tiled-sizes)"}
+    if tiled:
+        check = run_worker("tiled", rgb_file, mask_file, outs["tiled"])
+        print(f"tiled solve of the recipe trimap: {check}", flush=True)
+    print(f"time ratio ours/recipe: {ours['seconds'] / recipe['seconds']:.3f}")
+    print(f"peak RSS ours {ours['peak_gb']:.2f} GB, recipe {recipe['peak_gb']:.2f} GB")
+    print(f"ours vs recipe alpha: {sad_line(outs['ours'], outs['recipe'], recipe['unknown'])}")
+    if "failed" not in check:
+        same = sad_line(outs["tiled"], outs["recipe"], recipe["unknown"])
+        print(f"tiled vs full solve, same trimap: {same}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
     parser.add_argument("--sizes", default="6,24,48", help="megapixels, comma separated")
     parser.add_argument("--tiled-sizes", default="6", help="sizes for the exactness check")
     parser.add_argument("--force-recipe", action="store_true", help="run the recipe at any size")
+    parser.add_argument(
+        "--upscaled-case",
+        nargs="?",
+        const=UPSCALED_IMAGE,
+        type=Path,
+        metavar="PHOTO",
+        help="also run the recipe's failure case: PHOTO at 800 px long side, upscaled 7x",
+    )
     args = parser.parse_args()
-    work = CACHE_DIR / "runs"
-    work.mkdir(parents=True, exist_ok=True)
-    for mp in [int(s) for s in args.sizes.split(",")]:
-        rgb_file, mask_file = prepare(args.image, mp)
-        h, w = np.load(rgb_file, mmap_mode="r").shape[:2]
-        print(f"== {mp} MP ({w}x{h})", flush=True)
+    tiled_sizes = [int(s) for s in args.tiled_sizes.split(",") if s]
+    for mp in [int(s) for s in args.sizes.split(",") if s]:
+        files = prepare(args.image, mp)
+        h, w = np.load(files[0], mmap_mode="r").shape[:2]
         need = RECIPE_GB_PER_MP * h * w / 1e6
-        outs = {m: work / f"{mp}mp_{m}.npy" for m in ("recipe", "ours", "tiled")}
-        ours = run_worker("ours", rgb_file, mask_file, outs["ours"])
-        print(f"ours:   {ours}", flush=True)
-        recipe = None
-        floor = 16.0 if need > 8 else need + 2  # the brief: recipe at 24 MP only with > 16 GB free
-        if args.force_recipe or (need <= 16 and available_gb() > max(floor, need + 2)):
-            recipe = run_worker("recipe", rgb_file, mask_file, outs["recipe"])
-            print(f"recipe: {recipe}", flush=True)
-        else:
-            print(f"recipe skipped: needs ~{need:.0f} GB, {available_gb():.0f} GB available")
-        if recipe is None or "failed" in recipe or "failed" in ours:
-            continue
-        tiled = {"failed": "not run (--tiled-sizes)"}
-        if mp in [int(s) for s in args.tiled_sizes.split(",") if s]:
-            tiled = run_worker("tiled", rgb_file, mask_file, outs["tiled"])
-            print(f"tiled solve of the recipe trimap: {tiled}", flush=True)
-        print(f"time ratio ours/recipe: {ours['seconds'] / recipe['seconds']:.3f}")
-        print(f"peak RSS ours {ours['peak_gb']:.2f} GB, recipe {recipe['peak_gb']:.2f} GB")
-        print(f"ours vs recipe alpha: {sad_line(outs['ours'], outs['recipe'], recipe['unknown'])}")
-        if "failed" not in tiled:
-            print(
-                f"tiled vs full solve, same trimap: {sad_line(outs['tiled'], outs['recipe'], recipe['unknown'])}"
-            )
+        run_case(f"{mp} MP", files, need, mp in tiled_sizes, args)
+    if args.upscaled_case is not None:
+        files = prepare_upscaled(args.upscaled_case)
+        label = f"{args.upscaled_case.stem} {UPSCALED_FACTOR}x upscaled"
+        run_case(label, files, UPSCALED_RECIPE_GB, False, args)
 
 
 if __name__ == "__main__":
