@@ -21,7 +21,7 @@ from bgeraser_gui.backends.model_io import (
     resize_rgb,
 )
 from bgeraser_gui.backends.registry import get_spec, parse_manifest
-from bgeraser_gui.backends.segmenter import RAW
+from bgeraser_gui.backends.segmenter import FAST, RAW, Segmenter
 from bgeraser_gui.core.errors import ModelError
 from bgeraser_gui.core.metrics import iou, scored_pixels
 
@@ -87,6 +87,13 @@ def test_mask_round_trips_through_a_letterboxed_network():
     assert agreement > 0.98
 
 
+def test_rembg_exact_mode_always_stretches_like_rembg():
+    segmenter = Segmenter("m", "cpu", InputSpec(size=64, resize="letterbox"), RAW)
+    assert segmenter.input_spec.resize == "stretch"
+    segmenter.options = FAST  # benchmarks/quality.py switches options on one backend
+    assert segmenter.input_spec.resize == "letterbox"
+
+
 def test_registry_reads_the_resize_field():
     assert get_spec("isnet-anime").resize == "letterbox"
     assert get_spec("isnet-general-use").resize == "stretch"
@@ -119,13 +126,10 @@ def test_real_photo_letterboxed_mask_aligns_with_the_stretched_one(isnet_fp16_pa
     rgb = np.asarray(Image.open(folder / "images" / f"{name}.jpg").convert("RGB"))
     gt = np.asarray(Image.open(folder / "alpha" / f"{name}.png").convert("L"))
     valid = scored_pixels(gt.shape, np.asarray(Image.open(folder / "ignore" / f"{name}.png")))
-    stretched = load_backend(str(isnet_fp16_path), engine="onnxruntime", options=RAW)
-    assert stretched.spec.resize == "stretch"
-    letterboxed = type(stretched)(
-        stretched.session,
-        stretched.name,
-        dataclasses.replace(stretched.spec, resize="letterbox"),
-        RAW,
+    base = load_backend(str(isnet_fp16_path), engine="onnxruntime", options=FAST)
+    stretched, letterboxed = (
+        type(base)(base.session, base.name, dataclasses.replace(base.spec, resize=mode), FAST)
+        for mode in ("stretch", "letterbox")
     )
     a, b = stretched.predict(rgb), letterboxed.predict(rgb)
     assert a.shape == b.shape == gt.shape

@@ -79,6 +79,13 @@ class Segmenter:
         """N x 3 x S x S float32 -> N x S x S float32 raw network output."""
         raise NotImplementedError
 
+    @property
+    def input_spec(self) -> InputSpec:
+        """The model's preprocessing; in rembg-exact mode always stretched, as rembg does."""
+        if self.options.rembg_exact and self.spec.resize != "stretch":
+            return dataclasses.replace(self.spec, resize="stretch")
+        return self.spec
+
     # --- public API ----------------------------------------------------------------------------
     def warm_up(self) -> None:
         """One small inference so that the first real one does not pay for lazy set-up."""
@@ -117,7 +124,7 @@ class Segmenter:
     # --- steps ---------------------------------------------------------------------------------
     def predict_square(self, rgb: np.ndarray, check=lambda: None) -> np.ndarray:
         """The network's raw output at network size for one photo (flip-averaged if enabled)."""
-        batch = network_input(rgb, self.spec)
+        batch = network_input(rgb, self.input_spec)
         out = self._run(batch)[0]
         if self.options.flip_tta:
             check()
@@ -131,7 +138,7 @@ class Segmenter:
         pred = self.predict_square(rgb, check)
         progress(end, "Resizing the mask")
         return mask_from_output(
-            pred, width, height, self.spec.output, self.options.rembg_exact, self.spec.resize
+            pred, width, height, self.spec.output, self.options.rembg_exact, self.input_spec.resize
         )
 
     def _crop_pass(self, rgb, mask, progress, check) -> np.ndarray:
