@@ -1,4 +1,8 @@
-"""Edge refinement: trimap -> alpha matting on the unknown band only -> foreground colours.
+"""Edge refinement: colour evidence -> trimap -> alpha matting on the band -> foreground colours.
+
+Soft areas of the model's mask are first settled by the colours of the pixels it is sure of
+(core/colour_evidence.py), so the trimap gets subject and background samples where the model
+hesitated over a large area instead of leaving the solver to guess.
 
 The common recipe builds the matting Laplacian of the whole image (~400 bytes per pixel,
 13 GB at 24 MP). We solve only the unknown band, tile by tile with a context margin, so time
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from bgeraser_gui.core.colour_evidence import colour_posterior
 from bgeraser_gui.core.foreground import estimate_foreground  # noqa: F401 - public API here
 from bgeraser_gui.core.matting_tiles import (
     Tile,
@@ -26,7 +31,12 @@ from bgeraser_gui.core.matting_tiles import (
 )
 from bgeraser_gui.core.numba_warmup import ensure_numba_cache_dir
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress, sub_progress
-from bgeraser_gui.core.trimap import TRIMAP_FG, TRIMAP_UNKNOWN, make_trimap
+from bgeraser_gui.core.trimap import (
+    TRIMAP_FG,
+    TRIMAP_UNKNOWN,
+    apply_overrides_to_mask,
+    make_trimap,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -65,6 +75,7 @@ class RefineOptions:
     band_px: int | None = None  # None: scale with image size
     decontaminate: bool = True
     adaptive: bool = True
+    colour_evidence: bool = True  # settle large soft areas by the sure pixels' colours
 
 
 @dataclass
@@ -298,16 +309,20 @@ def refine(
     _check_inputs(rgb, mask)
     notes: list[str] = []
     progress(0.0, "Building trimap")
-    trimap = make_trimap(mask, options.band_px, overrides, adaptive=options.adaptive)
-    if cancel is not None:
-        cancel.check()
     if not options.enabled:
+        trimap = make_trimap(mask, options.band_px, overrides, adaptive=options.adaptive)
         alpha = np.clip(mask, 0.0, 1.0).astype(np.float32)
         alpha[trimap == TRIMAP_FG] = 1.0
         alpha[trimap == 0] = 0.0
         progress(1.0, "Done")
         return MattingResult(alpha, None, trimap, ["edge refinement disabled"])
     prior = np.clip(mask, 0.0, 1.0).astype(np.float32)
+    if options.colour_evidence:
+        # Painted keep / remove strokes are sure samples too: they teach the colour model.
+        prior = colour_posterior(rgb, apply_overrides_to_mask(prior, overrides), cancel=cancel)
+    trimap = make_trimap(prior, options.band_px, overrides, adaptive=options.adaptive)
+    if cancel is not None:
+        cancel.check()
     end_alpha = 0.8 if options.decontaminate else 1.0
     alpha = estimate_alpha(
         rgb, trimap, options.method, sub_progress(progress, 0.05, end_alpha), cancel, prior, notes

@@ -123,6 +123,19 @@ def apply_overrides(trimap: np.ndarray, overrides: np.ndarray | None) -> np.ndar
     return trimap
 
 
+def apply_overrides_to_mask(mask: np.ndarray, overrides: np.ndarray | None) -> np.ndarray:
+    """A copy of the soft mask with KEEP strokes at 1 and REMOVE strokes at 0 (REFINE ignored)."""
+    if overrides is None:
+        return mask
+    ov = np.asarray(overrides)
+    if ov.shape != mask.shape:
+        raise ValueError(f"overrides shape {ov.shape} does not match mask {mask.shape}")
+    out = np.array(mask, np.float32, copy=True)
+    out[ov == KEEP] = 1.0
+    out[ov == REMOVE] = 0.0
+    return out
+
+
 def make_trimap(
     mask: np.ndarray,
     band_px: int | None = None,

@@ -1,0 +1,92 @@
+"""Colour evidence: soft mask regions move towards the class whose sure pixels share their colour."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bgeraser_gui.core.colour_evidence import colour_posterior, log_likelihood_ratio
+from bgeraser_gui.core.matting import RefineOptions, refine
+from bgeraser_gui.core.trimap import KEEP
+
+RED, BLUE, GREEN = (200, 40, 30), (30, 60, 200), (40, 190, 60)
+
+
+def scene(h: int = 120, w: int = 160):
+    """Left: a red subject the model is sure of; right: blue background it is sure of.
+
+    Three soft (0.4) patches the model left open, out in the background where matting alone
+    has no subject sample nearby: one red (subject colour), one blue (background colour) and
+    one green (a colour neither class shows).
+    """
+    rng = np.random.default_rng(1)
+    rgb = np.zeros((h, w, 3), np.uint8)
+    mask = np.zeros((h, w), np.float32)
+    rgb[:, : w // 2] = RED
+    mask[:, : w // 2] = 1.0
+    rgb[:, w // 2 :] = BLUE
+    patches = {"red": (slice(10, 40), RED), "blue": (slice(45, 75), BLUE)}
+    patches["green"] = (slice(80, 110), GREEN)
+    cols = slice(w // 2 + 15, w // 2 + 55)
+    for rows, colour in patches.values():
+        rgb[rows, cols] = colour
+        mask[rows, cols] = 0.4
+    noise = rng.integers(-6, 7, rgb.shape)
+    rgb = np.clip(rgb.astype(int) + noise, 0, 255).astype(np.uint8)
+    return rgb, mask, {name: (rows, cols) for name, (rows, _) in patches.items()}
+
+
+def test_soft_regions_follow_the_colour_of_the_sure_pixels():
+    rgb, mask, where = scene()
+    post = colour_posterior(rgb, mask)
+    assert post[where["red"]].min() > 0.95  # subject-coloured: now sure subject
+    assert post[where["blue"]].max() < 0.05  # background-coloured: now sure background
+    assert np.abs(post[where["green"]] - 0.4).max() < 0.1  # no evidence: left as it was
+
+
+def test_sure_pixels_are_never_changed_and_the_input_is_kept():
+    rgb, mask, _ = scene()
+    before = mask.copy()
+    post = colour_posterior(rgb, mask)
+    sure = (mask >= 0.95) | (mask <= 0.05)
+    assert np.array_equal(post[sure], mask[sure])
+    assert np.array_equal(mask, before)
+
+
+def test_without_sure_samples_of_both_classes_the_mask_is_unchanged():
+    rgb, _, _ = scene()
+    soft_everywhere = np.full(rgb.shape[:2], 0.5, np.float32)
+    assert np.array_equal(colour_posterior(rgb, soft_everywhere), soft_everywhere)
+
+
+def test_likelihood_ratio_sign_and_bounds():
+    fg = np.tile(np.array(RED, np.uint8), (500, 1))
+    bg = np.tile(np.array(BLUE, np.uint8), (500, 1))
+    table = log_likelihood_ratio(fg, bg)
+    red_cell = (RED[0] * 16 >> 8) * 256 + (RED[1] * 16 >> 8) * 16 + (RED[2] * 16 >> 8)
+    blue_cell = (BLUE[0] * 16 >> 8) * 256 + (BLUE[1] * 16 >> 8) * 16 + (BLUE[2] * 16 >> 8)
+    assert table[red_cell] > 3 and table[blue_cell] < -3
+    assert np.all(np.abs(table) <= 6.0)
+
+
+def test_refine_settles_a_soft_subject_region_only_with_colour_evidence():
+    rgb, mask, where = scene()
+    with_evidence = refine(rgb, mask, options=RefineOptions(band_px=4, decontaminate=False))
+    without = refine(
+        rgb, mask, options=RefineOptions(band_px=4, decontaminate=False, colour_evidence=False)
+    )
+    inner = (slice(15, 35), slice(105, 125))  # inside the red patch, away from its edges
+    assert with_evidence.alpha[inner].mean() > 0.95
+    assert without.alpha[inner].mean() < 0.6
+
+
+def test_keep_strokes_teach_the_colour_model():
+    """A colour the model is never sure of becomes subject once the user paints it as keep."""
+    rgb, mask, where = scene()
+    green_rows, green_cols = where["green"]
+    overrides = np.zeros(mask.shape, np.uint8)
+    overrides[green_rows, green_cols.start : green_cols.start + 8] = KEEP
+    result = refine(rgb, mask, overrides, RefineOptions(band_px=2, decontaminate=False))
+    rest = (slice(green_rows.start + 4, green_rows.stop - 4), slice(110, 130))
+    assert result.alpha[rest].mean() > 0.9
+    unpainted = refine(rgb, mask, None, RefineOptions(band_px=2, decontaminate=False))
+    assert unpainted.alpha[rest].mean() < 0.6
