@@ -227,3 +227,25 @@ def test_pymatting_retry_warnings_do_not_reach_stdout(capsys):
     indefinite = scipy.sparse.csc_matrix(np.array([[1.0, 2.0], [2.0, 1.0]]))
     pymatting.ichol(indefinite, shifts=[0.0, 10.0])  # fails at shift 0, retries at 10
     assert capsys.readouterr().out == ""
+
+
+def test_band_system_is_the_full_laplacian_restricted_to_the_band():
+    import scipy.sparse
+    from pymatting import cf_laplacian
+
+    from bgeraser_gui.core.matting_tiles import band_system
+
+    rgb, alpha, _, _ = synthetic_composite(40, 50)
+    trimap = band_trimap(alpha, band=4)
+    image = rgb / 255.0
+    unknown = trimap == 128
+    known_alpha = trimap / 255.0
+    matrix, rhs, ys, xs = band_system(image, unknown, known_alpha, diagonal=0.25)
+    laplacian = cf_laplacian(image).tocsr()
+    rows = ys * unknown.shape[1] + xs
+    known = np.flatnonzero(~unknown.ravel())
+    expected = laplacian[rows][:, rows] + 0.25 * scipy.sparse.identity(len(rows))
+    scale = abs(expected).max()  # pymatting rounds differently: compare relative to the entries
+    assert abs(matrix - expected).max() < 1e-5 * scale
+    expected_rhs = -laplacian[rows][:, known] @ known_alpha.ravel()[known]
+    assert np.abs(rhs - expected_rhs).max() < 1e-5 * scale
