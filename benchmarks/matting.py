@@ -7,7 +7,7 @@ subprocess so its peak RSS (wait4 rusage) is its own. A third run solves the rec
 trimap with our tiled solver, to check that tiling reproduces the full solve.
 
     nice -n 10 python benchmarks/matting.py [--sizes 6,24,48] [--force-recipe]
-    nice -n 10 python benchmarks/matting.py --sizes "" --upscaled-case [PHOTO]
+    nice -n 10 python benchmarks/matting.py --sizes "" --upscaled-case [PHOTO] [--recipe-timeout S]
 
 --upscaled-case is the issue's failure case for the recipe: a photo brought to 800 px on its
 long side, then upscaled 7x (bicubic; ~24 MP for a 4:3 photo). The flat, blurry pixels make
@@ -27,6 +27,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -162,19 +163,39 @@ def worker(mode: str, rgb_file: Path, mask_file: Path, out_file: Path) -> None:
     print(json.dumps({"seconds": seconds, "unknown": unknown, "notes": notes}))
 
 
-def run_worker(mode: str, rgb_file: Path, mask_file: Path, out_file: Path) -> dict:
-    """Run one worker subprocess; return its JSON line plus its own peak RSS in GB."""
+def run_worker(
+    mode: str, rgb_file: Path, mask_file: Path, out_file: Path, timeout_s: float | None = None
+) -> dict:
+    """Run one worker subprocess; return its JSON line plus its own peak RSS in GB.
+
+    timeout_s: stop the worker after that long (reported as failed, with its peak RSS and
+    how many times pymatting's incomplete Cholesky had to retry with a larger shift)."""
     log = out_file.with_suffix(".log")
     cmd = [sys.executable, __file__, "--worker", mode, str(rgb_file), str(mask_file), str(out_file)]
+    start = time.perf_counter()
     with open(log, "w") as handle:
         process = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT)
+        timer = threading.Timer(timeout_s, process.kill) if timeout_s else None
+        if timer is not None:
+            timer.start()
         _, status, usage = os.wait4(process.pid, 0)
+        if timer is not None:
+            timer.cancel()
+    seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     text = log.read_text()
+    peak_gb = usage.ru_maxrss / 1024**2  # ru_maxrss is in KiB on Linux
     if process.returncode != 0:
-        return {"failed": f"exit {process.returncode}: {text.strip().splitlines()[-1:]}"}
+        retries = text.count("PERFORMANCE WARNING")
+        reason = "stopped at the time limit" if timeout_s and seconds >= timeout_s else "failed"
+        return {
+            "failed": f"{reason} after {seconds:.0f} s, exit {process.returncode}: "
+            f"{text.strip().splitlines()[-1:]}",
+            "peak_gb": peak_gb,
+            "ichol_retries": retries,
+        }
     info = json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
-    info["peak_gb"] = usage.ru_maxrss / 1024**2  # ru_maxrss is in KiB on Linux
+    info["peak_gb"] = peak_gb
     return info
 
 
@@ -204,7 +225,7 @@ def run_case(label: str, files: tuple[Path, Path], need_gb: float, tiled: bool, 
     recipe = None
     floor = 16.0 if need_gb > 8 else need_gb + 2  # the brief: recipe at 24 MP only with > 16 GB
     if args.force_recipe or available_gb() > max(floor, need_gb + 2):
-        recipe = run_worker("recipe", rgb_file, mask_file, outs["recipe"])
+        recipe = run_worker("recipe", rgb_file, mask_file, outs["recipe"], args.recipe_timeout)
         print(f"recipe: {recipe}", flush=True)
     else:
         print(f"recipe skipped: needs ~{need_gb:.0f} GB, {available_gb():.0f} GB available")
@@ -235,6 +256,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="6,24,48", help="megapixels, comma separated")
     parser.add_argument("--tiled-sizes", default="6", help="sizes for the exactness check")
     parser.add_argument("--force-recipe", action="store_true", help="run the recipe at any size")
+    parser.add_argument("--recipe-timeout", type=float, default=None, help="seconds; stop it then")
     parser.add_argument(
         "--upscaled-case",
         nargs="?",
