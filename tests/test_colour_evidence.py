@@ -90,3 +90,14 @@ def test_keep_strokes_teach_the_colour_model():
     assert result.alpha[rest].mean() > 0.9
     unpainted = refine(rgb, mask, None, RefineOptions(band_px=2, decontaminate=False))
     assert unpainted.alpha[rest].mean() < 0.6
+
+
+def test_a_likely_subject_area_is_not_bitten_out_by_background_colours():
+    """Where the model leans to subject (> 0.5), background-like colours only lower the value
+    a little: dark clothes on a dark background must not turn into a hole."""
+    rgb, mask, where = scene()
+    mask[where["blue"]] = 0.8
+    post = colour_posterior(rgb, mask)
+    assert post[where["blue"]].min() > 0.5
+    mask[where["blue"]] = 0.3
+    assert colour_posterior(rgb, mask)[where["blue"]].max() < 0.05

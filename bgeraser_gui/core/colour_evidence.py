@@ -10,7 +10,8 @@ probably subject. So before the trimap is built, every soft pixel is updated by 
 
 with both likelihoods read from smoothed 16x16x16 colour histograms of the sure pixels.
 Colours that neither class shows leave the mask as it was (`EPS` damps the ratio of two tiny
-densities), and sure pixels are never changed, so this only moves what the model left open.
+densities), sure pixels are never changed, and where the model leans to subject the colours can
+only lower it a little, so this moves what the model left open without biting into the subject.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ MAX_LOG_RATIO = 6.0  # one colour never outweighs a very confident model
 # rather than "40% likely". Chosen on alphamatting_train27 (1.0 / 1.5 / 2.0 / 2.5) and
 # checked on grabcut50; see the closing note of issue 5.
 EVIDENCE_GAIN = 1.5
+# Where the model leans to subject (mask > 0.5) colours may lower its logit by at most this:
+# a dark sweater in front of dark trees is still the subject, and a bite out of the subject
+# is a worse failure than a soft patch left for the brush.
+MAX_EVIDENCE_AGAINST_SUBJECT = 1.0
 SAMPLE_PX = 2_000_000  # sure pixels looked at per image (strided), bounds the cost at 48 MP
 MIN_SAMPLES = 64  # fewer sure pixels of a class than this: no colour model for it
 CHUNK_ROWS = 512  # rows updated at once, keeps temporaries small on 24-48 MP photos
@@ -84,6 +89,8 @@ def colour_posterior(
         if not soft.any():
             continue
         p = np.clip(chunk[soft], 1e-4, 1.0 - 1e-4)
-        logit = np.log(p / (1.0 - p)) + table[colour_bins(rgb[rows][soft])]
+        evidence = table[colour_bins(rgb[rows][soft])]
+        evidence = np.where(p > 0.5, np.maximum(evidence, -MAX_EVIDENCE_AGAINST_SUBJECT), evidence)
+        logit = np.log(p / (1.0 - p)) + evidence
         out[rows][soft] = 1.0 / (1.0 + np.exp(-logit))
     return out
