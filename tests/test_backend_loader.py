@@ -49,6 +49,16 @@ def test_backend_is_loaded_once_and_shared_across_options(isnet_fp16_path):
     first.warm_up()
 
 
+def test_parsed_weights_are_not_kept_once_the_network_holds_them(isnet_fp16_path):
+    from bgeraser_gui.backends import loader
+
+    loader.clear_cache()
+    load_backend(str(isnet_fp16_path), engine="torch", options=RAW)
+    assert not loader._weights  # a second float32 copy of every weight would be ~176 MB
+    assert loader.file_architecture(isnet_fp16_path) == "isnet"
+    assert not loader._weights  # answered from the cached architecture, no re-parse
+
+
 def test_cancelled_before_inference_raises(isnet_fp16_path):
     backend = load_backend(str(isnet_fp16_path), engine="torch", options=RAW)
     token = CancelToken()

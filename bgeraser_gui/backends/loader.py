@@ -30,7 +30,10 @@ _ARCH_DEFAULTS = {
 
 _lock = threading.RLock()
 _networks: dict[tuple, object] = {}
+# Parsed weights live here only until a network is built from them (or the engine is ONNX
+# Runtime); the architecture found in them is kept in _archs.
 _weights: dict[tuple, object] = {}
+_archs: dict[tuple, str] = {}
 _sessions: dict[tuple, object] = {}
 _backends: dict[tuple, Segmenter] = {}
 
@@ -83,22 +86,35 @@ def _input_spec(spec, arch: str) -> InputSpec:
     return _ARCH_DEFAULTS[arch]
 
 
+def _file_key(path: Path) -> tuple:
+    return (str(path), path.stat().st_mtime_ns)
+
+
 def _file_weights(path: Path):
-    """The file's parsed convolutions (OnnxWeights), read once per process."""
+    """The file's parsed convolutions (OnnxWeights), read once until `_forget_weights`."""
     from bgeraser_gui.backends.onnx_weights import read_onnx_weights
 
-    key = (str(path), path.stat().st_mtime_ns)
+    key = _file_key(path)
     with _lock:
         if key not in _weights:
             _weights[key] = read_onnx_weights(path)
         return _weights[key]
 
 
+def _forget_weights(path: Path) -> None:
+    with _lock:
+        _weights.pop(_file_key(path), None)
+
+
 def file_architecture(path: Path) -> str:
     """ "isnet", "u2net" or "u2netp" for a supported file (ModelError otherwise)."""
     from bgeraser_gui.backends.onnx_weights import detect_architecture
 
-    return detect_architecture(_file_weights(path))
+    key = _file_key(path)
+    with _lock:
+        if key not in _archs:
+            _archs[key] = detect_architecture(_file_weights(path))
+        return _archs[key]
 
 
 def _torch_network(path: Path, device: str, precision: str):
@@ -109,10 +125,10 @@ def _torch_network(path: Path, device: str, precision: str):
     key = (str(path), path.stat().st_mtime_ns, device, precision)
     with _lock:
         if key not in _networks:
-            weights = _file_weights(path)
             network = build_network(file_architecture(path))
-            load_into(network, weights, path)
-            _networks[key] = (prepare_network(network.eval(), device, precision), weights)
+            load_into(network, _file_weights(path), path)
+            _networks[key] = prepare_network(network.eval(), device, precision)
+            _forget_weights(path)  # the network holds the weights now
         return _networks[key]
 
 
@@ -183,11 +199,10 @@ def load_backend(
         if key in _backends:
             return _backends[key]
         if chosen == "torch":
-            from bgeraser_gui.backends.onnx_weights import detect_architecture
             from bgeraser_gui.backends.torch_backend import TorchSegmenter
 
-            network, weights = _torch_network(path, resolved_device, mode)
-            input_spec = _input_spec(spec, detect_architecture(weights))
+            network = _torch_network(path, resolved_device, mode)
+            input_spec = _input_spec(spec, file_architecture(path))
             backend = TorchSegmenter(network, name, resolved_device, mode, input_spec, options)
         else:
             from bgeraser_gui.backends.ort_backend import OrtSegmenter
@@ -195,6 +210,7 @@ def load_backend(
             arch = spec.arch if spec is not None else file_architecture(path)
             session = _ort_session(path, "cuda" if resolved_device.startswith("cuda") else "cpu")
             backend = OrtSegmenter(session, name, _input_spec(spec, arch), options)
+            _forget_weights(path)  # parsed only to choose the engine or find the architecture
         _backends[key] = backend
         return backend
 
@@ -205,4 +221,5 @@ def clear_cache() -> None:
         _backends.clear()
         _networks.clear()
         _weights.clear()
+        _archs.clear()
         _sessions.clear()
