@@ -101,3 +101,29 @@ def test_a_likely_subject_area_is_not_bitten_out_by_background_colours():
     assert post[where["blue"]].min() > 0.5
     mask[where["blue"]] = 0.3
     assert colour_posterior(rgb, mask)[where["blue"]].max() < 0.05
+
+
+def test_on_a_real_photo_one_keep_stroke_settles_the_whole_sweater(isnet_fp16_path, eval_dir):
+    """alphamatting GT23: ISNet leaves the bear's dark sweater grey. Refinement improves the
+    cutout, and a single keep stroke on the sweater teaches the colour model the rest."""
+    import cv2
+
+    from bgeraser_gui.backends.loader import load_backend
+    from bgeraser_gui.backends.segmenter import RAW
+    from bgeraser_gui.core.image_io import load_image
+    from bgeraser_gui.core.metrics import sad
+
+    rgb = load_image(eval_dir / "alphamatting_train27" / "images" / "GT23.png").rgb
+    gt = cv2.imread(str(eval_dir / "alphamatting_train27" / "alpha" / "GT23.png"), 0) / 255.0
+    mask = load_backend(str(isnet_fp16_path), engine="onnxruntime", options=RAW).predict(rgb)
+    h, w = mask.shape
+    stroke = np.zeros((h, w), np.uint8)
+    cv2.line(stroke, (int(w * 0.15), int(h * 0.8)), (int(w * 0.35), int(h * 0.75)), KEEP, 12)
+    options = RefineOptions(decontaminate=False)
+    refined = refine(rgb, mask, options=options).alpha
+    with_stroke = refine(rgb, mask, stroke, options=options).alpha
+    scores = sad(mask, gt), sad(refined, gt), sad(with_stroke, gt)
+    raw, plain, stroked = (f"{s:.1f}" for s in scores)
+    print(f"GT23 SAD/1000 raw {raw}, refined {plain}, refined + one keep stroke {stroked}")
+    assert scores[1] < 0.9 * scores[0]
+    assert scores[2] < 0.5 * scores[0]
