@@ -110,30 +110,28 @@ def _protect_cores(known: np.ndarray, unknown: np.ndarray, band: int, factor: in
     return keep
 
 
+def _paint(target: np.ndarray, overrides: np.ndarray, values: dict[int, float]) -> np.ndarray:
+    """Write `values[stroke kind]` into `target` wherever that kind of stroke was painted."""
+    ov = np.asarray(overrides)
+    if ov.shape != target.shape:
+        raise ValueError(f"overrides shape {ov.shape} does not match mask {target.shape}")
+    for kind, value in values.items():
+        target[ov == kind] = value
+    return target
+
+
 def apply_overrides(trimap: np.ndarray, overrides: np.ndarray | None) -> np.ndarray:
     """Painted overrides win: KEEP -> foreground, REMOVE -> background, REFINE -> unknown."""
     if overrides is None:
         return trimap
-    ov = np.asarray(overrides)
-    if ov.shape != trimap.shape:
-        raise ValueError(f"overrides shape {ov.shape} does not match mask {trimap.shape}")
-    trimap[ov == KEEP] = TRIMAP_FG
-    trimap[ov == REMOVE] = TRIMAP_BG
-    trimap[ov == REFINE] = TRIMAP_UNKNOWN
-    return trimap
+    return _paint(trimap, overrides, {KEEP: TRIMAP_FG, REMOVE: TRIMAP_BG, REFINE: TRIMAP_UNKNOWN})
 
 
 def apply_overrides_to_mask(mask: np.ndarray, overrides: np.ndarray | None) -> np.ndarray:
     """A copy of the soft mask with KEEP strokes at 1 and REMOVE strokes at 0 (REFINE ignored)."""
     if overrides is None:
         return mask
-    ov = np.asarray(overrides)
-    if ov.shape != mask.shape:
-        raise ValueError(f"overrides shape {ov.shape} does not match mask {mask.shape}")
-    out = np.array(mask, np.float32, copy=True)
-    out[ov == KEEP] = 1.0
-    out[ov == REMOVE] = 0.0
-    return out
+    return _paint(np.array(mask, np.float32, copy=True), overrides, {KEEP: 1.0, REMOVE: 0.0})
 
 
 def make_trimap(
