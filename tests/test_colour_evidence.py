@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from bgeraser_gui.core.colour_evidence import colour_posterior, log_likelihood_ratio
+from bgeraser_gui.core import colour_evidence
+from bgeraser_gui.core.colour_evidence import (
+    colour_overlap,
+    colour_posterior,
+    evidence_table,
+    log_likelihood_ratio,
+)
 from bgeraser_gui.core.matting import RefineOptions, refine
 from bgeraser_gui.core.trimap import KEEP
 
@@ -127,3 +134,31 @@ def test_on_a_real_photo_one_keep_stroke_settles_the_whole_sweater(isnet_fp16_pa
     print(f"GT23 SAD/1000 raw {raw}, refined {plain}, refined + one keep stroke {stroked}")
     assert scores[1] < 0.9 * scores[0]
     assert scores[2] < 0.5 * scores[0]
+
+
+def _cell(colour) -> int:
+    return (colour[0] * 16 >> 8) * 256 + (colour[1] * 16 >> 8) * 16 + (colour[2] * 16 >> 8)
+
+
+def test_evidence_for_the_subject_counts_more_when_the_classes_do_not_share_colours():
+    red = np.tile(np.array(RED, np.uint8), (500, 1))
+    blue = np.tile(np.array(BLUE, np.uint8), (500, 1))
+    green = np.tile(np.array(GREEN, np.uint8), (500, 1))
+    ratio = log_likelihood_ratio(red, blue)
+    separate = evidence_table(red, blue)
+    gain, boost = colour_evidence.EVIDENCE_GAIN, 1 + colour_evidence.SUBJECT_BOOST
+    assert separate[_cell(RED)] == pytest.approx(gain * boost * ratio[_cell(RED)], rel=1e-5)
+    assert separate[_cell(BLUE)] == pytest.approx(gain * ratio[_cell(BLUE)], rel=1e-5)
+    # Subject and background both mostly green: the colours overlap, no extra weight.
+    fg_mixed, bg_mixed = np.vstack([green, green, red]), np.vstack([green, green, blue])
+    mixed_ratio = log_likelihood_ratio(fg_mixed, bg_mixed)
+    mixed = evidence_table(fg_mixed, bg_mixed)
+    assert mixed[_cell(RED)] == pytest.approx(gain * mixed_ratio[_cell(RED)], rel=1e-5)
+
+
+def test_colour_overlap_is_zero_for_disjoint_and_one_for_equal_densities():
+    red = np.tile(np.array(RED, np.uint8), (100, 1))
+    blue = np.tile(np.array(BLUE, np.uint8), (100, 1))
+    density = colour_evidence.colour_histogram
+    assert colour_overlap(density(red), density(blue)) < 0.01
+    assert colour_overlap(density(red), density(red)) == pytest.approx(1.0)

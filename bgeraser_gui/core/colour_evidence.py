@@ -34,6 +34,15 @@ EVIDENCE_GAIN = 1.5
 # a dark sweater in front of dark trees is still the subject, and a bite out of the subject
 # is a worse failure than a soft patch left for the brush.
 MAX_EVIDENCE_AGAINST_SUBJECT = 1.0
+# Evidence *for* the subject counts up to (1 + SUBJECT_BOOST) times more when the subject's and
+# the background's sure colours barely overlap (Bhattacharyya coefficient 0), falling to no
+# extra weight at an overlap of SEPARABLE_OVERLAP and above. A subject whose colours the
+# background never shows (a teddy's dark sweater against sky and rock) is then settled as
+# subject; in photos where both share colours (most video frames) nothing changes. Chosen on
+# alphamatting_train27 and davis345_sub[:40] (boost 2 / 3 / 4, overlap 0.35 / 0.45 / 0.6),
+# checked on grabcut50 and the rest of davis345_sub (docs/eval-summary.md, session 3).
+SUBJECT_BOOST = 3.0
+SEPARABLE_OVERLAP = 0.45
 SAMPLE_PX = 2_000_000  # sure pixels looked at per image (strided), bounds the cost at 48 MP
 MIN_SAMPLES = 64  # fewer sure pixels of a class than this: no colour model for it
 CHUNK_ROWS = 512  # rows updated at once, keeps temporaries small on 24-48 MP photos
@@ -54,8 +63,30 @@ def colour_histogram(pixels: np.ndarray) -> np.ndarray:
 
 def log_likelihood_ratio(fg_pixels: np.ndarray, bg_pixels: np.ndarray) -> np.ndarray:
     """log p(colour | fg) / p(colour | bg) per histogram cell (float32, clipped)."""
-    ratio = np.log((colour_histogram(fg_pixels) + EPS) / (colour_histogram(bg_pixels) + EPS))
+    return _ratio(colour_histogram(fg_pixels), colour_histogram(bg_pixels))
+
+
+def _ratio(fg_density: np.ndarray, bg_density: np.ndarray) -> np.ndarray:
+    ratio = np.log((fg_density + EPS) / (bg_density + EPS))
     return np.clip(ratio, -MAX_LOG_RATIO, MAX_LOG_RATIO).astype(np.float32)
+
+
+def colour_overlap(fg_density: np.ndarray, bg_density: np.ndarray) -> float:
+    """Bhattacharyya coefficient of two colour densities: 0 = disjoint, 1 = identical."""
+    return float(np.sqrt(fg_density * bg_density).sum())
+
+
+def evidence_table(fg_pixels: np.ndarray, bg_pixels: np.ndarray) -> np.ndarray:
+    """Weighted log-likelihood ratio per colour cell, as added to the mask's logit.
+
+    Positive entries (colours that speak for the subject) get the separability boost, so the
+    table is EVIDENCE_GAIN * ratio below zero and up to (1 + SUBJECT_BOOST) times that above.
+    """
+    fg_density, bg_density = colour_histogram(fg_pixels), colour_histogram(bg_pixels)
+    ratio = _ratio(fg_density, bg_density)
+    separable = 1.0 - colour_overlap(fg_density, bg_density) / SEPARABLE_OVERLAP
+    boost = 1.0 + SUBJECT_BOOST * float(np.clip(separable, 0.0, 1.0))
+    return (EVIDENCE_GAIN * np.where(ratio > 0, boost * ratio, ratio)).astype(np.float32)
 
 
 def colour_posterior(
@@ -77,7 +108,7 @@ def colour_posterior(
     fg_pixels, bg_pixels = rgb_s[m_s >= fg_threshold], rgb_s[m_s <= bg_threshold]
     if min(len(fg_pixels), len(bg_pixels)) < MIN_SAMPLES:
         return m
-    table = EVIDENCE_GAIN * log_likelihood_ratio(fg_pixels, bg_pixels)
+    table = evidence_table(fg_pixels, bg_pixels)
     del fg_pixels, bg_pixels
     out = m.copy()
     for y0 in range(0, h, CHUNK_ROWS):
