@@ -12,6 +12,9 @@ with both likelihoods read from smoothed 16x16x16 colour histograms of the sure 
 Colours that neither class shows leave the mask as it was (`EPS` damps the ratio of two tiny
 densities), sure pixels are never changed, and where the model leans to subject the colours can
 only lower it a little, so this moves what the model left open without biting into the subject.
+Evidence for the subject weighs more when the two classes' colours hardly overlap: then a
+colour seen on the subject and never on the background is strong evidence, whereas in photos
+whose subject and background share colours it is weak.
 """
 
 from __future__ import annotations
