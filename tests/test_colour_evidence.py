@@ -111,8 +111,10 @@ def test_a_likely_subject_area_is_not_bitten_out_by_background_colours():
 
 
 def test_on_a_real_photo_one_keep_stroke_settles_the_whole_sweater(isnet_fp16_path, eval_dir):
-    """alphamatting GT23: ISNet leaves the bear's dark sweater grey. Refinement improves the
-    cutout, and a single keep stroke on the sweater teaches the colour model the rest."""
+    """alphamatting GT23: ISNet leaves the bear's dark sweater grey. The teddy's colours share
+    little with the sky and rock behind it, so refinement settles most of the sweater as
+    subject (SAD 105.6 -> 17.2; 77.8 before colour separability counted), and a single keep
+    stroke on the sweater teaches the colour model the rest (10.5)."""
     import cv2
 
     from bgeraser_gui.backends.loader import load_backend
@@ -132,8 +134,8 @@ def test_on_a_real_photo_one_keep_stroke_settles_the_whole_sweater(isnet_fp16_pa
     scores = sad(mask, gt), sad(refined, gt), sad(with_stroke, gt)
     raw, plain, stroked = (f"{s:.1f}" for s in scores)
     print(f"GT23 SAD/1000 raw {raw}, refined {plain}, refined + one keep stroke {stroked}")
-    assert scores[1] < 0.9 * scores[0]
-    assert scores[2] < 0.5 * scores[0]
+    assert scores[1] < 0.3 * scores[0]
+    assert scores[2] < 0.8 * scores[1]
 
 
 def _cell(colour) -> int:
