@@ -7,6 +7,8 @@ import pytest
 
 from bgeraser_gui.core import colour_evidence
 from bgeraser_gui.core.colour_evidence import (
+    colour_bins,
+    colour_histogram,
     colour_overlap,
     colour_posterior,
     evidence_table,
@@ -139,7 +141,7 @@ def test_on_a_real_photo_one_keep_stroke_settles_the_whole_sweater(isnet_fp16_pa
 
 
 def _cell(colour) -> int:
-    return (colour[0] * 16 >> 8) * 256 + (colour[1] * 16 >> 8) * 16 + (colour[2] * 16 >> 8)
+    return int(colour_bins(np.array(colour, np.uint8)))
 
 
 def test_evidence_for_the_subject_counts_more_when_the_classes_do_not_share_colours():
@@ -161,6 +163,5 @@ def test_evidence_for_the_subject_counts_more_when_the_classes_do_not_share_colo
 def test_colour_overlap_is_zero_for_disjoint_and_one_for_equal_densities():
     red = np.tile(np.array(RED, np.uint8), (100, 1))
     blue = np.tile(np.array(BLUE, np.uint8), (100, 1))
-    density = colour_evidence.colour_histogram
-    assert colour_overlap(density(red), density(blue)) < 0.01
-    assert colour_overlap(density(red), density(red)) == pytest.approx(1.0)
+    assert colour_overlap(colour_histogram(red), colour_histogram(blue)) < 0.01
+    assert colour_overlap(colour_histogram(red), colour_histogram(red)) == pytest.approx(1.0)
