@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from bgeraser_gui.backends.base import SegmentationBackend
+from bgeraser_gui.core.segmentation import SegmentationBackend
 from bgeraser_gui.backends.device import cpu_has_bf16_matmul, pick_device
 from bgeraser_gui.backends.loader import choose_engine, load_backend
 from bgeraser_gui.backends.segmenter import IMPROVED, RAW, as_rgb

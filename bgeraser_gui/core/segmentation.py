@@ -1,4 +1,4 @@
-"""The one Protocol every segmentation backend implements."""
+"""The one Protocol every segmentation backend implements (backends/ implements it, core uses it)."""
 
 from __future__ import annotations
 
