@@ -24,7 +24,7 @@ from bgeraser_gui.core.matting import MattingResult, RefineOptions, refine
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress, sub_progress
 
 if TYPE_CHECKING:  # the Protocol only; core never imports backends at run time
-    from bgeraser_gui.backends.base import SegmentationBackend
+    from bgeraser_gui.core.segmentation import SegmentationBackend
 
 # Share of the overall progress each stage gets (load, segment, refine, export).
 STAGES = (("load", 0.05), ("segment", 0.45), ("refine", 0.40), ("export", 0.10))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bgeraser_gui.backends.base import SegmentationBackend
+from bgeraser_gui.core.segmentation import SegmentationBackend
 from bgeraser_gui.core.compose import ExportOptions
 
 
