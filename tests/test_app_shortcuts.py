@@ -113,7 +113,7 @@ def test_peek_key_shows_the_original_while_held(qtbot, window):
     assert not window.canvas.peek_original()
 
 
-def test_ctrl_r_reruns_the_model_and_ctrl_m_refines(qtbot, window):
+def test_ctrl_r_reruns_the_model_and_ctrl_m_refines(qtbot, window, monkeypatch):
     import numpy as np
 
     from bgeraser_gui.core.matting import MattingResult
@@ -126,7 +126,7 @@ def test_ctrl_r_reruns_the_model_and_ctrl_m_refines(qtbot, window):
         trimap = np.full(mask.shape, 128, np.uint8)
         return MattingResult(alpha=alpha, foreground=None, trimap=trimap, notes=[])
 
-    window.session.refiner._refine = fake_refine
+    monkeypatch.setattr("bgeraser_gui.core.pipeline.refine", fake_refine)  # what Ctrl+M runs
     doc = window.session.document
     press(qtbot, window, "Ctrl+M")
     qtbot.waitUntil(lambda: doc.refined_alpha is not None)

@@ -11,11 +11,12 @@ import argparse
 import pytest
 from batch_fakes import EllipseBackend, write_photo
 
+from bgeraser_gui.assemble import build_pipeline
 from bgeraser_gui.backends import loader
 from bgeraser_gui.backends.model_cache import MODEL_DIR_ENV, model_path
 from bgeraser_gui.backends.registry import DEFAULT_MODEL, get_spec
 from bgeraser_gui.commands import batch, cutout
-from bgeraser_gui.commands.common import default_model_name
+from bgeraser_gui.commands.common import default_model_name, spec_from_args
 
 
 @pytest.fixture
@@ -81,6 +82,6 @@ def test_batch_without_model_loads_the_installed_variant(model_dir, requested, t
 def test_cutout_without_model_loads_the_installed_variant(model_dir, requested, tmp_path, capsys):
     _install("isnet-general-use-fp16")
     args = _parse(cutout, ["cutout", str(tmp_path), "-o", str(tmp_path / "out")])
-    cutout.build_pipeline(args)
+    build_pipeline(spec_from_args(args)).load()
     assert requested == ["isnet-general-use-fp16"]
     assert "using isnet-general-use-fp16" in capsys.readouterr().err

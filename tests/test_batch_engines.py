@@ -11,7 +11,7 @@ from bgeraser_gui.core.batch_plan import collect_jobs
 from bgeraser_gui.core.compose import ExportOptions
 from bgeraser_gui.core.progress import CancelToken
 from bgeraser_gui.engines.local import LocalEngine
-from bgeraser_gui.engines.spec import PipelineSpec
+from bgeraser_gui.assemble import PipelineSpec
 
 TESTS_DIR = Path(__file__).resolve().parent
 

@@ -16,9 +16,3 @@ def test_warm_up_runs_matting_warm_up_off_the_ui_thread(qtbot, monkeypatch):
         assert service.warm_up() is not None
     assert len(calls) == 1 and calls[0] is not threading.main_thread()
     service.shutdown()
-
-
-def test_custom_refine_function_needs_no_warm_up():
-    service = RefineService(refine_fn=lambda *args: None)
-    assert service.warm_up() is None
-    service.shutdown()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import os
 import signal
 import sys
@@ -13,12 +12,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bgeraser_gui.assemble import PipelineSpec
 from bgeraser_gui.commands.common import (
     add_export_options,
     add_model_options,
-    default_model_name,
-    export_options_from_args,
     fail,
+    spec_from_args,
 )
 from bgeraser_gui.core.batch_plan import (
     STATUS_CANCELLED,
@@ -34,7 +33,6 @@ from bgeraser_gui.core.batch_plan import (
 from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.progress import CancelToken
 from bgeraser_gui.engines.job import MODEL_LOAD_FAILED
-from bgeraser_gui.engines.spec import PipelineSpec
 
 ENGINES = ("local", "ray")
 
@@ -101,19 +99,6 @@ def make_engine(args: argparse.Namespace, spec: PipelineSpec):
     return LocalEngine(spec, workers=args.workers, pool=args.pool)
 
 
-def spec_from_args(args: argparse.Namespace) -> PipelineSpec:
-    return PipelineSpec(
-        model=args.model,
-        device=args.device,
-        runtime=args.runtime,
-        quality=args.quality,
-        refine=args.refine,
-        export=export_options_from_args(args),
-        torch_threads=args.threads_per_worker,
-        max_pixels=int(args.max_megapixels * 1e6),
-    )
-
-
 def _describe(record: ReportRecord) -> str:
     name = Path(record.input).name
     if record.status == STATUS_FAILED:
@@ -149,11 +134,7 @@ def run(args: argparse.Namespace, backend_factory=None) -> int:
     if args.workers < 1:
         return fail("--workers must be >= 1")
     try:
-        spec = spec_from_args(args)
-        if backend_factory is not None:
-            spec = dataclasses.replace(spec, backend_factory=backend_factory)
-        elif spec.model is None:  # resolve once here, so workers agree and it is said once
-            spec = dataclasses.replace(spec, model=default_model_name())
+        spec = spec_from_args(args, backend_factory)
         jobs = collect_jobs(args.inputs, args.out, recursive=args.recursive)
     except (ValueError, BgEraserError) as exc:
         return fail(str(exc))

@@ -120,6 +120,26 @@ def export_options_from_args(args: argparse.Namespace) -> ExportOptions:
     )
 
 
+def spec_from_args(args: argparse.Namespace, backend_factory=None):
+    """The PipelineSpec the model and export options on the command line describe (the model
+    is resolved here, so it is said once and every worker uses the same one).
+    `backend_factory` lets embedders and tests supply their own backend."""
+    from bgeraser_gui.assemble import PipelineSpec
+
+    spec = PipelineSpec(
+        model=args.model,
+        device=args.device,
+        runtime=args.runtime,
+        quality=args.quality,
+        refine=args.refine,
+        export=export_options_from_args(args),
+        torch_threads=getattr(args, "threads_per_worker", None),
+        max_pixels=int(args.max_megapixels * 1e6),
+        backend_factory=backend_factory,
+    )
+    return spec.with_model_resolved(notify=_say_on_stderr)
+
+
 def _say_on_stderr(message: str) -> None:
     print(message, file=sys.stderr)
 

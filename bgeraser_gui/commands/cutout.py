@@ -9,14 +9,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bgeraser_gui.commands.common import (
-    add_export_options,
-    add_model_options,
-    default_model_name,
-    export_options_from_args,
-    fail,
-)
-from bgeraser_gui.core.errors import BgEraserError
+from bgeraser_gui.commands.common import add_export_options, add_model_options, fail, spec_from_args
+from bgeraser_gui.core.errors import BgEraserError, describe_error
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,27 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def build_pipeline(args: argparse.Namespace):
-    """Load the model once and configure the pipeline from the command-line options."""
-    from bgeraser_gui.backends.loader import load_backend
-    from bgeraser_gui.backends.segmenter import QUALITY_PRESETS
-    from bgeraser_gui.core.matting import RefineOptions
-    from bgeraser_gui.core.pipeline import Pipeline
-
-    export = export_options_from_args(args)
-    model = args.model or default_model_name()
-    backend = load_backend(
-        model, device=args.device, engine=args.runtime, options=QUALITY_PRESETS[args.quality]
-    )
-    return Pipeline(
-        backend,
-        refine=RefineOptions(enabled=args.refine),
-        export=export,
-        max_pixels=int(args.max_megapixels * 1e6),
-    )
-
-
 def run(args: argparse.Namespace) -> int:
+    from bgeraser_gui.assemble import build_pipeline
     from bgeraser_gui.core.image_io import collect_images
 
     files = collect_images(args.inputs, recursive=args.recursive)
@@ -68,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot create output folder {args.out}: {exc.strerror or exc}")
     try:
-        pipeline = build_pipeline(args)
+        pipeline = build_pipeline(spec_from_args(args))
+        pipeline.load()  # a missing or damaged model is one message before any file
     except (ValueError, BgEraserError) as exc:
         return fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - a damaged model file must not print a traceback
@@ -85,17 +61,12 @@ def process_all(pipeline, files: list[Path], out_dir: Path, quiet: bool = False)
         notes: list[str] = []
         try:
             written = pipeline.process_file(path, out_dir, notes=notes)
-        except BgEraserError as exc:
+        except BgEraserError as exc:  # its message names the file
             failed += 1
-            tqdm.write(f"failed: {exc}", file=sys.stderr)
-        except MemoryError:
-            failed += 1
-            tqdm.write(f"failed: {path.name}: not enough memory for this image", file=sys.stderr)
+            tqdm.write(f"failed: {describe_error(exc)}", file=sys.stderr)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
             failed += 1
-            tqdm.write(
-                f"failed: {path.name}: internal error {type(exc).__name__}: {exc}", file=sys.stderr
-            )
+            tqdm.write(f"failed: {path.name}: {describe_error(exc)}", file=sys.stderr)
         else:
             for note in notes:
                 tqdm.write(f"note: {path.name}: {note}", file=sys.stderr)

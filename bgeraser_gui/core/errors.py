@@ -35,3 +35,14 @@ class ModelError(BgEraserError):
 
 class Cancelled(BgEraserError):
     """The user cancelled the running job."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """The one-line message for `exc` that every front end shows (CLI, batch report, GUI)."""
+    if isinstance(exc, BgEraserError):
+        return str(exc) or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        return "not enough memory for this image (try a smaller image or model)"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    return f"internal error ({type(exc).__name__}: {exc})"

@@ -1,14 +1,18 @@
-"""The cutout pipeline: load -> segment -> trimap -> matting -> compose/export.
+"""The cutout pipeline: load -> segment -> refine (trimap + matting) -> score -> export.
 
-Qt-free; the CLI, the batch engines and the editor's services all run this. Each stage
-reports progress into its slice of the overall 0..1 and checks the cancel token.
+Qt-free. Built in one place (`bgeraser_gui.assemble.build_pipeline`) and run by everything that
+cuts out photos: the editor's services (stage by stage: segment now, refine later), the GUI
+batch queue, `bgeraser-cli cutout`, the local and Ray batch engines. Each stage reports progress
+into its slice of the overall 0..1 and checks the cancel token.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,15 +23,17 @@ from bgeraser_gui.core.compose import (
     refuse_overwriting_input,
     to_alpha_u8,
 )
+from bgeraser_gui.core.errors import ModelError
 from bgeraser_gui.core.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from bgeraser_gui.core.matting import MattingResult, RefineOptions, refine
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress, sub_progress
-
-if TYPE_CHECKING:  # the Protocol only; core never imports backends at run time
-    from bgeraser_gui.core.segmentation import SegmentationBackend
+from bgeraser_gui.core.review_score import ReviewScore, score_mask
+from bgeraser_gui.core.segmentation import SegmentationBackend
 
 # Share of the overall progress each stage gets (load, segment, refine, export).
 STAGES = (("load", 0.05), ("segment", 0.45), ("refine", 0.40), ("export", 0.10))
+
+BackendLoader = Callable[[ProgressFn | None], SegmentationBackend]
 
 
 def _stage_slices(refining: bool) -> dict[str, tuple[float, float]]:
@@ -40,14 +46,20 @@ def _stage_slices(refining: bool) -> dict[str, tuple[float, float]]:
     return slices
 
 
+def _rgb(image: LoadedImage | np.ndarray) -> np.ndarray:
+    return image.rgb if isinstance(image, LoadedImage) else image
+
+
 @dataclass
 class CutoutResult:
-    """What one photo produced: the soft alpha, decontaminated colours, and notes."""
+    """What one photo produced: the soft alpha, decontaminated colours, notes and timings."""
 
     mask: np.ndarray  # the model's soft mask, float32 HxW
     alpha: np.ndarray  # final alpha, float32 HxW
     foreground: np.ndarray | None  # float32 HxWx3 in [0, 1] when decontaminated
     notes: list[str] = field(default_factory=list)
+    review: ReviewScore | None = None  # how much the result needs a human look
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage
 
     @property
     def alpha_u8(self) -> np.ndarray:
@@ -55,68 +67,143 @@ class CutoutResult:
 
 
 class Pipeline:
-    """One configured cutout job runner; reuse it across files (the backend stays loaded)."""
+    """One configured cutout runner; reuse it across files (the model stays loaded).
+
+    `backend` is a loaded model, or `loader(progress)` loads it on first use (thread-safe), so
+    building a pipeline is cheap and the editor can refine and export with it before (or
+    without) a model run. `last_result` is the latest `cutout()` of this pipeline: each batch
+    worker owns its pipeline and reads it for its report."""
 
     def __init__(
         self,
-        backend: SegmentationBackend,
+        backend: SegmentationBackend | None = None,
         refine: RefineOptions | None = None,
         export: ExportOptions | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        loader: BackendLoader | None = None,
     ) -> None:
-        self.backend = backend
+        self._backend = backend
+        self._loader = loader
+        self._load_lock = threading.Lock()
         self.refine_options = refine if refine is not None else RefineOptions()
         self.export_options = export if export is not None else ExportOptions()
         self.max_pixels = max_pixels
+        self.last_result: CutoutResult | None = None
 
+    # -- the model -------------------------------------------------------------------------
+    @property
+    def loaded(self) -> bool:
+        return self._backend is not None
+
+    def load(self, progress: ProgressFn | None = None) -> SegmentationBackend:
+        """The model, loaded now if it was not (downloads report to `progress`)."""
+        with self._load_lock:
+            if self._backend is None:
+                if self._loader is None:
+                    raise ModelError("no segmentation model is configured")
+                self._backend = self._loader(progress)
+            return self._backend
+
+    @property
+    def backend(self) -> SegmentationBackend:
+        return self.load()
+
+    @property
+    def last_review_score(self) -> float | None:
+        result = self.last_result
+        return None if result is None or result.review is None else float(result.review.score)
+
+    # -- stages ----------------------------------------------------------------------------
     def segment(
         self,
-        image: LoadedImage,
+        image: LoadedImage | np.ndarray,
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
     ) -> np.ndarray:
         """The model's soft mask, float32 HxW in [0, 1] at the photo's size."""
         if cancel is not None:
             cancel.check()
-        mask = self.backend.predict(image.rgb, progress=progress or no_progress, cancel=cancel)
+        rgb = _rgb(image)
+        mask = self.load().predict(rgb, progress=progress or no_progress, cancel=cancel)
+        if np.shape(mask) != rgb.shape[:2]:
+            raise ModelError(f"model returned a {np.shape(mask)} mask for a {rgb.shape[:2]} image")
         return np.asarray(mask, dtype=np.float32)
 
     def refine(
         self,
-        image: LoadedImage,
+        image: LoadedImage | np.ndarray,
         mask: np.ndarray,
         overrides: np.ndarray | None = None,
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
+        options: RefineOptions | None = None,
     ) -> MattingResult:
-        """Alpha matting in the uncertain band, with colour decontamination."""
+        """Alpha matting in the uncertain band, with colour decontamination; `overrides` are
+        the user's touch-ups. `options` replace the pipeline's refine options for this call."""
         return refine(
-            image.rgb,
+            _rgb(image),
             mask,
             overrides=overrides,
-            options=self.refine_options,
+            options=options or self.refine_options,
             progress=progress or no_progress,
             cancel=cancel,
         )
 
+    @staticmethod
+    def score(alpha: np.ndarray) -> ReviewScore:
+        """How much the cutout needs a human look (batch reports sort by it)."""
+        return score_mask(to_alpha_u8(alpha))
+
     def cutout(
         self,
-        image: LoadedImage,
+        image: LoadedImage | np.ndarray,
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
+        on_stage: Callable[[str], None] | None = None,
     ) -> CutoutResult:
-        """Segment and (optionally) refine one decoded photo."""
+        """Segment, (optionally) refine and score one decoded photo. `on_stage(name)` is told
+        when "segment" and "refine" start."""
+        self.last_result = None
         progress = progress or no_progress
         refining = self.refine_options.enabled
         slices = _stage_slices(refining)
+        seconds: dict[str, float] = {}
+        started = time.perf_counter()
+        if on_stage is not None:
+            on_stage("segment")
         mask = self.segment(image, sub_progress(progress, *slices["segment"]), cancel)
-        if not refining:
-            return CutoutResult(mask=mask, alpha=mask, foreground=None)
-        matte = self.refine(image, mask, None, sub_progress(progress, *slices["refine"]), cancel)
-        return CutoutResult(
-            mask=mask, alpha=matte.alpha, foreground=matte.foreground, notes=list(matte.notes)
+        seconds["segment"] = time.perf_counter() - started
+        result = CutoutResult(mask=mask, alpha=mask, foreground=None, seconds=seconds)
+        if refining:
+            if on_stage is not None:
+                on_stage("refine")
+            started = time.perf_counter()
+            matte = self.refine(
+                image, mask, None, sub_progress(progress, *slices["refine"]), cancel
+            )
+            seconds["refine"] = time.perf_counter() - started
+            result.alpha, result.foreground = matte.alpha, matte.foreground
+            result.notes = list(matte.notes)
+        result.review = self.score(result.alpha)
+        self.last_result = result
+        return result
+
+    def export(
+        self,
+        image: LoadedImage,
+        alpha: np.ndarray,
+        target: str | Path,
+        foreground: np.ndarray | None = None,
+        options: ExportOptions | None = None,
+    ) -> Path | None:
+        """Write the cutout atomically (None when the existing-file policy skipped it).
+        `alpha` is float in [0, 1] or uint8; `options` replace the pipeline's for this call."""
+        options = options or self.export_options
+        return export_cutout(
+            image, to_alpha_u8(alpha), Path(target), options, foreground=foreground
         )
 
+    # -- files -----------------------------------------------------------------------------
     def output_path(self, path: str | Path, out_dir: str | Path) -> Path:
         return output_path_for(path, out_dir, self.export_options)
 
@@ -133,6 +220,7 @@ class Pipeline:
         What the user should know about the result (e.g. a matting fallback) is appended to
         `notes` when a list is given."""
         progress = progress or no_progress
+        self.last_result = None
         slices = _stage_slices(self.refine_options.enabled)
         target = self.output_path(path, out_dir)
         if self.export_options.existing == "skip" and target.exists():
@@ -141,7 +229,7 @@ class Pipeline:
         # checked before the model runs: minutes of work must not end in this refusal
         refuse_overwriting_input(target, {Path(path).resolve()}, self.export_options)
         progress(0.0, f"loading {Path(path).name}")
-        image = load_image(path, max_pixels=self.max_pixels)
+        image = self.load_image(path)
         progress(slices["load"][1], f"segmenting {Path(path).name}")
         result = self.cutout(image, progress, cancel)
         if notes is not None:
@@ -149,8 +237,10 @@ class Pipeline:
         if cancel is not None:
             cancel.check()
         progress(slices["export"][0], f"writing {target.name}")
-        written = export_cutout(
-            image, result.alpha_u8, target, self.export_options, foreground=result.foreground
-        )
+        written = self.export(image, result.alpha, target, result.foreground)
         progress(1.0, f"done {Path(path).name}")
         return written
+
+    def load_image(self, path: str | Path) -> LoadedImage:
+        """Decode a photo under this pipeline's size guard."""
+        return load_image(path, max_pixels=self.max_pixels)

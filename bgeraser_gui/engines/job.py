@@ -24,7 +24,7 @@ from bgeraser_gui.core.batch_plan import (
     join_location,
     planned_output,
 )
-from bgeraser_gui.core.errors import BgEraserError, Cancelled
+from bgeraser_gui.core.errors import BgEraserError, Cancelled, describe_error
 from bgeraser_gui.core.progress import CancelToken, no_progress
 
 MODEL_LOAD_FAILED = "cannot load the model"  # error prefix when a worker has no pipeline
@@ -94,18 +94,14 @@ def run_job(pipeline, job: BatchJob, cancel: CancelToken | None = None) -> Repor
         remote = is_uri(job.source) or is_uri(job.out_dir)
         process = _process_remote if remote else _process_local
         used = _pipeline_for(pipeline, job)
-        if hasattr(used, "last_review_score"):
-            used.last_review_score = None
         status, output = process(used, job, cancel)
         if status == STATUS_OK:
-            review_score = getattr(used, "last_review_score", None)
+            review_score = used.last_review_score
     except Cancelled:
         status = STATUS_CANCELLED
-    except BgEraserError as exc:
-        status, error = STATUS_FAILED, str(exc)
-    except MemoryError:
-        status, error = STATUS_FAILED, f"{job.name}: out of memory"
+    except BgEraserError as exc:  # its message names the file
+        status, error = STATUS_FAILED, describe_error(exc)
     except Exception as exc:  # noqa: BLE001 - a bug on one file must not stop the batch
-        status, error = STATUS_FAILED, f"{job.name}: {type(exc).__name__}: {exc}"
+        status, error = STATUS_FAILED, f"{job.name}: {describe_error(exc)}"
     seconds = round(time.perf_counter() - start, 3)
     return ReportRecord(job.source, output, status, seconds, error, review_score)

@@ -21,10 +21,10 @@ from concurrent.futures import (
 )
 from concurrent.futures.process import BrokenProcessPool
 
+from bgeraser_gui.assemble import PipelineSpec, build_pipeline
 from bgeraser_gui.core.batch_plan import STATUS_CANCELLED, STATUS_FAILED, BatchJob, ReportRecord
 from bgeraser_gui.core.progress import CancelToken
 from bgeraser_gui.engines.job import MODEL_LOAD_FAILED, run_job
-from bgeraser_gui.engines.spec import PipelineSpec
 
 POOL_KINDS = ("thread", "process")
 POLL_S = 0.2  # how often the scheduler looks at the cancel token while jobs run
@@ -38,7 +38,9 @@ _worker_cancel: CancelToken | None = None
 def _worker_pipeline(spec: PipelineSpec):
     pipeline = getattr(_worker, "pipeline", None)
     if pipeline is None:
-        pipeline = _worker.pipeline = spec.build()
+        pipeline = build_pipeline(spec)
+        pipeline.load()  # a missing model fails here, once per worker, not per image
+        _worker.pipeline = pipeline
     return pipeline
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator
 
+from bgeraser_gui.assemble import PipelineSpec, build_pipeline
 from bgeraser_gui.core.batch_plan import STATUS_CANCELLED, STATUS_FAILED, BatchJob, ReportRecord
 from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.progress import CancelToken
 from bgeraser_gui.engines.job import MODEL_LOAD_FAILED, run_job
-from bgeraser_gui.engines.spec import PipelineSpec
 
 CPUS_PER_WORKER = 1
 
@@ -26,7 +26,8 @@ class _PipelineWorker:
     def __init__(self, spec: PipelineSpec) -> None:
         self.error: str | None = None
         try:
-            self.pipeline = spec.build()
+            self.pipeline = build_pipeline(spec)
+            self.pipeline.load()
         except Exception as exc:  # noqa: BLE001 - reported per job instead of killing the actor
             self.pipeline = None
             self.error = f"{MODEL_LOAD_FAILED}: {exc}"

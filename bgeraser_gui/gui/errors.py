@@ -14,7 +14,7 @@ import traceback
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from bgeraser_gui.core.errors import BgEraserError
+from bgeraser_gui.core.errors import BgEraserError, describe_error
 
 log = logging.getLogger("bgeraser.gui")
 MAX_LINES = 8
@@ -44,14 +44,11 @@ def status_line(line: str) -> str:
 
 
 def describe(exc: BaseException) -> str:
-    """A user-facing one-liner for `exc`."""
+    """A user-facing one-liner for `exc` (core's message, worded for the GUI)."""
+    text = describe_error(exc)
     if isinstance(exc, BgEraserError):
-        return for_gui(str(exc)) or type(exc).__name__
-    if isinstance(exc, MemoryError):
-        return "Not enough memory for this image (try a smaller model or image)."
-    if isinstance(exc, OSError):
-        return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
-    return f"Unexpected error ({type(exc).__name__}: {exc})"
+        return for_gui(text) or type(exc).__name__
+    return text[:1].upper() + text[1:]
 
 
 class ErrorReporter:

@@ -184,6 +184,12 @@ class EditorSession(QObject):
         self.documentChanged.emit(doc)
 
     # -- model -----------------------------------------------------------------------------
+    @property
+    def pipeline(self):
+        """The cutout pipeline for the chosen model and device (core.pipeline.Pipeline): the
+        same object segments, refines and exports; its model loads on first use."""
+        return self.inference.pipeline(self.model, self.settings.device)
+
     def set_model(self, model: str, rerun: bool = True) -> None:
         if model == self.model:
             return
@@ -237,7 +243,7 @@ class EditorSession(QObject):
             self.message.emit("Nothing to refine yet: run the model or paint first")
             return False
         rgb, mask, overrides = doc.refine_inputs()
-        self.refiner.refine(rgb, mask, overrides, options, tag=doc)
+        self.refiner.refine(self.pipeline, rgb, mask, overrides, options, tag=doc)
         return True
 
     def _on_refined(self, _job_id: int, outcome: RefineOutcome) -> None:
@@ -264,7 +270,9 @@ class EditorSession(QObject):
         out_path = output_path_for(source, out_dir, options)
         self.settings.set_last_export(export_options_to_dict(options), str(out_dir))
         # the float alpha is copied here and rounded to 8 bits on the worker (big photos)
-        job_id = self.exporter.export(doc.image, doc.alpha(), out_path, options, doc.foreground)
+        job_id = self.exporter.export(
+            self.pipeline, doc.image, doc.alpha(), out_path, options, doc.foreground
+        )
         self._export_jobs = {job_id: (doc, _state(doc))}  # only the newest export counts
         return True
 

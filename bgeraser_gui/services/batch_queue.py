@@ -18,9 +18,10 @@ import numpy as np
 from PIL import Image, ImageOps
 from PySide6.QtCore import QObject, Signal
 
-from bgeraser_gui.core.compose import ExportOptions, export_cutout, output_path_for, to_alpha_u8
-from bgeraser_gui.core.errors import BgEraserError, Cancelled, ExportError
-from bgeraser_gui.core.image_io import load_image
+from bgeraser_gui.assemble import PipelineSpec, build_pipeline
+from bgeraser_gui.core.compose import ExportOptions, output_path_for
+from bgeraser_gui.core.errors import BgEraserError, Cancelled, ExportError, describe_error
+from bgeraser_gui.core.pipeline import Pipeline
 from bgeraser_gui.core.progress import CancelToken
 from bgeraser_gui.core.project_store import (
     EXPORTED,
@@ -32,16 +33,9 @@ from bgeraser_gui.core.project_store import (
     ProjectStore,
     QueueEntry,
 )
-from bgeraser_gui.core.review_score import score_mask
 
 THUMB_SIZE = 96
 CHECKER_GRAY = 160  # background shade of cutout thumbnails
-
-
-def _default_backend():
-    from bgeraser_gui.backends.loader import load_backend
-
-    return load_backend(None, "auto")
 
 
 def _thumbnail(rgb: np.ndarray, alpha_u8: np.ndarray | None) -> np.ndarray:
@@ -51,14 +45,6 @@ def _thumbnail(rgb: np.ndarray, alpha_u8: np.ndarray | None) -> np.ndarray:
         image = Image.composite(image, gray, Image.fromarray(alpha_u8, "L"))
     image.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BILINEAR)
     return np.asarray(image)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, BgEraserError):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return "not enough memory for this image"
-    return f"internal error {type(exc).__name__}: {exc}"
 
 
 class BatchQueueService(QObject):
@@ -79,8 +65,10 @@ class BatchQueueService(QObject):
     ) -> None:
         super().__init__(parent)
         self.store = store
-        self._backend_factory = backend_factory or _default_backend
-        self._refine_options = refine_options
+        self._spec = PipelineSpec(
+            refine=refine_options if refine_options is not None else True,
+            backend_factory=backend_factory,
+        )
         self._pipeline = None  # built once in the worker thread: one loaded model
         self._queue: deque[QueueEntry] = deque()
         self._lock = threading.Lock()
@@ -173,13 +161,9 @@ class BatchQueueService(QObject):
                     return False
         return True
 
-    def _pipeline_instance(self):
+    def _pipeline_instance(self) -> Pipeline:
         if self._pipeline is None:
-            from bgeraser_gui.core.matting import RefineOptions
-            from bgeraser_gui.core.pipeline import Pipeline
-
-            refine = self._refine_options if self._refine_options is not None else RefineOptions()
-            self._pipeline = Pipeline(self._backend_factory(), refine=refine)
+            self._pipeline = build_pipeline(self._spec)
         return self._pipeline
 
     def _next(self) -> QueueEntry | None:
@@ -216,24 +200,24 @@ class BatchQueueService(QObject):
         try:
             self.stateChanged.emit(entry.id, SEGMENTING, "")
             pipeline = self._pipeline_instance()
-            image = load_image(entry.source, max_pixels=pipeline.max_pixels)
-            mask = pipeline.segment(image, None, cancel)
-            alpha, foreground = mask, None
-            if pipeline.refine_options.enabled:
-                self.stateChanged.emit(entry.id, REFINING, "")
-                matte = pipeline.refine(image, mask, None, None, cancel)
-                alpha, foreground = matte.alpha, matte.foreground
-            alpha_u8 = to_alpha_u8(alpha)
-            self.store.save_result(entry.id, alpha_u8, foreground)
+            image = pipeline.load_image(entry.source)
+
+            def on_stage(stage: str) -> None:
+                if stage == "refine":
+                    self.stateChanged.emit(entry.id, REFINING, "")
+
+            result = pipeline.cutout(image, None, cancel, on_stage)
+            alpha_u8 = result.alpha_u8
+            self.store.save_result(entry.id, alpha_u8, result.foreground)
             thumb = self.store.save_thumbnail(entry.id, _thumbnail(image.rgb, alpha_u8))
-            review = score_mask(alpha_u8)
+            review = result.review
         except Cancelled:
             self.stateChanged.emit(entry.id, QUEUED, "")
             return
         except BaseException as exc:  # noqa: BLE001 - one bad file never stops the queue
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            self.stateChanged.emit(entry.id, FAILED, _describe(exc))
+            self.stateChanged.emit(entry.id, FAILED, describe_error(exc))
             return
         self.thumbnailChanged.emit(entry.id, str(thumb))
         self.scored.emit(entry.id, float(review.score), review.reasons())
@@ -271,7 +255,7 @@ class BatchQueueService(QObject):
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
                 # the item keeps its result (and state); the failure goes to the summary
-                errors.append(f"{entry.name}: {_describe(exc)}")
+                errors.append(f"{entry.name}: {describe_error(exc)}")
                 path = None
             else:
                 if path is None:
@@ -288,7 +272,8 @@ class BatchQueueService(QObject):
         alpha = self.store.alpha(entry.id)
         if alpha is None:
             raise BgEraserError("not processed yet")
-        image = load_image(entry.source)
+        pipeline = self._pipeline_instance()  # its model loads only when a photo is segmented
+        image = pipeline.load_image(entry.source)
         if alpha.shape != image.rgb.shape[:2]:
             raise BgEraserError("the photo changed since it was processed: process it again")
         foreground = self.store.foreground(entry.id)
@@ -300,4 +285,4 @@ class BatchQueueService(QObject):
                 f"cannot create the folder {out_dir}: {exc.strerror or exc}"
             ) from None
         target = output_path_for(entry.source, out_dir, options)
-        return export_cutout(image, alpha, target, options, foreground=fg)
+        return pipeline.export(image, alpha, target, fg, options)

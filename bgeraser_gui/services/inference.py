@@ -1,7 +1,8 @@
-"""Segmentation off the UI thread: load a backend lazily (warm-up in the background), predict.
+"""Segmentation off the UI thread, through the one cutout pipeline (`assemble.build_pipeline`).
 
-torch and the model code are imported inside the worker, never at window start-up. Loaded
-backends are kept per (model, device) so switching back and forth does not reload them.
+torch and the model code are imported inside the worker, never at window start-up. One pipeline
+is kept per (model, device), so switching back and forth does not reload a model; the editor's
+refinement and export run through the same pipeline object (`pipeline(model, device)`).
 """
 
 from __future__ import annotations
@@ -14,18 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from bgeraser_gui.assemble import PipelineSpec, build_pipeline
 from bgeraser_gui.core.document import PreparedMask, prepare_mask
+from bgeraser_gui.core.pipeline import Pipeline
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, sub_progress
 from bgeraser_gui.services.worker import JobRunner
 
-# (model name or .onnx path, device, progress for a first-use download) -> backend
+# (model name or .onnx path, device, progress for a first-use download) -> backend; for tests
+# and embedders: without one, the pipeline loads the model itself
 BackendFactory = Callable[[str, str, ProgressFn | None], object]
-
-
-def default_backend_factory(model: str, device: str, progress: ProgressFn | None = None) -> object:
-    from bgeraser_gui.backends.loader import load_backend
-
-    return load_backend(model, device, progress=progress)
 
 
 @dataclass
@@ -52,26 +50,38 @@ class InferenceService(QObject):
         self, parent: QObject | None = None, backend_factory: BackendFactory | None = None
     ) -> None:
         super().__init__(parent)
-        self._factory = backend_factory or default_backend_factory
-        self._backends: dict[tuple[str, str], object] = {}
-        self._load_lock = threading.Lock()
+        self._factory = backend_factory
+        self._pipelines: dict[tuple[str, str], Pipeline] = {}
+        self._lock = threading.Lock()
         self.runner = JobRunner(self, "segment")
         self.warmup_runner = JobRunner(self, "warm-up")
         self.warmup_runner.finished.connect(self._on_warm)
         self.warmup_runner.failed.connect(self._on_warm_failed)
         self._warm_model = ""
 
-    def backend(self, model: str, device: str, progress: ProgressFn | None = None) -> object:
-        """Load (once) and return the backend; call from a worker thread."""
+    def pipeline(self, model: str, device: str) -> Pipeline:
+        """The editor's pipeline for (model, device): cheap, its model loads on first use."""
         key = (model, device)
-        with self._load_lock:
-            if key not in self._backends:
-                self._backends[key] = self._factory(model, device, progress)
-            return self._backends[key]
+        with self._lock:
+            if key not in self._pipelines:
+                factory = self._factory
+                spec = PipelineSpec(
+                    model=model,
+                    device=device,
+                    backend_factory=None
+                    if factory is None
+                    else lambda: factory(model, device, None),
+                )
+                self._pipelines[key] = build_pipeline(spec)
+            return self._pipelines[key]
+
+    def backend(self, model: str, device: str, progress: ProgressFn | None = None) -> object:
+        """Load (once) and return the model; call from a worker thread."""
+        return self.pipeline(model, device).load(progress)
 
     def forget_backends(self) -> None:
-        with self._load_lock:
-            self._backends.clear()
+        with self._lock:
+            self._pipelines.clear()
 
     def warm_up(self, model: str, device: str) -> int:
         """Load the model in the background so the first segmentation starts at once."""
@@ -90,21 +100,16 @@ class InferenceService(QObject):
         """Predict a mask for `rgb`; a newer call supersedes (and cancels) an older one.
         `title` names the model in progress messages (default: `model`)."""
         title = title or model
+        pipeline = self.pipeline(model, device)
 
         def job(progress: ProgressFn, cancel: CancelToken) -> SegmentationResult:
             start = time.perf_counter()
-            if (model, device) in self._backends:
-                progress(0.0, f"Finding the subject with {title}…")
-            else:
-                progress(0.0, f"Loading model {title}…")
-            backend = self.backend(model, device, progress)  # downloads report here
+            verb = "Finding the subject with" if pipeline.loaded else "Loading model"
+            progress(0.0, f"{verb} {title}…")
+            backend = pipeline.load(progress)  # downloads report here
             cancel.check()
             self.backendReady.emit(model, str(getattr(backend, "device", device)))
-            mask = backend.predict(rgb, progress=sub_progress(progress, 0.05, 1.0), cancel=cancel)
-            if np.shape(mask) != rgb.shape[:2]:
-                raise ValueError(
-                    f"model returned a {np.shape(mask)} mask for a {rgb.shape[:2]} image"
-                )
+            mask = pipeline.segment(rgb, sub_progress(progress, 0.05, 1.0), cancel)
             cancel.check()
             return SegmentationResult(
                 tag=tag,

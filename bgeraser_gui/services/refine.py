@@ -1,24 +1,16 @@
-"""Alpha matting (core.matting.refine) off the UI thread; the newest request wins."""
+"""Alpha matting off the UI thread, through the editor's pipeline; the newest request wins."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject
 
+from bgeraser_gui.core.pipeline import Pipeline
 from bgeraser_gui.core.progress import CancelToken, ProgressFn
 from bgeraser_gui.services.worker import JobRunner
-
-RefineFn = Callable[..., object]  # core.matting.refine's signature
-
-
-def default_refine(rgb, mask, overrides, options, progress, cancel):
-    from bgeraser_gui.core.matting import refine
-
-    return refine(rgb, mask, overrides, options, progress, cancel)
 
 
 @dataclass
@@ -31,17 +23,14 @@ class RefineOutcome:
 class RefineService(QObject):
     """`refine()` solves the edge band on a worker; results arrive on `runner.finished`."""
 
-    def __init__(self, parent: QObject | None = None, refine_fn: RefineFn | None = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._refine = refine_fn or default_refine
         self.runner = JobRunner(self, "refine")
         self.warmup_runner = JobRunner(self, "matting warm-up")
 
-    def warm_up(self) -> int | None:
+    def warm_up(self) -> int:
         """Compile (or load from the numba cache) the matting kernels in the background, so
-        that the first refinement in the app is not slow. Only the built-in refine needs it."""
-        if self._refine is not default_refine:
-            return None
+        that the first refinement in the app is not slow."""
 
         def job(progress: ProgressFn, cancel: CancelToken) -> None:
             from bgeraser_gui.core.matting import warm_up
@@ -52,21 +41,19 @@ class RefineService(QObject):
 
     def refine(
         self,
+        pipeline: Pipeline,
         rgb: np.ndarray,
         mask: np.ndarray,
         overrides: np.ndarray | None,
         options: object | None = None,
         tag: object = None,
     ) -> int:
+        """`pipeline.refine` on a worker; `options` (RefineOptions) replace the pipeline's."""
+
         def job(progress: ProgressFn, cancel: CancelToken) -> RefineOutcome:
             start = time.perf_counter()
-            opts = options
-            if opts is None:
-                from bgeraser_gui.core.matting import RefineOptions
-
-                opts = RefineOptions()
             progress(0.0, "Refining edges…")
-            result = self._refine(rgb, mask, overrides, opts, progress, cancel)
+            result = pipeline.refine(rgb, mask, overrides, progress, cancel, options)
             return RefineOutcome(tag=tag, result=result, seconds=time.perf_counter() - start)
 
         return self.runner.submit(job)
