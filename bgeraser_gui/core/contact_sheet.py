@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from bgeraser_gui.core.compose import to_alpha_u8
 from bgeraser_gui.core.metrics import error_map, to_unit
 
 DEFAULT_TILE_HEIGHT = 200
@@ -42,7 +43,7 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 
 
 def _gray(alpha: np.ndarray) -> np.ndarray:
-    return np.round(to_unit(alpha) * 255.0).astype(np.uint8)
+    return to_alpha_u8(to_unit(alpha))
 
 
 def _tile(array: np.ndarray, height: int) -> Image.Image:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bgeraser_gui.core.compose import to_alpha_u8
 from bgeraser_gui.core.history import (
     DEFAULT_BUDGET_BYTES,
     History,
@@ -39,7 +40,7 @@ from bgeraser_gui.core.history import (
     Rect,
     Transaction,
 )
-from bgeraser_gui.core.trimap import KEEP, REFINE, REMOVE
+from bgeraser_gui.core.trimap import KEEP, MASK_VALUES, REFINE, REMOVE, paint_strokes
 
 if TYPE_CHECKING:
     from bgeraser_gui.core.image_io import LoadedImage
@@ -149,9 +150,7 @@ class Document:
         """Model mask with KEEP -> 1 and REMOVE -> 0 (a new array; for matting input)."""
         base = self.model_mask
         mask = np.zeros((self.height, self.width), np.float32) if base is None else base.copy()
-        mask[self.constraints == KEEP] = 1.0
-        mask[self.constraints == REMOVE] = 0.0
-        return mask
+        return paint_strokes(mask, self.constraints, MASK_VALUES)
 
     def alpha(self) -> np.ndarray:
         """The displayed/exported alpha, float32 HxW in [0, 1]. Cached: do not modify."""
@@ -159,9 +158,7 @@ class Document:
 
     def alpha_u8(self, rect: Rect | None = None) -> np.ndarray:
         """`alpha()` as uint8 0..255 (rounded), optionally only inside `rect`."""
-        src = self._alpha if rect is None else self._alpha[rect.slices()]
-        scaled = np.multiply(src, np.float32(255.0))  # float32, as `src * 255.0` gives
-        return np.rint(scaled, out=scaled).astype(np.uint8)
+        return to_alpha_u8(self._alpha if rect is None else self._alpha[rect.slices()])
 
     def refine_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rgb, model mask or zeros, constraints copy) for a matting worker thread."""
@@ -274,8 +271,7 @@ class Document:
             out[...] = base[sl]
         c = self.constraints[sl]
         if c.any():
-            out[c == KEEP] = 1.0
-            out[c == REMOVE] = 0.0
+            paint_strokes(out, c, MASK_VALUES)
 
 
 class RecordedEdit:

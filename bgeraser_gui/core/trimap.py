@@ -110,8 +110,11 @@ def _protect_cores(known: np.ndarray, unknown: np.ndarray, band: int, factor: in
     return keep
 
 
-def _paint(target: np.ndarray, overrides: np.ndarray, values: dict[int, float]) -> np.ndarray:
-    """Write `values[stroke kind]` into `target` wherever that kind of stroke was painted."""
+def paint_strokes(
+    target: np.ndarray, overrides: np.ndarray, values: dict[int, float]
+) -> np.ndarray:
+    """Write `values[stroke kind]` into `target` (in place, returned) wherever that kind of
+    stroke was painted: the one place touch-ups are applied to a trimap, a mask or an alpha."""
     ov = np.asarray(overrides)
     if ov.shape != target.shape:
         raise ValueError(f"overrides shape {ov.shape} does not match mask {target.shape}")
@@ -120,18 +123,23 @@ def _paint(target: np.ndarray, overrides: np.ndarray, values: dict[int, float]) 
     return target
 
 
+MASK_VALUES = {KEEP: 1.0, REMOVE: 0.0}  # what touch-ups do to a soft mask or alpha
+
+
 def apply_overrides(trimap: np.ndarray, overrides: np.ndarray | None) -> np.ndarray:
     """Painted overrides win: KEEP -> foreground, REMOVE -> background, REFINE -> unknown."""
     if overrides is None:
         return trimap
-    return _paint(trimap, overrides, {KEEP: TRIMAP_FG, REMOVE: TRIMAP_BG, REFINE: TRIMAP_UNKNOWN})
+    return paint_strokes(
+        trimap, overrides, {KEEP: TRIMAP_FG, REMOVE: TRIMAP_BG, REFINE: TRIMAP_UNKNOWN}
+    )
 
 
 def apply_overrides_to_mask(mask: np.ndarray, overrides: np.ndarray | None) -> np.ndarray:
     """A copy of the soft mask with KEEP strokes at 1 and REMOVE strokes at 0 (REFINE ignored)."""
     if overrides is None:
         return mask
-    return _paint(np.array(mask, np.float32, copy=True), overrides, {KEEP: 1.0, REMOVE: 0.0})
+    return paint_strokes(np.array(mask, np.float32, copy=True), overrides, MASK_VALUES)
 
 
 def make_trimap(
