@@ -1,0 +1,222 @@
+"""One click's edit of the working mask: proposal, window, data term, graph cut, locality.
+
+Works on the working copy (`interactive.WORK_SIDE`); see `core.interactive` for the design.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from bgeraser_gui.core.click_cut import cut
+from bgeraser_gui.core.click_proposals import CropSegmenter
+from bgeraser_gui.core.colour_evidence import MAX_LOG_RATIO, colour_bins, colour_histogram
+from bgeraser_gui.core.history import Rect
+from bgeraser_gui.core.progress import CancelToken
+
+WorkClick = tuple[int, int, bool]  # x, y in working pixels, positive
+
+CROP_FRACTIONS = (0.4, 0.8)  # crop sides tried, as fractions of the image's long side
+SEED_RADIUS_FRACTION = 0.006  # a click's hard-seed disc, fraction of the long side
+MIN_SEED_RADIUS = 2
+PRIOR_CLIP = 0.02  # the current mask's logit is taken from [0.02, 0.98]: at most +-3.9
+PROPOSAL_PUSH = 2.0  # extra logit the proposal gives inside the clicked object
+COLOUR_GAIN = 1.0  # weight of the local colour models' log ratio
+PRIOR_GAIN = 0.5  # weight of the current mask's logit: the click says it is wrong here
+MIN_COLOUR_SAMPLES = 50
+LOCAL_EPS = 1e-5  # density floor of the local colour models (few, local samples)
+FLOOD_TOLERANCE = 24  # colour distance (per channel) of a click's own colours
+WINDOW_MARGIN = 0.15  # around the clicked object, fraction of its size
+LOCAL_RADIUS_FACTOR = 2.5  # without an object: window radius in units of the click's depth
+MIN_LOCAL_RADIUS = 16
+MAX_LOCAL_FRACTION = 0.35
+
+
+@dataclass(frozen=True)
+class ClickEdit:
+    rect: Rect  # window in working pixels
+    labels: np.ndarray  # bool, the cut's labels in the window (True = subject)
+    changed: np.ndarray  # bool, pixels of the window the click changes
+
+
+def seed_radius(shape: tuple[int, int]) -> int:
+    return max(MIN_SEED_RADIUS, round(SEED_RADIUS_FRACTION * max(shape)))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, PRIOR_CLIP, 1.0 - PRIOR_CLIP)
+    return np.log(p / (1.0 - p)).astype(np.float32)
+
+
+def _component_at(region: np.ndarray, x: int, y: int, radius: int) -> np.ndarray | None:
+    """The connected component(s) of `region` within `radius` of (x, y), or None."""
+    if not region.any():
+        return None
+    n, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
+    h, w = region.shape
+    y0, y1 = max(0, y - radius), min(h, y + radius + 1)
+    x0, x1 = max(0, x - radius), min(w, x + radius + 1)
+    near = labels[y0:y1, x0:x1]
+    ids = np.unique(near[near > 0])
+    if ids.size == 0:
+        return None
+    if labels[y, x] > 0:
+        ids = np.array([labels[y, x]])
+    return np.isin(labels, ids)
+
+
+def _object_under_click(
+    segmenter: CropSegmenter, click: WorkClick, scale: float, work_shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(bool object, float soft mask), both in working pixels, or None if the model finds
+    nothing under the click in any crop size."""
+    x, y, _ = click
+    hf, wf = segmenter.image_shape
+    r = seed_radius(work_shape)
+    found = None
+    for i, fraction in enumerate(CROP_FRACTIONS):
+        prop = segmenter.proposal(int(x / scale), int(y / scale), int(fraction * max(hf, wf)))
+        b = prop.box
+        wb = Rect(int(b.x0 * scale), int(b.y0 * scale), round(b.x1 * scale), round(b.y1 * scale))
+        wb = wb.clipped(work_shape[1], work_shape[0])
+        soft = cv2.resize(prop.mask, (wb.width, wb.height), interpolation=cv2.INTER_LINEAR)
+        full_soft = np.zeros(work_shape, np.float32)
+        full_soft[wb.slices()] = soft
+        obj = _component_at(full_soft > 0.5, x, y, r)
+        if obj is None:
+            continue
+        found = (obj, full_soft)
+        # the object runs out of the crop on a side that is not the image's border: try bigger
+        ys, xs = np.nonzero(obj)
+        cut_off = (
+            (xs.min() <= wb.x0 and wb.x0 > 0)
+            or (xs.max() >= wb.x1 - 1 and wb.x1 < work_shape[1])
+            or (ys.min() <= wb.y0 and wb.y0 > 0)
+            or (ys.max() >= wb.y1 - 1 and wb.y1 < work_shape[0])
+        )
+        if not cut_off or i == len(CROP_FRACTIONS) - 1:
+            break
+    return found
+
+
+def _depth(labels: np.ndarray, x: int, y: int) -> float:
+    """Distance from (x, y) to the nearest pixel labelled differently."""
+    same = (labels == labels[y, x]).astype(np.uint8)
+    if same.all():
+        return float(max(labels.shape))
+    return float(cv2.distanceTransform(same, cv2.DIST_L2, 3)[y, x])
+
+
+def _window(shape, x, y, obj: np.ndarray | None, depth: float) -> Rect:
+    h, w = shape
+    radius = np.clip(LOCAL_RADIUS_FACTOR * depth, MIN_LOCAL_RADIUS, MAX_LOCAL_FRACTION * max(h, w))
+    rect = Rect(int(x - radius), int(y - radius), int(x + radius + 1), int(y + radius + 1))
+    if obj is not None:
+        ys, xs = np.nonzero(obj)
+        m = int(WINDOW_MARGIN * max(np.ptp(xs), np.ptp(ys))) + MIN_LOCAL_RADIUS
+        rect = rect.union(Rect(xs.min() - m, ys.min() - m, xs.max() + m + 1, ys.max() + m + 1))
+    return rect.clipped(w, h)
+
+
+def _disc(shape, points: list[WorkClick], radius: int, positive: bool, rect: Rect) -> np.ndarray:
+    seeds = np.zeros(shape, np.uint8)
+    for x, y, pos in points:
+        if pos == positive:
+            cv2.circle(seeds, (x - rect.x0, y - rect.y0), radius, 1, -1)
+    return seeds.astype(bool)
+
+
+def _flood(rgb: np.ndarray, x: int, y: int) -> np.ndarray:
+    """Pixels connected to (x, y) through colours close to the clicked one (bool)."""
+    smooth = cv2.GaussianBlur(rgb, (5, 5), 0)
+    h, w = rgb.shape[:2]
+    fill = np.zeros((h + 2, w + 2), np.uint8)
+    tol = (FLOOD_TOLERANCE,) * 3
+    flags = 4 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
+    cv2.floodFill(smooth, fill, (x, y), 0, tol, tol, flags)
+    return fill[1:-1, 1:-1].astype(bool)
+
+
+def _colour_term(rgb: np.ndarray, click_class: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """log p(colour | click class) / p(colour | other class) per pixel (0 if too few samples)."""
+    if click_class.sum() < MIN_COLOUR_SAMPLES or other.sum() < MIN_COLOUR_SAMPLES:
+        return np.zeros(rgb.shape[:2], np.float32)
+    ratio = np.log(
+        (colour_histogram(rgb[click_class]) + LOCAL_EPS)
+        / (colour_histogram(rgb[other]) + LOCAL_EPS)
+    )
+    table = np.clip(ratio, -MAX_LOG_RATIO, MAX_LOG_RATIO).astype(np.float32)
+    return table[colour_bins(rgb)]
+
+
+def apply_click(
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    click: WorkClick,
+    earlier: list[WorkClick],
+    segmenter: CropSegmenter | None,
+    scale: float,
+    cancel: CancelToken | None = None,
+) -> ClickEdit:
+    """The edit one click makes to the working `mask` (float32, not modified)."""
+    x, y, positive = click
+    shape = mask.shape
+    current = mask >= 0.5
+    r = seed_radius(shape)
+    obj = soft = None
+    if segmenter is not None:
+        found = _object_under_click(segmenter, click, scale, shape)
+        if cancel is not None:
+            cancel.check()
+        if found is not None:
+            obj, soft = found
+    depth = _depth(current, x, y)
+    rect = _window(shape, x, y, obj, depth)
+    sl = rect.slices()
+    win_rgb = np.ascontiguousarray(rgb[sl])
+    win_cur = current[sl]
+    unary = PRIOR_GAIN * _logit(mask[sl])
+    sign = 1.0 if positive else -1.0
+    if obj is not None:
+        win_obj = obj[sl]
+        push = np.abs(_logit(soft[sl])) + PROPOSAL_PUSH
+        if positive:
+            unary = np.where(win_obj, np.maximum(unary, push), unary)
+        else:
+            unary = np.where(win_obj, np.minimum(unary, -push), unary)
+    # local colour models: the click's own colours (its disc, and the proposed object) against
+    # the other class away from the click
+    click_disc = _disc(win_cur.shape, [click], max(3 * r, 5), positive, rect)
+    alike = _flood(win_rgb, x - rect.x0, y - rect.y0)
+    click_class = click_disc | alike | (win_obj if obj is not None else False)
+    around = cv2.dilate(click_class.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    other = (win_cur != positive) & ~around
+    # the colours only speak where the click could flip a label (a negative click never
+    # makes background into subject)
+    evidence = _colour_term(win_rgb, click_class, other)
+    unary = unary + np.where(win_cur != positive, sign * COLOUR_GAIN * evidence, 0.0)
+    # hard seeds: every click so far, and the window's border where it is inside the image
+    everything = [*earlier, click]
+    fg = _disc(win_cur.shape, everything, r, True, rect)
+    bg = _disc(win_cur.shape, everything, r, False, rect)
+    border = np.zeros(win_cur.shape, bool)
+    h, w = shape
+    if rect.y0 > 0:
+        border[0] = True
+    if rect.y1 < h:
+        border[-1] = True
+    if rect.x0 > 0:
+        border[:, 0] = True
+    if rect.x1 < w:
+        border[:, -1] = True
+    fg |= border & win_cur & ~bg
+    bg |= border & ~win_cur & ~fg
+    if cancel is not None:
+        cancel.check()
+    labels = cut(unary, win_rgb, fg, bg)
+    changed = _component_at(labels != win_cur, x - rect.x0, y - rect.y0, r)
+    if changed is None:
+        changed = np.zeros(win_cur.shape, bool)
+    return ClickEdit(rect, labels, changed)

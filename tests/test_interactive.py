@@ -1,0 +1,124 @@
+"""The click-to-select engine on synthetic images: polarity, locality, memory, determinism."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from bgeraser_gui.core.interactive import Click, ClickSession
+
+
+def _iou(mask: np.ndarray, truth: np.ndarray) -> float:
+    a, b = mask >= 0.5, truth > 0
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def _scene(seed: int = 0):
+    """Green noisy ground, a red disc (the subject) touching a blue box (unwanted), and a
+    yellow square far away."""
+    rng = np.random.default_rng(seed)
+    img = np.full((200, 300, 3), (40, 120, 40), np.uint8)
+    cv2.circle(img, (100, 100), 50, (200, 40, 40), -1)
+    cv2.rectangle(img, (150, 70), (230, 130), (40, 40, 200), -1)
+    cv2.rectangle(img, (250, 160), (285, 190), (220, 210, 40), -1)
+    img = (img + rng.normal(0, 6, img.shape)).clip(0, 255).astype(np.uint8)
+    disc = np.zeros((200, 300), np.uint8)
+    cv2.circle(disc, (100, 100), 50, 1, -1)
+    box = np.zeros((200, 300), np.uint8)
+    cv2.rectangle(box, (150, 70), (230, 130), 1, -1)
+    box &= 1 - disc
+    square = np.zeros((200, 300), np.uint8)
+    cv2.rectangle(square, (250, 160), (285, 190), 1, -1)
+    return img, disc.astype(bool), box.astype(bool), square.astype(bool)
+
+
+def test_negative_click_removes_the_touching_object_and_keeps_the_subject():
+    img, disc, box, _ = _scene()
+    mask = (disc | box).astype(np.float32)
+    out = ClickSession(img, mask).add(Click(200, 100, positive=False))
+    assert _iou(out, disc) > 0.97
+    assert (out[disc] >= 0.5).mean() > 0.98  # the subject is not bitten into
+
+
+def test_positive_click_adds_the_object_under_it_and_only_it():
+    img, disc, box, square = _scene()
+    out = ClickSession(img, disc.astype(np.float32)).add(Click(267, 175, positive=True))
+    assert (out[square] >= 0.5).mean() > 0.95
+    assert (out[box] >= 0.5).mean() < 0.02  # the box was not clicked
+
+
+def test_a_click_changes_nothing_far_from_it():
+    img, disc, box, square = _scene()
+    mask = (disc | box).astype(np.float32)
+    out = ClickSession(img, mask).add(Click(267, 175, positive=True))
+    far = np.ones_like(disc)
+    far[140:, 230:] = False
+    np.testing.assert_array_equal(out[far], mask[far])
+
+
+def test_from_nothing_the_first_positive_click_selects_an_object():
+    img, disc, _, _ = _scene()
+    out = ClickSession(img, None).add(Click(100, 100, positive=True))
+    assert _iou(out, disc) > 0.95
+
+
+def test_undo_restores_each_step_and_replay_is_deterministic():
+    img, disc, box, square = _scene()
+    start = (disc | box).astype(np.float32)
+    clicks = [Click(200, 100, False), Click(267, 175, True), Click(60, 100, True)]
+    session = ClickSession(img, start)
+    after = [session.add(c).copy() for c in clicks]
+    assert session.clicks == tuple(clicks)
+    again = ClickSession.replay(img, start, clicks)
+    np.testing.assert_array_equal(again.mask, after[-1])
+    np.testing.assert_array_equal(session.undo(), after[1])
+    np.testing.assert_array_equal(session.undo(), after[0])
+    np.testing.assert_array_equal(session.undo(), start)
+    assert session.clicks == ()
+    np.testing.assert_array_equal(session.undo(), start)  # nothing left: no-op
+
+
+def test_earlier_clicks_stay_seeds():
+    img, disc, box, _ = _scene()
+    session = ClickSession(img, (disc | box).astype(np.float32))
+    session.add(Click(200, 100, False))  # remove the box
+    out = session.add(Click(145, 100, True))  # a positive click near the cut
+    assert out[100, 200] < 0.5  # the negative click's pixel is still out
+
+
+def test_segment_proposal_is_used_and_cached_per_crop():
+    img, disc, box, square = _scene()
+    calls = []
+
+    def segment(crop: np.ndarray) -> np.ndarray:
+        calls.append(crop.shape)
+        # "the model": anything not green is salient
+        return (np.abs(crop.astype(int) - (40, 120, 40)).sum(axis=2) > 90).astype(np.float32)
+
+    session = ClickSession(img, disc.astype(np.float32), segment)
+    out = session.add(Click(190, 100, True))
+    assert (out[box] >= 0.5).mean() > 0.95
+    n = len(calls)
+    session.undo()
+    session.add(Click(192, 101, True))  # nearby click: same crop, no model run
+    assert len(calls) == n
+
+
+def test_big_images_work_on_a_copy_and_write_back_only_the_change():
+    img, disc, box, _ = _scene()
+    big = cv2.resize(img, (3000, 2000), interpolation=cv2.INTER_NEAREST)
+    mask = cv2.resize((disc | box).astype(np.float32), (3000, 2000), interpolation=cv2.INTER_LINEAR)
+    mask[0:50, 0:50] = 0.3  # soft values far away stay exactly as they were
+    out = ClickSession(big, mask).add(Click(2000, 1000, False))
+    big_disc = cv2.resize(disc.astype(np.uint8), (3000, 2000), interpolation=cv2.INTER_NEAREST)
+    assert _iou(out, big_disc) > 0.95
+    assert (out[0:50, 0:50] == np.float32(0.3)).all()
+
+
+def test_bad_input_is_refused():
+    img, disc, _, _ = _scene()
+    with pytest.raises(ValueError):
+        ClickSession(img, disc[:10].astype(np.float32))
+    with pytest.raises(ValueError):
+        ClickSession(img, None).add(Click(300, 0, True))
