@@ -129,12 +129,10 @@ def test_recent_files_menu_reopens_a_photo(qtbot, tmp_path):
 def test_import_model_file_adds_it_to_the_chooser_and_selects_it(
     qtbot, tmp_path, monkeypatch, isnet_quint8_path
 ):
-    from bgeraser_gui.gui.dialogs_flow import import_model_file
-
     monkeypatch.setenv("BGERASER_MODEL_DIR", str(tmp_path / "cache"))
     window = make_window(qtbot, tmp_path / "s.ini", {"fake": InstantBackend()})
     window.session.inference._factory = lambda name, device, progress=None: InstantBackend(name)
-    import_model_file(window, isnet_quint8_path)
+    window.dialogs.import_model_file(isnet_quint8_path)
     qtbot.waitUntil(lambda: window.session.model != "fake", timeout=60_000)
     name = window.session.model
     assert window.model_chooser.currentData() == name

@@ -305,9 +305,9 @@ def test_quitting_with_unexported_touch_ups_asks_first_without_blocking(qtbot, t
     _paint_keep(doc)
     assert window.isWindowModified()  # "a.png* — bgeraser"
     assert not window.close()
-    assert window.isVisible() and window.discard_box.isVisible()
-    assert "a.png" in window.discard_box.informativeText()
-    window.discard_box.close()
+    assert window.isVisible() and window.dialogs.discard_box.isVisible()
+    assert "a.png" in window.dialogs.discard_box.informativeText()
+    window.dialogs.discard_box.close()
     # exporting saves the touch-ups: quitting no longer asks
     out = tmp_path / "out"
     out.mkdir()

@@ -1,100 +1,189 @@
-"""The main window's dialog flows: export (and repeat), settings, model import."""
+"""The editor's dialog flows: export (and repeat), settings, model import, quit with unsaved edits.
+
+`DialogFlows` gets what it works on explicitly (the parent widget, settings, session, error
+reporter, status panel, model chooser); it never reaches into the main window, which owns one.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
 
 from bgeraser_gui import APP_NAME
-from bgeraser_gui.gui.settings import export_options_from_dict
-
-if TYPE_CHECKING:
-    from bgeraser_gui.gui.main_window import MainWindow
+from bgeraser_gui.gui.errors import ErrorReporter
+from bgeraser_gui.gui.model_chooser import ModelChooser
+from bgeraser_gui.gui.session import EditorSession
+from bgeraser_gui.gui.settings import AppSettings, export_options_from_dict
+from bgeraser_gui.gui.status import StatusPanel
 
 MODEL_DIR_ENV = "BGERASER_MODEL_DIR"  # read by backends.model_cache
 # the folder the user set in the environment before we started: the "default" then
 _STARTUP_MODEL_DIR = os.environ.get(MODEL_DIR_ENV, "").strip()
 
 
-def _default_out_dir(window: MainWindow) -> str:
-    last = window.settings.last_export()
-    if last and Path(last.get("out_dir", "")).is_dir():
-        return last["out_dir"]
-    doc = window.session.document
-    if doc is not None and doc.path is not None:
-        return str(Path(doc.path).parent)
-    return str(Path.home())
+class DialogFlows(QObject):
+    """Runs the editor's dialogs; `show_message(text, ms)` is the status-bar notice."""
 
+    def __init__(
+        self,
+        parent: QWidget,
+        settings: AppSettings,
+        session: EditorSession,
+        reporter: ErrorReporter,
+        status: StatusPanel,
+        model_chooser: ModelChooser,
+        show_message: Callable[[str, int], None],
+    ) -> None:
+        super().__init__(parent)
+        self.parent_widget = parent
+        self.settings = settings
+        self.session = session
+        self.reporter = reporter
+        self.status = status
+        self.model_chooser = model_chooser
+        self.show_message = show_message
+        self.discard_box: QMessageBox | None = None
+        self._import_runner = None
 
-def _initial_options(window: MainWindow):
-    last = window.settings.last_export()
-    for data in (last.get("options") if last else None, window.settings.export_defaults()):
-        if data:
-            try:
-                return export_options_from_dict(data)
-            except (TypeError, ValueError):
-                continue  # settings from an older version: fall back to the defaults
-    from bgeraser_gui.core.compose import ExportOptions
+    # -- export ----------------------------------------------------------------------------
+    def _default_out_dir(self) -> str:
+        last = self.settings.last_export()
+        if last and Path(last.get("out_dir", "")).is_dir():
+            return last["out_dir"]
+        doc = self.session.document
+        if doc is not None and doc.path is not None:
+            return str(Path(doc.path).parent)
+        return str(Path.home())
 
-    return ExportOptions()
+    def _initial_options(self):
+        last = self.settings.last_export()
+        for data in (last.get("options") if last else None, self.settings.export_defaults()):
+            if data:
+                try:
+                    return export_options_from_dict(data)
+                except (TypeError, ValueError):
+                    continue  # settings from an older version: fall back to the defaults
+        from bgeraser_gui.core.compose import ExportOptions
 
+        return ExportOptions()
 
-def run_export_dialog(window: MainWindow) -> None:
-    """Ctrl+E: choose the options, then export in the background."""
-    doc = window.session.document
-    if doc is None or not doc.has_mask:
-        window.statusBar().showMessage("Open a photo and run the model before exporting", 4000)
-        return
-    from bgeraser_gui.gui.export_dialog import ExportDialog
-
-    dialog = ExportDialog(_initial_options(window), _default_out_dir(window), doc.path, window)
-    dialog.setObjectName("exportDialog")
-
-    def done(result: int) -> None:
-        options = dialog.result_options()
-        if result == QDialog.DialogCode.Accepted and options is not None:
-            window.session.export(options, dialog.out_dir())
-
-    dialog.finished.connect(done)
-    dialog.open()
-
-
-def export_with_last_settings(window: MainWindow) -> None:
-    """Ctrl+Shift+E: repeat the last export's options and folder (or ask the first time)."""
-    last = window.settings.last_export()
-    if not last or not Path(last.get("out_dir", "")).is_dir():
-        run_export_dialog(window)
-        return
-    try:
-        options = export_options_from_dict(last.get("options", {}))
-    except (TypeError, ValueError) as exc:
-        window.reporter.report("The last export settings cannot be reused", str(exc))
-        run_export_dialog(window)
-        return
-    window.session.export(options, last["out_dir"])
-
-
-def run_settings_dialog(window: MainWindow) -> None:
-    from bgeraser_gui.gui.settings_dialog import SettingsDialog
-
-    dialog = SettingsDialog(window.settings, window)
-
-    def done(result: int) -> None:
-        if result != QDialog.DialogCode.Accepted:
+    def export(self) -> None:
+        """Ctrl+E: choose the options, then export in the background."""
+        doc = self.session.document
+        if doc is None or not doc.has_mask:
+            self.show_message("Open a photo and run the model before exporting", 4000)
             return
-        old_device = window.settings.device
-        dialog.apply()
-        apply_cache_folder(window.settings.cache_folder)
-        if window.settings.device != old_device:
-            window.session.inference.forget_backends()
-        window.session.set_model(window.settings.default_model, rerun=False)
+        from bgeraser_gui.gui.export_dialog import ExportDialog
 
-    dialog.finished.connect(done)
-    dialog.open()
+        dialog = ExportDialog(
+            self._initial_options(), self._default_out_dir(), doc.path, self.parent_widget
+        )
+        dialog.setObjectName("exportDialog")
+
+        def done(result: int) -> None:
+            options = dialog.result_options()
+            if result == QDialog.DialogCode.Accepted and options is not None:
+                self.session.export(options, dialog.out_dir())
+
+        dialog.finished.connect(done)
+        dialog.open()
+
+    def export_again(self) -> None:
+        """Ctrl+Shift+E: repeat the last export's options and folder (or ask the first time)."""
+        last = self.settings.last_export()
+        if not last or not Path(last.get("out_dir", "")).is_dir():
+            self.export()
+            return
+        try:
+            options = export_options_from_dict(last.get("options", {}))
+        except (TypeError, ValueError) as exc:
+            self.reporter.report("The last export settings cannot be reused", str(exc))
+            self.export()
+            return
+        self.session.export(options, last["out_dir"])
+
+    # -- settings --------------------------------------------------------------------------
+    def settings_dialog(self) -> None:
+        from bgeraser_gui.gui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self.parent_widget)
+
+        def done(result: int) -> None:
+            if result != QDialog.DialogCode.Accepted:
+                return
+            old_device = self.settings.device
+            dialog.apply()
+            apply_cache_folder(self.settings.cache_folder)
+            if self.settings.device != old_device:
+                self.session.inference.forget_backends()
+            self.session.set_model(self.settings.default_model, rerun=False)
+
+        dialog.finished.connect(done)
+        dialog.open()
+
+    # -- model import ----------------------------------------------------------------------
+    def import_model(self) -> None:
+        """Copy a user's .onnx into the model cache (in a worker) and switch to it."""
+        path, _ = QFileDialog.getOpenFileName(
+            self.parent_widget, "Import model file", str(Path.home()), "ONNX models (*.onnx)"
+        )
+        if path:
+            self.import_model_file(Path(path))
+
+    def import_model_file(self, path: Path) -> None:
+        from bgeraser_gui.services.worker import JobRunner
+
+        runner = self._import_runner
+        if runner is None:
+            runner = self._import_runner = JobRunner(self, "import model")
+            runner.progress.connect(lambda _id, f, m: self.status.set_progress(f, m))
+            runner.finished.connect(lambda _id, name: self._imported(name))
+            runner.failed.connect(
+                lambda _id, exc: self.reporter.report("Cannot import the model", exc)
+            )
+            runner.busyChanged.connect(lambda busy: busy or self.status.finish_progress())
+
+        def job(progress, cancel) -> str:
+            from bgeraser_gui.backends.model_cache import import_model, list_models
+
+            installed = import_model(path, progress=progress, cancel=cancel)
+            for status in list_models():
+                if status.path == installed:
+                    return status.spec.name
+            return str(installed)
+
+        runner.submit(job)
+
+    def _imported(self, name: str) -> None:
+        self.model_chooser.reload(name)
+        self.session.set_model(name)
+        self.show_message(f"Imported model {name}", 5000)
+
+    # -- quit ------------------------------------------------------------------------------
+    def ask_discard_and_quit(self, names: list[str], discard: Callable[[], None]) -> None:
+        """Non-modal "Quit without exporting?"; the destructive answer calls `discard()`."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            APP_NAME,
+            "Quit without exporting?",
+            parent=self.parent_widget,
+        )
+        box.setObjectName("discardEditsBox")
+        box.setInformativeText(
+            "These photos have touch-ups that were not exported: " + ", ".join(names)
+        )
+        quit_button = box.addButton(
+            "Quit without exporting", QMessageBox.ButtonRole.DestructiveRole
+        )
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.buttonClicked.connect(lambda button: button is quit_button and discard())
+        box.show()
+        self.discard_box = box
 
 
 def apply_cache_folder(folder: str) -> None:
@@ -105,65 +194,3 @@ def apply_cache_folder(folder: str) -> None:
         os.environ[MODEL_DIR_ENV] = folder
     else:
         os.environ.pop(MODEL_DIR_ENV, None)
-
-
-def run_import_model(window: MainWindow) -> None:
-    """Copy a user's .onnx into the model cache (in a worker) and switch to it."""
-    path, _ = QFileDialog.getOpenFileName(
-        window, "Import model file", str(Path.home()), "ONNX models (*.onnx)"
-    )
-    if path:
-        import_model_file(window, Path(path))
-
-
-def import_model_file(window: MainWindow, path: Path) -> None:
-    from bgeraser_gui.services.worker import JobRunner
-
-    runner = getattr(window, "_import_runner", None)
-    if runner is None:
-        runner = JobRunner(window, "import model")
-        runner.progress.connect(lambda _id, f, m: window.status.set_progress(f, m))
-        runner.finished.connect(lambda _id, name: _imported(window, name))
-        runner.failed.connect(
-            lambda _id, exc: window.reporter.report("Cannot import the model", exc)
-        )
-        runner.busyChanged.connect(lambda busy: busy or window.status.finish_progress())
-        window._import_runner = runner
-
-    def job(progress, cancel) -> str:
-        from bgeraser_gui.backends.model_cache import import_model, list_models
-
-        installed = import_model(path, progress=progress, cancel=cancel)
-        for status in list_models():
-            if status.path == installed:
-                return status.spec.name
-        return str(installed)
-
-    runner.submit(job)
-
-
-def _imported(window: MainWindow, name: str) -> None:
-    window.model_chooser.reload(name)
-    window.session.set_model(name)
-    window.statusBar().showMessage(f"Imported model {name}", 5000)
-
-
-def ask_discard_and_quit(window: MainWindow, names: list[str]) -> None:
-    """Non-modal "Quit without exporting?"; the destructive answer closes the window."""
-    box = QMessageBox(QMessageBox.Icon.Question, APP_NAME, "Quit without exporting?", parent=window)
-    box.setObjectName("discardEditsBox")
-    box.setInformativeText(
-        "These photos have touch-ups that were not exported: " + ", ".join(names)
-    )
-    discard = box.addButton("Quit without exporting", QMessageBox.ButtonRole.DestructiveRole)
-    box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setWindowModality(Qt.WindowModality.NonModal)
-
-    def answered(button) -> None:
-        if button is discard:
-            window._discard_confirmed = True
-            window.close()
-
-    box.buttonClicked.connect(answered)
-    box.show()
-    window.discard_box = box

@@ -19,6 +19,7 @@ from bgeraser_gui import APP_NAME
 from bgeraser_gui.core.image_io import SUPPORTED_EXTENSIONS, collect_images
 from bgeraser_gui.gui.actions import ActionRegistry
 from bgeraser_gui.gui.canvas.view import CanvasView, ViewMode
+from bgeraser_gui.gui.dialogs_flow import DialogFlows
 from bgeraser_gui.gui.errors import ErrorReporter
 from bgeraser_gui.gui.folder_nav import neighbour
 from bgeraser_gui.gui.history_panel import HistoryPanel
@@ -55,6 +56,15 @@ class MainWindow(QMainWindow):
         self.status = StatusPanel(self.statusBar())
         self.status.cancel_button.clicked.connect(self.cancel)
         self.model_chooser = ModelChooser(self)
+        self.dialogs = DialogFlows(
+            self,
+            self.settings,
+            self.session,
+            self.reporter,
+            self.status,
+            self.model_chooser,
+            self.statusBar().showMessage,
+        )
         # listing the model cache touches the disk: do it right after the window is up
         QTimer.singleShot(0, self._reload_models)
         self.status.set_model(model_display_name(self.session.model))
@@ -329,26 +339,18 @@ class MainWindow(QMainWindow):
                 self.canvas.set_peek_original(False)
         return False
 
-    # -- dialogs (kept in gui/dialogs_flow.py to keep this file small) ---------------------
+    # -- dialogs (gui/dialogs_flow.DialogFlows) ---------------------------------------------
     def export_dialog(self) -> None:
-        from bgeraser_gui.gui.dialogs_flow import run_export_dialog
-
-        run_export_dialog(self)
+        self.dialogs.export()
 
     def export_again(self) -> None:
-        from bgeraser_gui.gui.dialogs_flow import export_with_last_settings
-
-        export_with_last_settings(self)
+        self.dialogs.export_again()
 
     def settings_dialog(self) -> None:
-        from bgeraser_gui.gui.dialogs_flow import run_settings_dialog
-
-        run_settings_dialog(self)
+        self.dialogs.settings_dialog()
 
     def import_model_dialog(self) -> None:
-        from bgeraser_gui.gui.dialogs_flow import run_import_model
-
-        run_import_model(self)
+        self.dialogs.import_model()
 
     def shortcuts_dialog(self) -> None:
         from bgeraser_gui.gui.shortcuts_dialog import ShortcutsDialog
@@ -378,13 +380,16 @@ class MainWindow(QMainWindow):
             apply_icons(self.actions_)  # light <-> dark: redraw the icons' ink
         super().changeEvent(event)
 
+    def quit_without_exporting(self) -> None:
+        self._discard_confirmed = True
+        self.close()
+
     def closeEvent(self, event) -> None:
         unsaved = self.session.unsaved_documents()
         if unsaved and not self._discard_confirmed:
             event.ignore()  # ask without blocking; "Quit without exporting" closes again
-            from bgeraser_gui.gui.dialogs_flow import ask_discard_and_quit
-
-            ask_discard_and_quit(self, [d.path.name if d.path else "untitled" for d in unsaved])
+            names = [d.path.name if d.path else "untitled" for d in unsaved]
+            self.dialogs.ask_discard_and_quit(names, self.quit_without_exporting)
             return
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
