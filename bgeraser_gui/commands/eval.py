@@ -17,6 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bgeraser_gui.commands.eval_clicks import (
+    add_click_arguments,
+    check_click_arguments,
+    run_click_eval,
+)
 from bgeraser_gui.core.contact_sheet import SheetItem, write_contact_sheet
 from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.eval_dataset import EvalDataset, EvalSample, load_sample, scan_dataset
@@ -84,6 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    f"{DEFAULT_BOUNDARY_TOLERANCE_PX})")  # fmt: skip
     p.add_argument("--resume", action="store_true",
                    help="reuse predictions already saved in --out instead of recomputing")  # fmt: skip
+    add_click_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -190,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     modes = _parse_modes(args.refine_modes)
+    check_click_arguments(args)
     if args.limit is not None and args.limit < 1:
         raise BgEraserError("--limit must be at least 1")
     models = [_Model(s, _model_label(s)) for s in (args.models or [_default_model()])]
@@ -214,6 +221,9 @@ def _run(args: argparse.Namespace) -> int:
         print("error: no images with ground-truth alpha to evaluate", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.clicks is not None:
+        with _sigterm_as_interrupt():
+            return run_click_eval(args, models, order, skipped, _lazy_backend, _progress_bar)
     csv_path = args.out / "results.csv"
     previous_seconds = {}
     if args.resume and csv_path.exists():
