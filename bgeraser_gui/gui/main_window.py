@@ -28,6 +28,7 @@ from bgeraser_gui.gui.session import EditorSession
 from bgeraser_gui.gui.settings import AppSettings
 from bgeraser_gui.gui.status import StatusPanel
 from bgeraser_gui.gui.toolbar import TOOL_ACTIONS, VIEW_ACTIONS, build_toolbar, group_actions
+from bgeraser_gui.gui.window_actions import wire_actions
 
 FILE_FILTER = "Images ({})".format(" ".join(f"*{e}" for e in sorted(SUPPORTED_EXTENSIONS)))
 BATCH_THRESHOLD = 2  # a drop of more images than this also goes to the batch panel
@@ -81,7 +82,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.toolbar = build_toolbar(self, self.actions_, self.model_chooser)
         group_actions(self, self.actions_, (TOOL_ACTIONS, VIEW_ACTIONS))
-        self._connect_actions()
+        wire_actions(self)
         self._connect_session()
         geometry, state = self.settings.window_state()
         if geometry is not None:
@@ -134,61 +135,6 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.history_dock, self.batch_dock)
         self.batch_dock.hide()  # until photos are queued (Ctrl+B shows it)
 
-    def _connect_actions(self) -> None:
-        a, c, s = self.actions_.connect, self.canvas, self.session
-        a("open", self.open_dialog)
-        a("open_folder", self.open_folder_dialog)
-        a("next_image", lambda: self.step_image(+1))
-        a("prev_image", lambda: self.step_image(-1))
-        a("export", self.export_dialog)
-        a("export_again", self.export_again)
-        a("settings", self.settings_dialog)
-        a("quit", self.close)
-        a("undo", lambda: s.document is not None and s.document.undo())
-        a("redo", lambda: s.document is not None and s.document.redo())
-        a("segment", s.segment)
-        a("refine", s.refine)
-        a("cancel", self.cancel)
-        a("choose_model", self._focus_model_chooser)
-        a("import_model", self.import_model_dialog)
-        a("next_uncertain", c.goto_next_uncertain)
-        a("prev_uncertain", c.goto_prev_uncertain)
-        for action_id, tool in TOOL_ACTIONS.items():
-            a(action_id, lambda t=tool: c.set_tool(t))
-        a("swap_keep_remove", c.swap_keep_remove)
-        a("smart_brush", lambda: c.set_smart_brush(self.actions_.action("smart_brush").isChecked()))
-        c.smartBrushChanged.connect(self.actions_.action("smart_brush").setChecked)
-        self.actions_.action("smart_brush").setChecked(c.smart_brush())
-        a("brush_bigger", lambda: c.change_brush_size(+1))
-        a("brush_smaller", lambda: c.change_brush_size(-1))
-        a("brush_harder", lambda: c.change_brush_hardness(+1))
-        a("brush_softer", lambda: c.change_brush_hardness(-1))
-        a("zoom_in", c.zoom_in)
-        a("zoom_out", c.zoom_out)
-        a("zoom_fit", c.zoom_fit)
-        a("zoom_actual", c.zoom_actual)
-        a("cycle_view", c.cycle_view_mode)
-        for action_id, mode in VIEW_ACTIONS.items():
-            a(action_id, lambda m=mode: c.set_view_mode(m))
-        a("peek_original", lambda: c.set_peek_original(True))
-        a("opacity_up", lambda: self.change_opacity(+0.1))
-        a("opacity_down", lambda: self.change_opacity(-0.1))
-        a("matte_color", self.choose_matte_color)
-        a("shortcuts", self.shortcuts_dialog)
-        a("about", self.about_dialog)
-        c.zoomChanged.connect(self.status.set_zoom)
-        c.viewModeChanged.connect(lambda mode: self._check_action(VIEW_ACTIONS, mode))
-        c.toolChanged.connect(lambda tool: self._check_action(TOOL_ACTIONS, tool))
-        c.cursorInfo.connect(self.status.set_cursor_info)
-        c.brushChanged.connect(
-            lambda size, hard: self.statusBar().showMessage(
-                f"Brush {size} px, hardness {hard:.0%}", 2000
-            )
-        )
-        c.uncertainRegionChanged.connect(self._on_uncertain_region)
-        self.model_chooser.modelChosen.connect(s.set_model)
-        self.model_chooser.importRequested.connect(self.import_model_dialog)
-
     def _connect_session(self) -> None:
         s = self.session
         s.documentChanged.connect(self.on_document_changed)
@@ -214,7 +160,7 @@ class MainWindow(QMainWindow):
         self.status.set_image_size(*((doc.width, doc.height) if doc else (None, None)))
         self._update_title()
 
-    def _on_uncertain_region(self, index: int, count: int) -> None:
+    def on_uncertain_region(self, index: int, count: int) -> None:
         if count == 0 or index < 1:
             doc = self.session.document
             text = NO_MASK_HINT if doc is not None and not doc.has_mask else "No uncertain edges"
@@ -303,7 +249,7 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     # -- view ------------------------------------------------------------------------------
-    def _check_action(self, table: dict, value) -> None:
+    def check_action(self, table: dict, value) -> None:
         """Tick the toolbar action whose tool/view mode in `table` is `value`."""
         for action_id in (i for i, v in table.items() if v == value):
             self.actions_.action(action_id).setChecked(True)
@@ -321,7 +267,7 @@ class MainWindow(QMainWindow):
             self.canvas.set_matte_color(color)
             self.canvas.set_view_mode(ViewMode.COLOR)
 
-    def _focus_model_chooser(self) -> None:
+    def focus_model_chooser(self) -> None:
         self.model_chooser.setFocus()
         self.model_chooser.showPopup()
 
