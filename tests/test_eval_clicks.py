@@ -129,7 +129,7 @@ def test_from_scratch_starts_empty_with_a_positive_click(click_set, tmp_path):
     assert {r["image"] for r in rows} == {"banded"}  # --limit 1: the first photo by name
     assert rows[0]["click"] == "0" and float(rows[0]["iou"]) == 0.0
     assert rows[1]["sign"] == "positive"
-    assert not (out / "predictions").exists()  # no automatic pass
+    assert not (out / "predictions" / "m" / "raw").exists()  # no automatic pass
     assert "empty mask (--from-scratch)" in (out / "clicks_summary.md").read_text()
 
 
@@ -138,10 +138,12 @@ def test_resume_reuses_the_automatic_masks_and_runs_are_deterministic(click_set,
     args = ["eval", str(click_set), "--model", "m", "--clicks", "3", "--out", str(out)]
     assert main(args) == 0
     first = _clicks(out)
+    assert "Model runs on crops: 0 computed" not in (out / "clicks_summary.md").read_text()
     assert main([*args, "--resume"]) == 0
     again = _clicks(out)
     drop = [{k: v for k, v in r.items() if k != "seconds"} for r in first]
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in again] == drop
+    assert "Model runs on crops: 0 computed" in (out / "clicks_summary.md").read_text()
     # the saved automatic mask is what a resumed run starts from
     saved = out / "predictions" / "m" / "raw" / "clickset" / "exact.png"
     _save(saved, np.zeros((32, 40), np.uint8))
