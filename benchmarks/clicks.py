@@ -11,7 +11,8 @@ simulated user of `bgeraser-cli eval --clicks` would choose without ground truth
   edge   - positive click just outside the mask's contour, near its top (fix a boundary).
 "cold" is the first session (the model runs on crops around the clicks); "warm" repeats the
 same clicks in new sessions that share the crop cache (what undo/redo, replay and nearby clicks
-cost: local work only). Each row prints the ratio to the issue's targets, side by side:
+cost: local work only). Wall seconds and process CPU seconds are printed (on a busy machine
+CPU seconds / cores is the better estimate of an idle machine's wall time). Each row prints the ratio to the issue's targets, side by side:
 0.3 s per click at 6 MP and 1 s at 24 MP (the 1 MP row is compared with 0.3 s too).
 `--cores 2` pins this process to 2 CPU cores (the target machine) where more are present.
 """
@@ -69,8 +70,8 @@ def _resized(rgb: np.ndarray, megapixels: float) -> np.ndarray:
     return cv2.resize(rgb, size, interpolation=interpolation)
 
 
-def time_session(rgb, mask, clicks, segmenter) -> tuple[float, list[float]]:
-    """Seconds to open a session, then seconds for each click."""
+def time_session(rgb, mask, clicks, segmenter) -> tuple[float, list[tuple[float, float]]]:
+    """Seconds to open a session, then (wall, process CPU) seconds for each click."""
     from bgeraser_gui.core.interactive import Click, ClickSession
 
     h, w = rgb.shape[:2]
@@ -80,10 +81,39 @@ def time_session(rgb, mask, clicks, segmenter) -> tuple[float, list[float]]:
     seconds = []
     for _, rx, ry, positive in clicks:
         click = Click(min(w - 1, int(rx * w)), min(h - 1, int(ry * h)), positive)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         session.add(click)
-        seconds.append(time.perf_counter() - began)
+        seconds.append((time.perf_counter() - began, time.process_time() - cpu))
     return setup, seconds
+
+
+def bench_size(backend, rgb, megapixels: float, clicks, repeats: int):
+    """Print one size's rows; returns the clicks (chosen on the first size's mask)."""
+    from bgeraser_gui.core.interactive import CropSegmenter
+
+    began = time.perf_counter()
+    mask = backend.predict(rgb)
+    automatic = time.perf_counter() - began
+    clicks = clicks or scripted_clicks(mask)
+    segmenter = CropSegmenter(rgb, backend.predict)
+    setup, cold = time_session(rgb, mask, clicks, segmenter)
+    warm_runs = [time_session(rgb, mask, clicks, segmenter) for _ in range(repeats)]
+    warm = [
+        tuple(statistics.median(run[1][i][j] for run in warm_runs) for j in (0, 1))
+        for i in range(len(clicks))
+    ]
+    warm_setup = statistics.median(run[0] for run in warm_runs)
+    target = TARGET_S.get(round(megapixels), 1.0 if megapixels > 12 else 0.3)
+    label = f"{rgb.shape[1]}x{rgb.shape[0]}"
+    print(f"{label:>10} automatic mask {automatic:.2f} s; session setup {setup:.3f} s "
+          f"cold, {warm_setup:.3f} s warm")  # fmt: skip
+    names = [name for name, *_ in clicks] + ["mean"]
+    cold.append(tuple(statistics.mean(c[j] for c in cold) for j in (0, 1)))
+    warm.append(tuple(statistics.mean(w[j] for w in warm) for j in (0, 1)))
+    for name, (c, c_cpu), (m, m_cpu) in zip(names, cold, warm, strict=True):
+        print(f"{label:>10} {name:>7} {c:8.3f} {c_cpu:7.2f} {m:8.3f} {m_cpu:7.2f} "
+              f"{target:7.2f} {c / target:12.2f} {m / target:12.2f}")  # fmt: skip
+    return clicks
 
 
 def main() -> None:
@@ -103,35 +133,15 @@ def main() -> None:
     from PIL import Image
 
     from bgeraser_gui.backends.loader import load_backend
-    from bgeraser_gui.core.interactive import CropSegmenter
 
     backend = load_backend(args.model)
     photo = np.asarray(Image.open(args.photo).convert("RGB"))
     print(f"model {args.model} on {backend.device}, {cores} CPU cores, photo {args.photo.name}")
     clicks = None
-    head = f"{'size':>10} {'click':>7} {'cold s':>8} {'warm s':>8} {'target':>7} "
-    print(head + f"{'cold/target':>12} {'warm/target':>12}")
+    head = f"{'size':>10} {'click':>7} {'cold s':>8} {'cpu s':>7} {'warm s':>8} {'cpu s':>7} "
+    print(head + f"{'target':>7} {'cold/target':>12} {'warm/target':>12}")
     for megapixels in (float(s) for s in args.sizes.split(",")):
-        rgb = _resized(photo, megapixels)
-        began = time.perf_counter()
-        mask = backend.predict(rgb)
-        automatic = time.perf_counter() - began
-        clicks = clicks or scripted_clicks(mask)
-        segmenter = CropSegmenter(rgb, backend.predict)
-        setup, cold = time_session(rgb, mask, clicks, segmenter)
-        warm_runs = [time_session(rgb, mask, clicks, segmenter) for _ in range(args.repeats)]
-        warm = [statistics.median(run[1][i] for run in warm_runs) for i in range(len(clicks))]
-        warm_setup = statistics.median(run[0] for run in warm_runs)
-        target = TARGET_S.get(round(megapixels), 1.0 if megapixels > 12 else 0.3)
-        label = f"{rgb.shape[1]}x{rgb.shape[0]}"
-        print(f"{label:>10} automatic mask {automatic:.2f} s; session setup {setup:.3f} s "
-              f"cold, {warm_setup:.3f} s warm")  # fmt: skip
-        for (name, *_), c, m in zip(clicks, cold, warm, strict=True):
-            print(f"{label:>10} {name:>7} {c:8.3f} {m:8.3f} {target:7.2f} "
-                  f"{c / target:12.2f} {m / target:12.2f}")  # fmt: skip
-        mean_cold, mean_warm = statistics.mean(cold), statistics.mean(warm)
-        print(f"{label:>10} {'mean':>7} {mean_cold:8.3f} {mean_warm:8.3f} {target:7.2f} "
-              f"{mean_cold / target:12.2f} {mean_warm / target:12.2f}")  # fmt: skip
+        clicks = bench_size(backend, _resized(photo, megapixels), megapixels, clicks, args.repeats)
 
 
 if __name__ == "__main__":
