@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bgeraser_gui.core.kernel_cache import pymatting_part
 from bgeraser_gui.core.matting_tiles import Tile, run_parallel, tiles_over, worker_count
 from bgeraser_gui.core.numba_warmup import ensure_numba_cache_dir
 from bgeraser_gui.core.progress import CancelToken, ProgressFn
@@ -28,8 +29,9 @@ def estimate_foreground(
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
     """float32 HxWx3 foreground colours in [0, 1]; equals rgb/255 wherever alpha is 0 or 1."""
-    from pymatting import estimate_foreground_ml
-
+    estimate_foreground_ml = pymatting_part(
+        "foreground.estimate_foreground_ml"
+    ).estimate_foreground_ml
     foreground = rgb.astype(np.float32)
     foreground *= 1.0 / 255.0
     partial = (alpha > 0.0) & (alpha < 1.0)

@@ -21,6 +21,7 @@ import numpy as np
 
 from bgeraser_gui.core.colour_evidence import colour_posterior
 from bgeraser_gui.core.foreground import estimate_foreground  # noqa: F401 - public API here
+from bgeraser_gui.core.kernel_cache import KernelWarmth, pymatting_part
 from bgeraser_gui.core.matting_tiles import (
     Tile,
     band_system,
@@ -95,8 +96,7 @@ def _check_inputs(rgb: np.ndarray, mask: np.ndarray) -> None:
 
 def _cg(matrix, rhs, x0, preconditioner, cancel: CancelToken | None, rtol: float = CG_RTOL):
     """pymatting's conjugate gradient, polled for cancel; returns (x, converged)."""
-    from pymatting import cg
-
+    cg = pymatting_part("solver.cg").cg
     latest = {}
 
     def on_iteration(A, x, b, norm_b, r, norm_r):
@@ -120,8 +120,8 @@ def _solve_cf_tile(
     fixed: unknown pixels already solved by a neighbouring tile; their alpha (fixed_alpha) is
     used as a boundary condition, which removes most of the seam a plain overlap would leave.
     """
-    from pymatting import ichol, jacobi
-
+    ichol = pymatting_part("preconditioner.ichol").ichol
+    jacobi = pymatting_part("preconditioner.jacobi").jacobi
     _quiet_pymatting_prints()
     unknown = trimap == TRIMAP_UNKNOWN
     known_alpha = trimap.astype(np.float64) / 255.0
@@ -185,11 +185,7 @@ def _solve_pymatting_tile(image, trimap, prior, method, cancel, notes) -> np.nda
 def _quiet_pymatting_prints() -> None:
     """pymatting's ichol prints retry warnings to stdout (into the CLI's output and progress
     bar); route them to our log instead. A module-level `print` shadows the builtin there."""
-    import sys
-
-    import pymatting.preconditioner.ichol  # noqa: F401 - the package attribute is the function
-
-    ichol_module = sys.modules["pymatting.preconditioner.ichol"]
+    ichol_module = pymatting_part("preconditioner.ichol")
     if getattr(ichol_module, "print", None) is not _log_print:
         ichol_module.print = _log_print
 
@@ -308,6 +304,12 @@ def refine(
     """Refine a soft mask into an alpha matte (+ decontaminated foreground). Inputs are not modified."""
     options = options or RefineOptions()
     progress = progress or no_progress
+    if options.enabled:
+        _KERNELS.ensure(progress)  # the first call in a process compiles or loads the kernels
+    return _refine(rgb, mask, overrides, options, progress, cancel)
+
+
+def _refine(rgb, mask, overrides, options: RefineOptions, progress: ProgressFn, cancel):
     _check_inputs(rgb, mask)
     notes: list[str] = []
     progress(0.0, "Building trimap")
@@ -340,9 +342,17 @@ def refine(
 
 
 def warm_up() -> None:
-    """Compile (or load from cache) the numba kernels on a tiny image; call in the background."""
+    """Compile (or load from cache) the numba kernels; call in the background."""
+    _KERNELS.ensure(no_progress)
+
+
+def _compile_kernels() -> None:
+    """A refinement of a tiny image runs (so compiles) every kernel a real one runs."""
     yy, xx = np.mgrid[0:48, 0:48]
     mask = (((yy - 24) ** 2 + (xx - 24) ** 2) < 200).astype(np.float32)
     mask = cv2.GaussianBlur(mask, (7, 7), 2.0)
     rgb = np.dstack([(mask * 200 + 30), (xx * 4), (yy * 4)]).astype(np.uint8)
-    refine(rgb, mask, options=RefineOptions(band_px=3))
+    _refine(rgb, mask, None, RefineOptions(band_px=3), no_progress, None)
+
+
+_KERNELS = KernelWarmth(_compile_kernels)

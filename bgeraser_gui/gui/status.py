@@ -1,15 +1,34 @@
-"""Status bar: device, model, image size, zoom and the running job's progress (Esc cancels)."""
+"""Status bar: device, model, image size, zoom and the running job's progress (Esc cancels).
+
+The progress never looks hung: a stage that reports no progress for STALL_S (one model run,
+compiling the edge solver) turns the bar into a busy indicator, and the elapsed time counts
+up next to the stage's message until real progress arrives again.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
+
+STALL_S = 1.0  # no progress for this long: show a busy bar and the elapsed time
+TICK_MS = 500
 
 
 class StatusPanel:
     """Permanent widgets on the window's QStatusBar."""
 
-    def __init__(self, bar: QStatusBar) -> None:
+    def __init__(self, bar: QStatusBar, clock: Callable[[], float] = time.monotonic) -> None:
         self.bar = bar
+        self._clock = clock
+        self._started = self._advanced = 0.0
+        self._fraction = 0.0
+        self._message = ""
+        self.ticker = QTimer(bar)
+        self.ticker.setInterval(TICK_MS)
+        self.ticker.timeout.connect(self.tick)
         self.hint_label = QLabel()
         self.progress_label = QLabel()
         self.progress = QProgressBar()
@@ -37,15 +56,21 @@ class StatusPanel:
         ):
             widget.setObjectName(name)
             bar.addPermanentWidget(widget)
+        bar.messageChanged.connect(self._show_hint)
         self.finish_progress()
         self.set_hint("")
         self.set_device("")
         self.set_model("")
 
     def set_hint(self, text: str) -> None:
-        """A standing hint about what to do next ("" hides it)."""
+        """A standing hint about what to do next ("" hides it; so does a status message)."""
         self.hint_label.setText(text)
-        self.hint_label.setVisible(bool(text))
+        self._show_hint()
+
+    def _show_hint(self, _message: str = "") -> None:
+        # a temporary message (an error, "Subject found") takes the hint's place instead of
+        # being drawn underneath it
+        self.hint_label.setVisible(bool(self.hint_label.text()) and not self.bar.currentMessage())
 
     def set_device(self, device: str) -> None:
         text = {"cpu": "CPU", "cuda": "CUDA", "mps": "Apple GPU"}.get(device.split(":")[0], device)
@@ -66,20 +91,49 @@ class StatusPanel:
     def set_zoom(self, factor: float) -> None:
         self.zoom_label.setText(f"{factor * 100:.0f}%")
 
+    @property
+    def running(self) -> bool:
+        return self.ticker.isActive()
+
     def start_progress(self, message: str) -> None:
-        self.progress_label.setText(message)
+        self._started = self._advanced = self._clock()
+        self._fraction = 0.0
+        self._message = message
+        self.progress.setRange(0, 1000)
         self.progress.setValue(0)
+        self.progress_label.setText(message)
         for widget in (self.progress_label, self.progress, self.cancel_button):
             widget.show()
+        self.ticker.start()
 
     def set_progress(self, fraction: float, message: str) -> None:
-        if not self.progress.isVisible():
+        if not self.running:
             self.start_progress(message)
-        self.progress.setValue(round(min(max(fraction, 0.0), 1.0) * 1000))
-        if message:
-            self.progress_label.setText(message)
+        fraction = min(max(fraction, 0.0), 1.0)
+        if message and message != self._message:
+            self._message = message  # a new stage: its own elapsed time
+            self._started = self._advanced = self._clock()
+        if fraction > self._fraction + 1e-3:
+            self._advanced = self._clock()
+            self.progress.setRange(0, 1000)
+        self._fraction = fraction
+        self.progress.setValue(round(fraction * 1000))
+        self.tick()
+
+    def tick(self) -> None:
+        """Busy bar and elapsed time while the stage reports no progress."""
+        now = self._clock()
+        stalled = now - self._advanced >= STALL_S
+        if stalled and self.progress.maximum() != 0:
+            self.progress.setRange(0, 0)  # Qt's busy indicator
+        elapsed = now - self._started
+        self.progress_label.setText(
+            f"{self._message} · {elapsed:.0f} s" if stalled else self._message
+        )
 
     def finish_progress(self, message: str = "", timeout_ms: int = 4000) -> None:
+        self.ticker.stop()
+        self.progress.setRange(0, 1000)
         for widget in (self.progress_label, self.progress, self.cancel_button):
             widget.hide()
         if message:

@@ -105,13 +105,15 @@ class JobRunner(QObject):
 
     # -- pool thread ------------------------------------------------------------------------
     def _run(self, job_id: int, fn: Job, token: CancelToken) -> None:
-        last = [0.0]
+        last = [0.0, ""]  # time and message of the last progress passed on
 
         def progress(fraction: float, message: str) -> None:
             token.check()
             now = time.monotonic()
-            if now - last[0] >= PROGRESS_INTERVAL_S or fraction >= 1.0:
-                last[0] = now
+            # a new stage's message always passes: dropping it could leave the previous
+            # stage's text on screen for the whole of a long step
+            if now - last[0] >= PROGRESS_INTERVAL_S or fraction >= 1.0 or message != last[1]:
+                last[0], last[1] = now, message
                 with contextlib.suppress(RuntimeError):  # window closed meanwhile
                     self._bridge.progress.emit(job_id, float(fraction), str(message))
 

@@ -1,0 +1,111 @@
+"""Compiled matting kernels: import only the pymatting parts we run, compile them once.
+
+`import pymatting` runs the package's __init__, which imports every algorithm; each module
+compiles its numba kernels eagerly (explicit signatures) at import. Into an empty cache that
+was ~100 s on the 2-core test machine, ~90 s of it for kernels refinement never runs (shared
+matting, LBDM, KD-tree, box filter...). `pymatting_part` imports one module (e.g.
+"preconditioner.ichol") without running the package's or sub-package's __init__.
+
+`KernelWarmth` compiles the kernels once per process (a tiny refinement) and remembers in the
+numba cache folder that the cache is filled, so the first refinement can say honestly that it
+is compiling ("first run only") or only loading the cache.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import threading
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+from bgeraser_gui.core.progress import ProgressFn
+
+COMPILING_MESSAGE = "Compiling the edge solver (first run only)…"
+LOADING_MESSAGE = "Loading the edge solver…"
+_import_lock = threading.Lock()
+
+
+def pymatting_part(name: str) -> types.ModuleType:
+    """`pymatting.<name>` (e.g. "solver.cg"), imported without the packages' __init__ files.
+
+    When pymatting was already imported the normal way, that module is returned. The
+    temporary package placeholders are removed again, so a later `import pymatting` (the
+    knn / lkm / rw methods) still runs the real package __init__ and finds this module."""
+    full = f"pymatting.{name}"
+    if full in sys.modules:
+        return sys.modules[full]
+    with _import_lock:
+        if full in sys.modules:
+            return sys.modules[full]
+        spec = importlib.util.find_spec("pymatting")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("pymatting is not installed")
+        root = Path(next(iter(spec.submodule_search_locations)))
+        parts = full.split(".")
+        placeholders = []
+        for depth in range(1, len(parts)):
+            package = ".".join(parts[:depth])
+            if package in sys.modules:
+                continue
+            placeholder = types.ModuleType(package)
+            placeholder.__path__ = [str(root.joinpath(*parts[1:depth]))]
+            placeholder.__package__ = package
+            sys.modules[package] = placeholder
+            placeholders.append(package)
+        try:
+            return importlib.import_module(full)
+        finally:
+            for package in placeholders:
+                del sys.modules[package]
+
+
+def _marker() -> Path | None:
+    folder = os.environ.get("NUMBA_CACHE_DIR")
+    if not folder:
+        return None
+    import numba
+
+    from bgeraser_gui import __version__
+
+    return Path(folder) / f"bgeraser-{__version__}-numba-{numba.__version__}.compiled"
+
+
+def cache_filled() -> bool:
+    """True when this numba cache folder already holds our compiled kernels."""
+    marker = _marker()
+    return marker is not None and marker.exists()
+
+
+def mark_cache_filled() -> None:
+    marker = _marker()
+    if marker is None:
+        return
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass  # read-only cache folder: numba compiles in memory; we just cannot remember it
+
+
+class KernelWarmth:
+    """Runs `compile_kernels()` once per process; later callers wait for the first one."""
+
+    def __init__(self, compile_kernels: Callable[[], None]) -> None:
+        self._compile = compile_kernels
+        self._lock = threading.Lock()
+        self.ready = False
+
+    def ensure(self, progress: ProgressFn) -> None:
+        if self.ready:
+            return
+        progress(0.0, LOADING_MESSAGE if cache_filled() else COMPILING_MESSAGE)
+        with self._lock:
+            if self.ready:
+                return
+            self._compile()
+            mark_cache_filled()
+            self.ready = True
