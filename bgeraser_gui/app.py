@@ -79,7 +79,6 @@ def main(argv: list[str] | None = None) -> int:
     apply_system_palette(app)
     QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _s: apply_system_palette(app))
 
-    from bgeraser_gui.gui.dialogs_flow import apply_cache_folder
     from bgeraser_gui.gui.main_window import MainWindow
     from bgeraser_gui.gui.settings import AppSettings
 
@@ -91,7 +90,6 @@ def main(argv: list[str] | None = None) -> int:
         pass  # running without the resources: Qt's default icon
 
     settings = AppSettings(args.settings)
-    apply_cache_folder(settings.cache_folder)
     window = MainWindow(settings)
     window.show()
     if args.paths:

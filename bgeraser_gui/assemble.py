@@ -28,6 +28,7 @@ QUALITIES = ("best", "fast", "rembg")
 @dataclass(frozen=True)
 class PipelineSpec:
     model: str | None = None  # registry name or .onnx path; None = the default model
+    model_folder: str | None = None  # the settings' model folder; None = env or platform default
     device: str = "auto"
     runtime: str = "auto"  # inference library: "auto", "torch" or "onnxruntime"
     quality: str = "best"  # segmentation preset: "best", "fast" or "rembg"
@@ -49,9 +50,9 @@ class PipelineSpec:
         its installed variant when none was given), so that every worker agrees."""
         if self.model is not None or self.backend_factory is not None:
             return self
-        from bgeraser_gui.commands.common import default_model_name  # TODO(lead): model_choice
+        from bgeraser_gui.backends.model_choice import default_model
 
-        return dataclasses.replace(self, model=default_model_name(notify))
+        return dataclasses.replace(self, model=default_model(self.model_folder, notify))
 
     def load_backend(self, progress: ProgressFn | None = None) -> SegmentationBackend:
         """The configured backend (downloads a registry model on first use)."""
@@ -70,6 +71,7 @@ class PipelineSpec:
                 engine=self.runtime,
                 options=QUALITY_PRESETS[self.quality],
                 progress=progress,
+                folder=self.model_folder,
             )
         if self.torch_threads:  # after loading: the loader sets its own default
             import torch

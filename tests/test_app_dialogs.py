@@ -104,11 +104,11 @@ def test_settings_dialog_persists_device_and_export_defaults(qtbot, tmp_path):
     again = AppSettings(tmp_path / "s.ini")
     assert again.device == "cpu"
     assert again.export_defaults()["format"] == "webp"
-    assert again.cache_folder == str(tmp_path / "models")
+    assert again.model_folder == str(tmp_path / "models")
     import os
 
-    assert os.environ.get("BGERASER_MODEL_DIR") == str(tmp_path / "models")
-    os.environ.pop("BGERASER_MODEL_DIR", None)
+    # the folder reaches the pipelines through the settings, not the process environment
+    assert os.environ.get("BGERASER_MODEL_DIR") != str(tmp_path / "models")
 
 
 def test_recent_files_menu_reopens_a_photo(qtbot, tmp_path):

@@ -182,13 +182,12 @@ def test_settings_dialog_shows_plain_words_and_the_real_model_folder(qtbot, tmp_
     assert window.settings.export_defaults()["existing"] == "skip"
 
 
-def test_an_empty_cache_folder_setting_keeps_the_environment_folder(monkeypatch, tmp_path):
-    from bgeraser_gui.gui import dialogs_flow
+def test_an_empty_model_folder_setting_keeps_the_environment_folder(monkeypatch, tmp_path):
+    from bgeraser_gui.backends.model_cache import model_dir
 
-    monkeypatch.setattr(dialogs_flow, "_STARTUP_MODEL_DIR", str(tmp_path / "env-models"))
     monkeypatch.setenv("BGERASER_MODEL_DIR", str(tmp_path / "env-models"))
-    dialogs_flow.apply_cache_folder("")  # what app start-up does with no folder chosen
-    assert dialogs_flow.os.environ["BGERASER_MODEL_DIR"] == str(tmp_path / "env-models")
+    assert model_dir("") == tmp_path / "env-models"  # no folder chosen in the settings
+    assert model_dir(str(tmp_path / "chosen")) == tmp_path / "chosen"
 
 
 def test_an_offline_first_run_points_to_the_import_menu_in_short_and_in_full(qtbot, tmp_path):

@@ -14,9 +14,10 @@ from batch_fakes import EllipseBackend, write_photo
 from bgeraser_gui.assemble import build_pipeline
 from bgeraser_gui.backends import loader
 from bgeraser_gui.backends.model_cache import MODEL_DIR_ENV, model_path
+from bgeraser_gui.backends.model_choice import default_model
 from bgeraser_gui.backends.registry import DEFAULT_MODEL, get_spec
 from bgeraser_gui.commands import batch, cutout
-from bgeraser_gui.commands.common import default_model_name, spec_from_args
+from bgeraser_gui.commands.common import spec_from_args
 
 
 @pytest.fixture
@@ -48,19 +49,19 @@ def requested(monkeypatch):
 
 def test_default_is_kept_when_nothing_or_the_default_is_installed(model_dir):
     said: list[str] = []
-    assert default_model_name(said.append) == DEFAULT_MODEL
+    assert default_model(notify=said.append) == DEFAULT_MODEL
     _install(DEFAULT_MODEL)
     _install("isnet-general-use-fp16")
-    assert default_model_name(said.append) == DEFAULT_MODEL
+    assert default_model(notify=said.append) == DEFAULT_MODEL
     assert said == []
 
 
 def test_installed_variant_replaces_a_missing_default(model_dir):
     _install("isnet-anime")  # same architecture, different family: never picked
-    assert default_model_name(None) == DEFAULT_MODEL
+    assert default_model() == DEFAULT_MODEL
     _install("isnet-general-use-fp16")
     said: list[str] = []
-    assert default_model_name(said.append) == "isnet-general-use-fp16"
+    assert default_model(notify=said.append) == "isnet-general-use-fp16"
     assert len(said) == 1 and "isnet-general-use-fp16" in said[0]
 
 

@@ -349,3 +349,17 @@ def test_model_that_cannot_load_stops_with_one_line(dataset, tmp_path, monkeypat
     out = tmp_path / "out"
     assert main(["eval", str(dataset), "--model", "gone.onnx", "--out", str(out)]) == 2
     assert "error: model file not found: gone.onnx" in capsys.readouterr().err
+
+
+def test_eval_without_model_uses_the_installed_variant_of_the_default(
+    fake_model, dataset, tmp_path, monkeypatch
+):
+    from bgeraser_gui.backends.model_cache import model_path
+    from bgeraser_gui.backends.registry import get_spec
+
+    monkeypatch.setenv("BGERASER_MODEL_DIR", str(tmp_path / "models"))
+    installed = model_path(get_spec("isnet-general-use-fp16"))
+    installed.parent.mkdir(parents=True)
+    installed.write_bytes(b"placeholder: the loader is faked")
+    assert main(["eval", str(dataset), "--out", str(tmp_path / "out")]) == 0
+    assert {name for name, _device in fake_model.loads} == {"isnet-general-use-fp16"}

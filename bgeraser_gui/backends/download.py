@@ -23,13 +23,14 @@ from pathlib import Path
 
 from bgeraser_gui import __version__
 from bgeraser_gui.backends.model_cache import (
+    Folder,
     file_hashes,
     hash_problem,
     import_model,
     list_models,
     model_dir,
     model_path,
-    part_path,
+    part_path_of,
     remove_model,
     resolve_spec,
     verify_model,
@@ -71,10 +72,12 @@ def ensure_model(
     model: str | ModelSpec,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    folder: Folder = None,
 ) -> Path:
-    """Path of the model's file in the cache, downloading (or resuming) it when missing."""
-    spec = model if isinstance(model, ModelSpec) else resolve_spec(model)
-    final = model_path(spec)
+    """Path of the model's file in the model folder (`model_cache.model_dir(folder)`),
+    downloading (or resuming) it when missing."""
+    spec = model if isinstance(model, ModelSpec) else resolve_spec(model, folder)
+    final = model_path(spec, folder)
     if final.is_file() and (spec.size_bytes is None or final.stat().st_size == spec.size_bytes):
         return final
     if spec.custom:
@@ -119,7 +122,7 @@ def _exclusive(final: Path) -> Iterator[None]:
 def _check_free_space(spec: ModelSpec, final: Path) -> None:
     if spec.size_bytes is None:
         return
-    part = part_path(spec)
+    part = part_path_of(final)
     needed = spec.size_bytes - (part.stat().st_size if part.is_file() else 0)
     free = shutil.disk_usage(final.parent).free
     if needed > free:
@@ -132,7 +135,7 @@ def _check_free_space(spec: ModelSpec, final: Path) -> None:
 def _download(
     spec: ModelSpec, final: Path, progress: ProgressFn | None, cancel: CancelToken | None
 ) -> Path:
-    part = part_path(spec)
+    part = part_path_of(final)
     report = _Reporter(spec, progress)
     failures: list[str] = []
     for url in spec.urls:

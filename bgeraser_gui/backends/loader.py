@@ -38,11 +38,11 @@ _sessions: dict[tuple, object] = {}
 _backends: dict[tuple, Segmenter] = {}
 
 
-def _spec_for_name(name: str):
-    """(registry ModelSpec or None) for a model name; None when `name` is not a model name."""
+def _spec_for_name(name: str, folder: str | None):
+    """The registry or imported ModelSpec called `name` (ModelError when there is none)."""
     from bgeraser_gui.backends.model_cache import resolve_spec
 
-    return resolve_spec(name)
+    return resolve_spec(name, folder)
 
 
 def _spec_for_file(path: Path):
@@ -55,8 +55,9 @@ def _spec_for_file(path: Path):
     return None
 
 
-def resolve_model(name_or_path: str, progress: ProgressFn | None = None):
-    """(path to the .onnx file, ModelSpec or None). Downloads a registry model when missing."""
+def resolve_model(name_or_path: str, progress: ProgressFn | None = None, folder: str | None = None):
+    """(path to the .onnx file, ModelSpec or None). Downloads a registry model when missing.
+    `folder`: the model folder chosen in the settings (None: see `model_cache.model_dir`)."""
     candidate = Path(name_or_path).expanduser()
     if candidate.suffix.lower() == ".onnx" or candidate.is_file():
         if not candidate.is_file():
@@ -70,10 +71,10 @@ def resolve_model(name_or_path: str, progress: ProgressFn | None = None):
         return candidate.resolve(), spec
     from bgeraser_gui.backends.download import ensure_model
 
-    spec = _spec_for_name(name_or_path)
+    spec = _spec_for_name(name_or_path, folder)
     if not spec.runnable:
         raise ModelError(f"'{spec.name}' cannot run yet: {spec.runnable_note or spec.arch}")
-    return ensure_model(spec, progress), spec
+    return ensure_model(spec, progress, folder=folder), spec
 
 
 def _input_spec(spec, arch: str) -> InputSpec:
@@ -174,16 +175,18 @@ def load_backend(
     precision: str = "auto",
     options: QualityOptions = IMPROVED,
     progress: ProgressFn | None = None,
+    folder: str | None = None,
 ) -> Segmenter:
-    """A cached backend for a registry model name (default: DEFAULT_MODEL) or an .onnx path.
+    """A cached backend for a model name (None: `model_choice.default_model(folder)`) or an
+    .onnx path; `folder` is the model folder chosen in the settings (None: the default one).
 
     The network is loaded once per (file, device, precision) and shared by backends that differ
     only in their quality options. Raises ModelError with a one-line reason on any failure.
     """
-    from bgeraser_gui.backends.registry import DEFAULT_MODEL
+    from bgeraser_gui.backends.model_choice import default_model
     from bgeraser_gui.backends.torch_backend import auto_precision
 
-    path, spec = resolve_model(name_or_path or DEFAULT_MODEL, progress)
+    path, spec = resolve_model(name_or_path or default_model(folder), progress, folder)
     resolved_device = pick_device(device)
     chosen = choose_engine(engine, resolved_device, path)
     name = spec.name if spec is not None else path.stem

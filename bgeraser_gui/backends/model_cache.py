@@ -1,6 +1,9 @@
 """The per-user model cache: where model files live, what is installed, import and removal.
 
-Layout of the cache folder (platformdirs' user cache dir, or `BGERASER_MODEL_DIR`):
+Layout of the model folder (`model_dir`: the folder chosen in the app's settings, else
+`BGERASER_MODEL_DIR`, else platformdirs' user cache dir). Every function takes that choice as
+`folder` (None: the environment's or the platform's), so the editor and the CLI never need to
+change the process environment:
   <file_name>            a registry model, named as in the manifest (e.g. isnet-general-use.onnx)
   <file_name>.part       an unfinished download, resumed by the next `ensure_model`
   custom/<name>.onnx     a model imported under a name of the user's choosing
@@ -37,25 +40,34 @@ CUSTOM_SUBDIR = "custom"
 PART_SUFFIX = ".part"
 _CHUNK = 1 << 20
 _CUSTOM_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# the model folder chosen in the app's settings; None or "" = BGERASER_MODEL_DIR or the default
+Folder = str | os.PathLike[str] | None
 
 
-def model_dir() -> Path:
-    """The cache folder (not created here)."""
+def model_dir(folder: Folder = None) -> Path:
+    """The model folder (not created here): `folder` when given (the one chosen in the app's
+    settings), else BGERASER_MODEL_DIR, else the platform's user cache folder."""
+    if folder and str(folder).strip():
+        return Path(folder).expanduser()
     override = os.environ.get(MODEL_DIR_ENV, "").strip()
     if override:
         return Path(override).expanduser()
     return platformdirs.user_cache_path("bgeraser", appauthor=False) / "models"
 
 
-def model_path(spec: ModelSpec) -> Path:
-    """Where `spec`'s file lives in the cache once installed."""
+def model_path(spec: ModelSpec, folder: Folder = None) -> Path:
+    """Where `spec`'s file lives in the model folder once installed."""
     if spec.custom:
-        return model_dir() / CUSTOM_SUBDIR / f"{spec.name}.onnx"
-    return model_dir() / spec.file_name
+        return model_dir(folder) / CUSTOM_SUBDIR / f"{spec.name}.onnx"
+    return model_dir(folder) / spec.file_name
 
 
-def part_path(spec: ModelSpec) -> Path:
-    final = model_path(spec)
+def part_path(spec: ModelSpec, folder: Folder = None) -> Path:
+    return part_path_of(model_path(spec, folder))
+
+
+def part_path_of(final: Path) -> Path:
+    """Where the unfinished download of the file `final` is kept."""
     return final.with_name(final.name + PART_SUFFIX)
 
 
@@ -73,12 +85,12 @@ class ModelStatus:
         return self.spec.name == DEFAULT_MODEL
 
 
-def list_models() -> list[ModelStatus]:
+def list_models(folder: Folder = None) -> list[ModelStatus]:
     """Every registry model (manifest order), then every imported custom model."""
     statuses = []
-    for spec in [*load_registry().values(), *custom_specs().values()]:
-        path = model_path(spec)
-        part = part_path(spec)
+    for spec in [*load_registry().values(), *custom_specs(folder).values()]:
+        path = model_path(spec, folder)
+        part = part_path(spec, folder)
         statuses.append(
             ModelStatus(
                 spec=spec,
@@ -90,24 +102,24 @@ def list_models() -> list[ModelStatus]:
     return statuses
 
 
-def custom_specs() -> dict[str, ModelSpec]:
+def custom_specs(folder: Folder = None) -> dict[str, ModelSpec]:
     """Models imported under a custom name, read from their sidecar files."""
-    folder = model_dir() / CUSTOM_SUBDIR
+    custom = model_dir(folder) / CUSTOM_SUBDIR
     specs: dict[str, ModelSpec] = {}
-    if not folder.is_dir():
+    if not custom.is_dir():
         return specs
-    for sidecar in sorted(folder.glob("*.json")):
+    for sidecar in sorted(custom.glob("*.json")):
         spec = _spec_from_sidecar(sidecar)
         if spec is not None:
             specs[spec.name] = spec
     return specs
 
 
-def resolve_spec(name: str) -> ModelSpec:
+def resolve_spec(name: str, folder: Folder = None) -> ModelSpec:
     """The registry or custom model called `name`; ModelError listing the choices otherwise."""
-    spec = find_spec(name) or custom_specs().get(normalise_name(name))
+    spec = find_spec(name) or custom_specs(folder).get(normalise_name(name))
     if spec is None:
-        known = ", ".join([*load_registry(), *custom_specs()])
+        known = ", ".join([*load_registry(), *custom_specs(folder)])
         raise ModelError(f"unknown model '{name}'; known models: {known}")
     return spec
 
@@ -154,8 +166,9 @@ def import_model(
     like: str | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    folder: Folder = None,
 ) -> Path:
-    """Copy a model file into the cache and return its new path.
+    """Copy a model file into the model folder and return its new path.
 
     Without `name`, a file whose hash matches a registry model is installed as that model;
     any other file becomes a custom model named after the file. With a registry `name`, the
@@ -166,12 +179,12 @@ def import_model(
     source = Path(path).expanduser()
     if not source.is_file():
         raise ModelError(f"cannot import {source}: no such file")
-    folder = model_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    temp = _copy_to_temp(source, folder, progress, cancel)
+    destination = model_dir(folder)
+    destination.mkdir(parents=True, exist_ok=True)
+    temp = _copy_to_temp(source, destination, progress, cancel)
     try:
         md5, sha256 = file_hashes(temp)
-        target, sidecar = _import_target(source, temp, name, like, md5, sha256)
+        target, sidecar = _import_target(source, temp, name, like, md5, sha256, destination)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temp, target)
         if sidecar is not None:
@@ -185,7 +198,13 @@ def import_model(
 
 
 def _import_target(
-    source: Path, temp: Path, name: str | None, like: str | None, md5: str, sha256: str
+    source: Path,
+    temp: Path,
+    name: str | None,
+    like: str | None,
+    md5: str,
+    sha256: str,
+    destination: Path,
 ) -> tuple[Path, dict | None]:
     """Where the imported file goes, plus the sidecar to write for a custom model."""
     known = identify(md5, sha256)
@@ -197,9 +216,9 @@ def _import_target(
                 f"{source.name} is not the published {registry_named.name} file ({problem}); "
                 f"to use it anyway, import it under another name: --name my-{registry_named.name}"
             )
-        return model_path(registry_named), None
+        return model_path(registry_named, destination), None
     if name is None and known is not None:
-        return model_path(known), None
+        return model_path(known, destination), None
     custom_name = normalise_name(name) if name else normalise_name(source.stem)
     if not _CUSTOM_NAME_RE.match(custom_name):
         raise ModelError(
@@ -224,7 +243,7 @@ def _import_target(
         "imported_from": str(source.resolve()),
         "input_size": input_size or template.input_size,
     }
-    return model_dir() / CUSTOM_SUBDIR / f"{custom_name}.onnx", sidecar
+    return destination / CUSTOM_SUBDIR / f"{custom_name}.onnx", sidecar
 
 
 def onnx_input_size(path: Path, label: str) -> int | None:
@@ -261,14 +280,17 @@ def onnx_input_size(path: Path, label: str) -> int | None:
 
 
 def verify_model(
-    name: str, progress: ProgressFn | None = None, cancel: CancelToken | None = None
+    name: str,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    folder: Folder = None,
 ) -> Path:
     """Re-hash an installed model against its published (or imported) hashes.
 
     Returns the file's path; raises ModelError when it is missing or damaged.
     """
-    spec = resolve_spec(name)
-    path = model_path(spec)
+    spec = resolve_spec(name, folder)
+    path = model_path(spec, folder)
     if not path.is_file():
         raise ModelError(f"model '{spec.name}' is not installed")
     problem = hash_problem(spec, *file_hashes(path, progress, cancel))
@@ -280,11 +302,11 @@ def verify_model(
     return path
 
 
-def remove_model(name: str) -> list[Path]:
+def remove_model(name: str, folder: Folder = None) -> list[Path]:
     """Delete an installed model (and any unfinished download of it); return what was removed."""
-    spec = resolve_spec(name)
-    final = model_path(spec)
-    candidates = [final, part_path(spec)]
+    spec = resolve_spec(name, folder)
+    final = model_path(spec, folder)
+    candidates = [final, part_path(spec, folder)]
     if spec.custom:
         candidates.append(final.with_suffix(".json"))
     removed = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from bgeraser_gui.core.compose import EXISTING_POLICIES, FORMATS, ExportOptions, parse_color
@@ -142,37 +141,6 @@ def spec_from_args(args: argparse.Namespace, backend_factory=None):
 
 def _say_on_stderr(message: str) -> None:
     print(message, file=sys.stderr)
-
-
-def default_model_name(notify: Callable[[str], None] | None = _say_on_stderr) -> str:
-    """The model to use when none is given: the default, or an installed variant of it.
-
-    When the default model is not installed but a model of the same family is (a name that
-    starts with the default's name and has the same architecture, e.g. the imported
-    `isnet-general-use-fp16`), that one is used instead of trying to download the default;
-    `notify` is told in one line. Otherwise the default's name (it downloads on first use).
-    """
-    from bgeraser_gui.backends.download import list_models
-    from bgeraser_gui.backends.registry import DEFAULT_MODEL
-
-    try:
-        statuses = list_models()
-    except Exception:  # noqa: BLE001 - a broken manifest or cache: let the loader report it
-        return DEFAULT_MODEL
-    default = next((s for s in statuses if s.spec.name == DEFAULT_MODEL), None)
-    if default is None or default.installed:
-        return DEFAULT_MODEL
-    for status in statuses:
-        spec = status.spec
-        if (
-            status.installed
-            and spec.name.startswith(DEFAULT_MODEL + "-")
-            and spec.arch == default.spec.arch
-        ):
-            if notify is not None:
-                notify(f"model: {DEFAULT_MODEL} is not installed; using {spec.name} instead")
-            return spec.name
-    return DEFAULT_MODEL
 
 
 def fail(message: str, code: int = 2) -> int:

@@ -43,8 +43,6 @@ from bgeraser_gui.core.eval_runner import (
 )
 from bgeraser_gui.core.metrics import DEFAULT_BAND_PX, DEFAULT_BOUNDARY_TOLERANCE_PX
 
-FALLBACK_DEFAULT_MODEL = "isnet-general-use"
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -115,11 +113,10 @@ def _model_label(spec: str) -> str:
 
 
 def _default_model() -> str:
-    try:
-        from bgeraser_gui.backends.registry import DEFAULT_MODEL
-    except ImportError:
-        return FALLBACK_DEFAULT_MODEL
-    return DEFAULT_MODEL
+    """The model the editor and `cutout` use without a choice (an installed variant first)."""
+    from bgeraser_gui.backends.model_choice import default_model
+
+    return default_model(notify=lambda line: print(line, file=sys.stderr))
 
 
 def _command_line(args: argparse.Namespace, models: list[_Model], modes: tuple[str, ...]) -> str:

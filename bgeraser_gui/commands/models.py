@@ -13,6 +13,7 @@ from bgeraser_gui.backends.download import (
     remove_model,
 )
 from bgeraser_gui.backends.model_cache import ModelStatus, model_path, resolve_spec, verify_model
+from bgeraser_gui.backends.model_choice import describe_import
 from bgeraser_gui.core.errors import BgEraserError
 
 
@@ -156,7 +157,7 @@ def run_import(args: argparse.Namespace) -> int:
         path = import_model(args.path, name=args.name, like=args.like)
     except BgEraserError as exc:
         return _fail(exc)
-    print(f"imported {args.path} -> {path}")
+    print(f"imported {args.path}: {describe_import(path)} -> {path}")
     return 0
 
 

@@ -39,11 +39,14 @@ FALLBACK_SUMMARY = "Cut subjects out of photos locally and perfect the cutout by
 class AboutDialog(QDialog):
     """Application name, version, licence, component versions and the models' licences."""
 
-    def __init__(self, parent: QWidget | None, model_specs: Iterable[object]) -> None:
+    def __init__(
+        self, parent: QWidget | None, model_specs: Iterable[object], model_folder: str = ""
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"About {APP_NAME}")
         self.setObjectName("aboutDialog")
         self.model_specs = list(model_specs)
+        self.model_folder = model_folder  # the settings' choice; "" = the default folder
 
         icon_label = QLabel()
         icon_label.setPixmap(app_icon().pixmap(96, 96))
@@ -63,7 +66,8 @@ class AboutDialog(QDialog):
         self.models_label.setOpenExternalLinks(True)
         self.models_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
 
-        self.details_label = QLabel(html.escape(details_text()).replace("\n", "<br>"))
+        details = details_text(model_folder)
+        self.details_label = QLabel(html.escape(details).replace("\n", "<br>"))
         self.details_label.setObjectName("aboutDetails")
         self.details_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -90,7 +94,7 @@ class AboutDialog(QDialog):
         QGuiApplication.clipboard().setText(self.plain_text())
 
     def plain_text(self) -> str:
-        lines = [f"{APP_NAME} {__version__}", details_text(), "Models:"]
+        lines = [f"{APP_NAME} {__version__}", details_text(self.model_folder), "Models:"]
         lines += [f"  {line}" for line in model_lines(self.model_specs)] or ["  none"]
         return "\n".join(lines)
 
@@ -110,14 +114,14 @@ def app_licence() -> str:
     return meta.get("License-Expression") or meta.get("License") or "unknown"
 
 
-def details_text() -> str:
+def details_text(model_folder: str = "") -> str:
     """Versions of what the app runs on, without importing anything heavy."""
     return "\n".join(
         [
             f"Python {platform.python_version()} on {platform.system()} {platform.machine()}",
             f"Qt {qVersion()}, PySide6 {pyside_version}",
             f"PyTorch {_torch_version()}",
-            f"Model folder: {_model_folder()}",
+            f"Model folder: {_model_folder(model_folder)}",
         ]
     )
 
@@ -184,9 +188,9 @@ def _torch_version() -> str:
         return "not loaded yet"
 
 
-def _model_folder() -> str:
+def _model_folder(chosen: str) -> str:
     try:
         from bgeraser_gui.backends.model_cache import model_dir
     except ImportError:  # the backends are optional for this dialog
         return "unknown"
-    return str(model_dir())
+    return str(model_dir(chosen))

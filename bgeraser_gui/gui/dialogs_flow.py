@@ -6,7 +6,6 @@ reporter, status panel, model chooser); it never reaches into the main window, w
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,10 +18,6 @@ from bgeraser_gui.gui.model_chooser import ModelChooser
 from bgeraser_gui.gui.session import EditorSession
 from bgeraser_gui.gui.settings import AppSettings, export_options_from_dict
 from bgeraser_gui.gui.status import StatusPanel
-
-MODEL_DIR_ENV = "BGERASER_MODEL_DIR"  # read by backends.model_cache
-# the folder the user set in the environment before we started: the "default" then
-_STARTUP_MODEL_DIR = os.environ.get(MODEL_DIR_ENV, "").strip()
 
 
 class DialogFlows(QObject):
@@ -116,10 +111,10 @@ class DialogFlows(QObject):
             if result != QDialog.DialogCode.Accepted:
                 return
             old_device = self.settings.device
-            dialog.apply()
-            apply_cache_folder(self.settings.cache_folder)
+            dialog.apply()  # a new model folder reaches the pipelines through the settings
             if self.settings.device != old_device:
                 self.session.inference.forget_backends()
+            self.model_chooser.reload(self.settings.default_model, self.settings.model_folder)
             self.session.set_model(self.settings.default_model, rerun=False)
 
         dialog.finished.connect(done)
@@ -147,19 +142,20 @@ class DialogFlows(QObject):
             )
             runner.busyChanged.connect(lambda busy: busy or self.status.finish_progress())
 
-        def job(progress, cancel) -> str:
-            from bgeraser_gui.backends.model_cache import import_model, list_models
+        folder = self.settings.model_folder
 
-            installed = import_model(path, progress=progress, cancel=cancel)
-            for status in list_models():
-                if status.path == installed:
-                    return status.spec.name
-            return str(installed)
+        def job(progress, cancel) -> str:
+            from bgeraser_gui.backends.model_cache import import_model
+            from bgeraser_gui.backends.model_choice import installed_spec
+
+            installed = import_model(path, progress=progress, cancel=cancel, folder=folder)
+            spec = installed_spec(installed, folder)
+            return spec.name if spec is not None else str(installed)
 
         runner.submit(job)
 
     def _imported(self, name: str) -> None:
-        self.model_chooser.reload(name)
+        self.model_chooser.reload(name, self.settings.model_folder)
         self.session.set_model(name)
         self.show_message(f"Imported model {name}", 5000)
 
@@ -184,13 +180,3 @@ class DialogFlows(QObject):
         box.buttonClicked.connect(lambda button: button is quit_button and discard())
         box.show()
         self.discard_box = box
-
-
-def apply_cache_folder(folder: str) -> None:
-    """Point the model cache at the user's folder (empty = the BGERASER_MODEL_DIR the app was
-    started with, else the platform default)."""
-    folder = folder or _STARTUP_MODEL_DIR
-    if folder:
-        os.environ[MODEL_DIR_ENV] = folder
-    else:
-        os.environ.pop(MODEL_DIR_ENV, None)

@@ -23,7 +23,7 @@ from bgeraser_gui.gui.dialogs_flow import DialogFlows
 from bgeraser_gui.gui.errors import ErrorReporter
 from bgeraser_gui.gui.folder_nav import neighbour
 from bgeraser_gui.gui.history_panel import HistoryPanel
-from bgeraser_gui.gui.model_chooser import ModelChooser, model_display_name
+from bgeraser_gui.gui.model_chooser import ModelChooser
 from bgeraser_gui.gui.session import EditorSession
 from bgeraser_gui.gui.settings import AppSettings
 from bgeraser_gui.gui.status import StatusPanel
@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
         )
         # listing the model cache touches the disk: do it right after the window is up
         QTimer.singleShot(0, self._reload_models)
-        self.status.set_model(model_display_name(self.session.model))
+        self.status.set_model(self.session.model_name())
 
         self.history_panel = HistoryPanel(self)
         self.history_dock = self._dock("History", self.history_panel, "toggle_history")
@@ -84,6 +84,9 @@ class MainWindow(QMainWindow):
         group_actions(self, self.actions_, (TOOL_ACTIONS, VIEW_ACTIONS))
         wire_actions(self)
         self._connect_session()
+        from bgeraser_gui.gui.recovery import AutosaveLink
+
+        self.recovery = AutosaveLink(self)  # journals every photo; offers recovery at start
         geometry, state = self.settings.window_state()
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -115,7 +118,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _reload_models(self) -> None:
-        self.model_chooser.reload(self.session.model)
+        self.model_chooser.reload(self.session.model, self.settings.model_folder)
 
     def show_dock(self, dock: QDockWidget, shown: bool = True) -> None:
         dock.setVisible(shown)
@@ -142,7 +145,7 @@ class MainWindow(QMainWindow):
         s.busyChanged.connect(lambda busy: None if busy else self.status.finish_progress())
         s.busyChanged.connect(lambda _busy: self._update_hint())
         s.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        s.modelChanged.connect(lambda model: self.status.set_model(model_display_name(model)))
+        s.modelChanged.connect(lambda model: self.status.set_model(s.model_name(model)))
         s.modelChanged.connect(self.model_chooser.select)
         s.deviceChanged.connect(self.status.set_device)
         s.exported.connect(lambda _path: self._update_title())
@@ -311,10 +314,11 @@ class MainWindow(QMainWindow):
             self.canvas.set_peek_key(self._peek_keys[0][0].key())
 
     def about_dialog(self) -> None:
+        from bgeraser_gui.backends.model_choice import specs_in_use
         from bgeraser_gui.gui.about_dialog import AboutDialog
-        from bgeraser_gui.gui.model_chooser import specs_in_use
 
-        AboutDialog(self, specs_in_use([self.session.model])).open()
+        folder = self.settings.model_folder
+        AboutDialog(self, specs_in_use([self.session.model], folder), folder).open()
 
     def start_background_warm_up(self) -> None:
         QTimer.singleShot(200, self.session.warm_up)

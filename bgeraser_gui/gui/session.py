@@ -15,10 +15,16 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from bgeraser_gui.backends.model_choice import (
+    model_display_name,
+    model_installed,
+    model_short_name,
+)
+from bgeraser_gui.core.autosave import AutosaveWriter
 from bgeraser_gui.core.document import Document, PreparedMask
 from bgeraser_gui.core.image_io import load_image
+from bgeraser_gui.core.journal import RecoverableJournal, recover_document
 from bgeraser_gui.gui.errors import ErrorReporter
-from bgeraser_gui.gui.model_chooser import model_display_name, model_installed, model_short_name
 from bgeraser_gui.gui.settings import AppSettings
 from bgeraser_gui.services.export import ExportService
 from bgeraser_gui.services.inference import InferenceService, SegmentationResult
@@ -73,6 +79,7 @@ class EditorSession(QObject):
         # documents whose edits another part saves by itself (batch items): never "unsaved"
         self.is_autosaved: Callable[[Document], bool] | None = None
         self._saved_state: dict[Document, tuple] = {}  # state at load or last export
+        self.autosave: AutosaveWriter | None = None  # journals every open photo (gui.recovery)
         self._export_jobs: dict[int, tuple[Document, tuple]] = {}
         self._wire()
 
@@ -93,13 +100,13 @@ class EditorSession(QObject):
         self.inference.runner.finished.connect(self._on_segmented)
         self.inference.runner.failed.connect(
             lambda _id, exc: self.reporter.report(
-                f"Model {model_short_name(self.model)} failed", exc
+                f"Model {self.model_name(short=True)} failed", exc
             )
         )
         self.inference.backendReady.connect(lambda _m, device: self.deviceChanged.emit(device))
         self.inference.backendFailed.connect(
             lambda model, exc: self.reporter.report(
-                f"Model {model_short_name(model)} is not available", exc
+                f"Model {self.model_name(model, short=True)} is not available", exc
             )
         )
         self.refiner.runner.finished.connect(self._on_refined)
@@ -135,6 +142,9 @@ class EditorSession(QObject):
         self.loader.submit(job)
 
     def _on_loaded(self, _job_id: int, payload: object) -> None:
+        if isinstance(payload, list):
+            self._on_restored(payload)
+            return
         key, doc = payload
         self._documents[key] = doc
         self._evict()
@@ -144,6 +154,8 @@ class EditorSession(QObject):
         if known is not None:
             doc.set_model_mask(known, "batch result")
         self._saved_state[doc] = _state(doc)
+        if self.autosave is not None:
+            self.autosave.track(doc)
         self._show(doc)
         if known is None and self.waits_for_result(doc):
             self.message.emit(f"Waiting for the batch result for {key.name}…")
@@ -168,6 +180,8 @@ class EditorSession(QObject):
             if doc is not self.document and not self.needs_saving(doc):
                 del self._documents[key]
                 self._saved_state.pop(doc, None)
+                if self.autosave is not None:
+                    self.autosave.untrack(doc)
 
     def needs_saving(self, doc: Document) -> bool:
         """True when `doc` has hand edits (strokes, refinement) not exported since."""
@@ -188,7 +202,14 @@ class EditorSession(QObject):
     def pipeline(self):
         """The cutout pipeline for the chosen model and device (core.pipeline.Pipeline): the
         same object segments, refines and exports; its model loads on first use."""
-        return self.inference.pipeline(self.model, self.settings.device)
+        return self.inference.pipeline(self.model, self.settings.device, self.settings.model_folder)
+
+    def model_name(self, model: str | None = None, short: bool = False) -> str:
+        """What to call `model` (default: the chosen one) in the window: its title."""
+        name = model or self.model
+        if short:
+            return model_short_name(name, self.settings.model_folder)
+        return model_display_name(name, self.settings.model_folder)
 
     def set_model(self, model: str, rerun: bool = True) -> None:
         if model == self.model:
@@ -207,10 +228,11 @@ class EditorSession(QObject):
         if not self._matting_warmed:
             self._matting_warmed = True
             self.refiner.warm_up()
-        if model_installed(self.model):
-            self.inference.warm_up(self.model, self.settings.device)
+        folder = self.settings.model_folder
+        if model_installed(self.model, folder):
+            self.inference.warm_up(self.model, self.settings.device, folder)
         else:
-            self.message.emit(f"{model_display_name(self.model)} will be fetched on first use")
+            self.message.emit(f"{self.model_name()} will be fetched on first use")
 
     def segment(self) -> bool:
         doc = self.document
@@ -218,7 +240,12 @@ class EditorSession(QObject):
             self.message.emit("Open a photo first")
             return False
         self.inference.segment(
-            doc.rgb, self.model, self.settings.device, tag=doc, title=model_short_name(self.model)
+            doc.rgb,
+            self.model,
+            self.settings.device,
+            tag=doc,
+            title=self.model_name(short=True),
+            model_folder=self.settings.model_folder,
         )
         return True
 
@@ -226,10 +253,10 @@ class EditorSession(QObject):
         doc = result.tag
         if not isinstance(doc, Document) or doc not in self._documents.values():
             return  # that photo was closed meanwhile
-        doc.set_model_mask(result.prepared, model_display_name(result.model))
+        doc.set_model_mask(result.prepared, self.model_name(result.model))
         self.deviceChanged.emit(result.device)
         device = DEVICE_NAMES.get(result.device.split(":")[0], result.device)
-        took = f"{model_short_name(result.model)} on {device}: {result.seconds:.1f} s"
+        took = f"{self.model_name(result.model, short=True)} on {device}: {result.seconds:.1f} s"
         if doc is self.document:
             self.message.emit(f"Subject found ({took})")
         else:  # the user moved on meanwhile: say which photo the result is for
@@ -280,6 +307,8 @@ class EditorSession(QObject):
         doc, state = self._export_jobs.pop(job_id, (None, None))
         if written is not None and doc is not None:
             self._saved_state[doc] = state
+            if self.autosave is not None and _state(doc) == state:  # nothing left to lose
+                self.autosave.discard(doc)
         self.exported.emit(written)
         self.message.emit(f"Exported {written}" if written else "Skipped: the file already exists")
 
@@ -288,7 +317,38 @@ class EditorSession(QObject):
         """Esc: cancel every running job. True when something was running."""
         return any([runner.cancel() for runner in self.runners])
 
+    # -- crash recovery --------------------------------------------------------------------
+    def restore(self, journals: list[RecoverableJournal]) -> None:
+        """Reopen photos with the edits and undo history of an unclosed session's journals."""
+
+        def job(progress, cancel):
+            restored = []
+            for i, journal in enumerate(journals):
+                progress(i / len(journals), f"Restoring {journal.source.name}…")
+                try:
+                    restored.append((journal, recover_document(journal)))
+                except Exception as exc:  # the others are still restored; this one is kept
+                    restored.append((journal, exc))
+            return restored
+
+        self.loader.submit(job)
+
+    def _on_restored(self, restored: list[tuple[RecoverableJournal, object]]) -> None:
+        for journal, doc in restored:
+            if not isinstance(doc, Document):
+                self.reporter.report(f"Cannot restore {journal.source.name}", doc)
+                continue
+            self._documents[journal.source] = doc  # no saved state: it has unsaved edits
+            if self.autosave is not None:
+                self.autosave.adopt(doc, journal.folder)
+            self._show(doc)
+        self._evict()
+        count = sum(isinstance(doc, Document) for _j, doc in restored)
+        self.message.emit(f"Restored the edits of {count} photo{'s' * (count != 1)}")
+
     def shutdown(self) -> None:
+        if self.autosave is not None:
+            self.autosave.close(discard=True)  # a clean close: nothing to recover
         for runner in (*self.runners, self.inference.warmup_runner, self.refiner.warmup_runner):
             runner.shutdown(timeout_ms=3000)
 

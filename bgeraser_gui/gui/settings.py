@@ -17,9 +17,6 @@ from bgeraser_gui import APP_NAME
 
 ORGANIZATION = "bgeraser"
 MAX_RECENT_FILES = 10
-DEFAULT_MODEL_NAME = (
-    "isnet-general-use"  # mirrors backends.registry.DEFAULT_MODEL (no torch import)
-)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -91,7 +88,14 @@ class AppSettings:
     # -- model and device -------------------------------------------------------------------
     @property
     def default_model(self) -> str:
-        return self._str("model/default", DEFAULT_MODEL_NAME)
+        """The model the user chose, else the one `bgeraser-cli` would use with these files
+        (the default, or its installed variant: backends.model_choice.default_model)."""
+        chosen = self._str("model/default", "").strip()
+        if chosen:
+            return chosen
+        from bgeraser_gui.backends.model_choice import default_model
+
+        return default_model(self.model_folder)
 
     @default_model.setter
     def default_model(self, name: str) -> None:
@@ -109,12 +113,13 @@ class AppSettings:
         self._qs.setValue("model/device", device)
 
     @property
-    def cache_folder(self) -> str:
-        """Folder for downloaded models; empty means the platform default."""
+    def model_folder(self) -> str:
+        """Folder for downloaded and imported models; empty means BGERASER_MODEL_DIR, else the
+        platform default (backends.model_cache.model_dir)."""
         return self._str("model/cache_folder", "")
 
-    @cache_folder.setter
-    def cache_folder(self, folder: str) -> None:
+    @model_folder.setter
+    def model_folder(self, folder: str) -> None:
         self._qs.setValue("model/cache_folder", folder)
 
     # -- export -----------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bgeraser_gui.backends.model_choice import available_models
 from bgeraser_gui.core.compose import EXISTING_POLICIES, FORMATS
 from bgeraser_gui.gui.export_dialog import POLICIES
-from bgeraser_gui.gui.model_chooser import available_models
 from bgeraser_gui.gui.settings import DEVICES, AppSettings
 
 
@@ -34,8 +34,8 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self._settings = settings
         self.model_combo = QComboBox()
-        for name, label, _tip in available_models():
-            self.model_combo.addItem(label, name)
+        for entry in available_models(settings.model_folder):
+            self.model_combo.addItem(entry.label, entry.name)
         index = self.model_combo.findData(settings.default_model)
         if index < 0:
             self.model_combo.addItem(settings.default_model, settings.default_model)
@@ -44,7 +44,7 @@ class SettingsDialog(QDialog):
         self.device_combo = QComboBox()
         self.device_combo.addItems(list(DEVICES))
         self.device_combo.setCurrentText(settings.device)
-        self.cache_edit = QLineEdit(settings.cache_folder)
+        self.cache_edit = QLineEdit(settings.model_folder)
         self.cache_edit.setPlaceholderText(f"default: {_default_model_dir()}")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -90,7 +90,7 @@ class SettingsDialog(QDialog):
         s = self._settings
         s.default_model = str(self.model_combo.currentData())
         s.device = self.device_combo.currentText()
-        s.cache_folder = self.cache_edit.text().strip()
+        s.model_folder = self.cache_edit.text().strip()
         defaults = s.export_defaults()
         defaults.update(
             format=self.format_combo.currentText(),

@@ -1,8 +1,8 @@
 """Segmentation off the UI thread, through the one cutout pipeline (`assemble.build_pipeline`).
 
 torch and the model code are imported inside the worker, never at window start-up. One pipeline
-is kept per (model, device), so switching back and forth does not reload a model; the editor's
-refinement and export run through the same pipeline object (`pipeline(model, device)`).
+is kept per (model, device, model folder), so switching back and forth does not reload a model;
+the editor's refinement and export run through the same pipeline object (`pipeline(...)`).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class InferenceService(QObject):
     ) -> None:
         super().__init__(parent)
         self._factory = backend_factory
-        self._pipelines: dict[tuple[str, str], Pipeline] = {}
+        self._pipelines: dict[tuple[str, str, str], Pipeline] = {}
         self._lock = threading.Lock()
         self.runner = JobRunner(self, "segment")
         self.warmup_runner = JobRunner(self, "warm-up")
@@ -59,14 +59,16 @@ class InferenceService(QObject):
         self.warmup_runner.failed.connect(self._on_warm_failed)
         self._warm_model = ""
 
-    def pipeline(self, model: str, device: str) -> Pipeline:
-        """The editor's pipeline for (model, device): cheap, its model loads on first use."""
-        key = (model, device)
+    def pipeline(self, model: str, device: str, model_folder: str = "") -> Pipeline:
+        """The editor's pipeline for (model, device) with models from `model_folder` (the
+        settings' choice; "" = the default folder): cheap, its model loads on first use."""
+        key = (model, device, model_folder)
         with self._lock:
             if key not in self._pipelines:
                 factory = self._factory
                 spec = PipelineSpec(
                     model=model,
+                    model_folder=model_folder or None,
                     device=device,
                     backend_factory=None
                     if factory is None
@@ -75,18 +77,26 @@ class InferenceService(QObject):
                 self._pipelines[key] = build_pipeline(spec)
             return self._pipelines[key]
 
-    def backend(self, model: str, device: str, progress: ProgressFn | None = None) -> object:
+    def backend(
+        self,
+        model: str,
+        device: str,
+        progress: ProgressFn | None = None,
+        model_folder: str = "",
+    ) -> object:
         """Load (once) and return the model; call from a worker thread."""
-        return self.pipeline(model, device).load(progress)
+        return self.pipeline(model, device, model_folder).load(progress)
 
     def forget_backends(self) -> None:
         with self._lock:
             self._pipelines.clear()
 
-    def warm_up(self, model: str, device: str) -> int:
+    def warm_up(self, model: str, device: str, model_folder: str = "") -> int:
         """Load the model in the background so the first segmentation starts at once."""
         self._warm_model = model
-        return self.warmup_runner.submit(lambda progress, cancel: self.backend(model, device))
+        return self.warmup_runner.submit(
+            lambda progress, cancel: self.backend(model, device, model_folder=model_folder)
+        )
 
     def _on_warm(self, _job_id: int, backend: object) -> None:
         self.backendReady.emit(self._warm_model, str(getattr(backend, "device", "")))
@@ -95,12 +105,18 @@ class InferenceService(QObject):
         self.backendFailed.emit(self._warm_model, exc)
 
     def segment(
-        self, rgb: np.ndarray, model: str, device: str, tag: object = None, title: str = ""
+        self,
+        rgb: np.ndarray,
+        model: str,
+        device: str,
+        tag: object = None,
+        title: str = "",
+        model_folder: str = "",
     ) -> int:
         """Predict a mask for `rgb`; a newer call supersedes (and cancels) an older one.
         `title` names the model in progress messages (default: `model`)."""
         title = title or model
-        pipeline = self.pipeline(model, device)
+        pipeline = self.pipeline(model, device, model_folder)
 
         def job(progress: ProgressFn, cancel: CancelToken) -> SegmentationResult:
             start = time.perf_counter()
