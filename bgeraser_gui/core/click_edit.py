@@ -26,6 +26,8 @@ PROPOSAL_PUSH = 2.0  # extra logit the proposal gives inside the clicked object
 COLOUR_GAIN = 1.0  # weight of the local colour models' log ratio
 PRIOR_GAIN = 0.5  # weight of the current mask's logit: the click says it is wrong here
 MIN_COLOUR_SAMPLES = 50
+SUBJECT_OVERLAP = 0.5  # a negative click's object covering more of the selection is the subject
+DECIDED_PUSH = 3.0  # logit toward the label an earlier click gave a pixel
 LOCAL_EPS = 1e-5  # density floor of the local colour models (few, local samples)
 FLOOD_TOLERANCE = 24  # colour distance (per channel) of a click's own colours
 WINDOW_MARGIN = 0.15  # around the clicked object, fraction of its size
@@ -151,16 +153,44 @@ def _colour_term(rgb: np.ndarray, click_class: np.ndarray, other: np.ndarray) ->
     return table[colour_bins(rgb)]
 
 
+def _trusted_object(
+    obj: np.ndarray | None, current: np.ndarray, earlier: list[WorkClick], positive: bool
+) -> np.ndarray | None:
+    """The proposal, or None where it is not the clicked object but the subject itself: a
+    negative click's object covering most of the selection or an earlier positive click, a
+    positive click's object covering an earlier negative click."""
+    if obj is None:
+        return None
+    if not positive and (obj & current).sum() > SUBJECT_OVERLAP * max(current.sum(), 1):
+        return None
+    if any(obj[cy, cx] and pos != positive for cx, cy, pos in earlier):
+        return None
+    return obj
+
+
+def _border_seeds(rect: Rect, shape: tuple[int, int], cur: np.ndarray) -> np.ndarray:
+    """The window's border where it lies inside the image (bool)."""
+    border = np.zeros(cur.shape, bool)
+    h, w = shape
+    border[0] |= rect.y0 > 0
+    border[-1] |= rect.y1 < h
+    border[:, 0] |= rect.x0 > 0
+    border[:, -1] |= rect.x1 < w
+    return border
+
+
 def apply_click(
     rgb: np.ndarray,
     mask: np.ndarray,
+    decided: np.ndarray,
     click: WorkClick,
     earlier: list[WorkClick],
     segmenter: CropSegmenter | None,
     scale: float,
     cancel: CancelToken | None = None,
 ) -> ClickEdit:
-    """The edit one click makes to the working `mask` (float32, not modified)."""
+    """The edit one click makes to the working `mask` (float32) given `decided` (int8: +1/-1
+    where earlier clicks set the label, 0 elsewhere); neither is modified."""
     x, y, positive = click
     shape = mask.shape
     current = mask >= 0.5
@@ -172,6 +202,7 @@ def apply_click(
             cancel.check()
         if found is not None:
             obj, soft = found
+            obj = _trusted_object(obj, current, earlier, positive)
     depth = _depth(current, x, y)
     rect = _window(shape, x, y, obj, depth)
     sl = rect.slices()
@@ -179,43 +210,32 @@ def apply_click(
     win_cur = current[sl]
     unary = PRIOR_GAIN * _logit(mask[sl])
     sign = 1.0 if positive else -1.0
+    win_obj = np.zeros(win_cur.shape, bool) if obj is None else obj[sl]
     if obj is not None:
-        win_obj = obj[sl]
         push = np.abs(_logit(soft[sl])) + PROPOSAL_PUSH
-        if positive:
-            unary = np.where(win_obj, np.maximum(unary, push), unary)
-        else:
-            unary = np.where(win_obj, np.minimum(unary, -push), unary)
-    # local colour models: the click's own colours (its disc, and the proposed object) against
-    # the other class away from the click
-    click_disc = _disc(win_cur.shape, [click], max(3 * r, 5), positive, rect)
-    alike = _flood(win_rgb, x - rect.x0, y - rect.y0)
-    click_class = click_disc | alike | (win_obj if obj is not None else False)
+        unary = np.where(win_obj, sign * np.maximum(sign * unary, push), unary)
+    # local colour models: the click's own colours (its disc, the colours connected to it, the
+    # proposed object) against the other class away from them
+    click_class = _disc(win_cur.shape, [click], max(3 * r, 5), positive, rect)
+    click_class |= _flood(win_rgb, x - rect.x0, y - rect.y0) | win_obj
     around = cv2.dilate(click_class.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     other = (win_cur != positive) & ~around
     # the colours only speak where the click could flip a label (a negative click never
     # makes background into subject)
     evidence = _colour_term(win_rgb, click_class, other)
     unary = unary + np.where(win_cur != positive, sign * COLOUR_GAIN * evidence, 0.0)
+    # what earlier clicks decided holds unless the image strongly says otherwise
+    unary = unary + DECIDED_PUSH * decided[sl]
     # hard seeds: every click so far, and the window's border where it is inside the image
     everything = [*earlier, click]
     fg = _disc(win_cur.shape, everything, r, True, rect)
     bg = _disc(win_cur.shape, everything, r, False, rect)
-    border = np.zeros(win_cur.shape, bool)
-    h, w = shape
-    if rect.y0 > 0:
-        border[0] = True
-    if rect.y1 < h:
-        border[-1] = True
-    if rect.x0 > 0:
-        border[:, 0] = True
-    if rect.x1 < w:
-        border[:, -1] = True
+    border = _border_seeds(rect, shape, win_cur)
     fg |= border & win_cur & ~bg
     bg |= border & ~win_cur & ~fg
     if cancel is not None:
         cancel.check()
-    labels = cut(unary, win_rgb, fg, bg)
+    labels = cut(unary.astype(np.float32), win_rgb, fg, bg)
     changed = _component_at(labels != win_cur, x - rect.x0, y - rect.y0, r)
     if changed is None:
         changed = np.zeros(win_cur.shape, bool)

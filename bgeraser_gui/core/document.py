@@ -5,11 +5,15 @@ Layers (all at image size, addressed by name for the undo history):
   "constraints"         uint8 HxW, the user's touch-ups: 0 none, KEEP, REMOVE, REFINE
   "refined_alpha"       float32 HxW, the matting result's alpha, or None
   "refined_foreground"  float32 HxWx3 in [0, 1], decontaminated colours, or None
+  "clicks"              int32 Nx3 (x, y, 1 = positive / 0 = negative), select-object clicks
+  "click_mask"          float32 HxW, the model mask with the clicks applied, or None
 
 Touch-ups are stored separately from the model's mask, so they survive a re-run or a model
 switch: `set_model_mask()` replaces only the model layer (and drops the refined matte, which was
-solved from the old mask). Displayed/exported alpha (`alpha()`):
-  base  = refined alpha if present, else the model mask, else 0
+solved from the old mask). Clicks (`set_clicks`, computed by `core.interactive`) are kept the
+same way: a new model mask drops only their result, and the editor replays them on it.
+Displayed/exported alpha (`alpha()`):
+  base  = refined alpha if present, else the click mask, else the model mask, else 0
   alpha = base with KEEP -> 1 and REMOVE -> 0 (REFINE leaves the base value)
 so a stroke painted after refinement is visible immediately and only where it was painted; the
 rest of the refined matte stays valid. `refined_stale` tells the UI that constraints changed
@@ -40,6 +44,7 @@ from bgeraser_gui.core.history import (
     Rect,
     Transaction,
 )
+from bgeraser_gui.core.interactive import Click
 from bgeraser_gui.core.trimap import KEEP, MASK_VALUES, REFINE, REMOVE, paint_strokes
 
 if TYPE_CHECKING:
@@ -51,7 +56,9 @@ MODEL_MASK = "model_mask"
 CONSTRAINTS = "constraints"
 REFINED_ALPHA = "refined_alpha"
 REFINED_FOREGROUND = "refined_foreground"
-LAYERS = (MODEL_MASK, CONSTRAINTS, REFINED_ALPHA, REFINED_FOREGROUND)
+CLICKS = "clicks"
+CLICK_MASK = "click_mask"
+LAYERS = (MODEL_MASK, CONSTRAINTS, REFINED_ALPHA, REFINED_FOREGROUND, CLICKS, CLICK_MASK)
 
 ChangeListener = Callable[[Rect | None], None]
 
@@ -118,6 +125,24 @@ class Document:
         return self._layers[MODEL_MASK]
 
     @property
+    def clicks(self) -> tuple[Click, ...]:
+        """The select-object clicks so far, oldest first."""
+        rows = self._layers[CLICKS]
+        if rows is None:
+            return ()
+        return tuple(Click(int(x), int(y), bool(p)) for x, y, p in rows)
+
+    @property
+    def click_mask(self) -> np.ndarray | None:
+        """The model mask with the clicks applied, or None (no clicks, or not replayed yet)."""
+        return self._layers[CLICK_MASK]
+
+    def base_mask(self) -> np.ndarray | None:
+        """The mask the touch-ups apply to: the click result if any, else the model's mask."""
+        clicked = self._layers[CLICK_MASK]
+        return clicked if clicked is not None else self.model_mask
+
+    @property
     def constraints(self) -> np.ndarray:
         """The touch-up layer; write to it only through a `Transaction` (see core.brush)."""
         layer = self._layers[CONSTRAINTS]
@@ -144,11 +169,11 @@ class Document:
     @property
     def has_mask(self) -> bool:
         """True once there is anything to cut out (a model mask or painted constraints)."""
-        return self.model_mask is not None or bool(self.constraints.any())
+        return self.base_mask() is not None or bool(self.constraints.any())
 
     def effective_mask(self) -> np.ndarray:
-        """Model mask with KEEP -> 1 and REMOVE -> 0 (a new array; for matting input)."""
-        base = self.model_mask
+        """Base mask with KEEP -> 1 and REMOVE -> 0 (a new array; for matting input)."""
+        base = self.base_mask()
         mask = np.zeros((self.height, self.width), np.float32) if base is None else base.copy()
         return paint_strokes(mask, self.constraints, MASK_VALUES)
 
@@ -161,8 +186,8 @@ class Document:
         return to_alpha_u8(self._alpha if rect is None else self._alpha[rect.slices()])
 
     def refine_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rgb, model mask or zeros, constraints copy) for a matting worker thread."""
-        base = self.model_mask
+        """(rgb, base mask or zeros, constraints copy) for a matting worker thread."""
+        base = self.base_mask()
         mask = np.zeros((self.height, self.width), np.float32) if base is None else base.copy()
         return self.rgb, mask, self.constraints.copy()
 
@@ -184,6 +209,7 @@ class Document:
         label = f"Segment ({model_name})" if model_name else "Segment"
         with self.transaction(label) as tx:
             tx.replace(MODEL_MASK, checked)
+            tx.replace(CLICK_MASK, None)  # the clicks stay; their result is replayed
             tx.replace(REFINED_ALPHA, None)
             tx.replace(REFINED_FOREGROUND, None)
         if model_name is not None:
@@ -205,6 +231,19 @@ class Document:
         edit.replace(REFINED_ALPHA, checked)
         edit.replace(REFINED_FOREGROUND, fg)
         self._refine_entry = edit.commit()
+
+    def set_clicks(
+        self, clicks: Iterable[Click], mask: np.ndarray | PreparedMask | None, label: str
+    ) -> None:
+        """Store the clicks and their result (None with no clicks); one undoable step. Drops a
+        refined matte like a new model mask does (refine again on the new selection)."""
+        rows = [(c.x, c.y, int(c.positive)) for c in clicks]
+        checked = None if mask is None else self._checked_mask(mask)
+        with self.transaction(label) as tx:
+            tx.replace(CLICKS, np.array(rows, np.int32).reshape(-1, 3) if rows else None)
+            tx.replace(CLICK_MASK, checked)
+            tx.replace(REFINED_ALPHA, None)
+            tx.replace(REFINED_FOREGROUND, None)
 
     def clear_refined(self) -> None:
         """Drop the refined matte (back to the model mask + touch-ups); undoable."""
@@ -244,7 +283,7 @@ class Document:
     def layers_changed(self, names: Iterable[str], rect: Rect | None) -> None:
         """Update the cached alpha inside `rect` (None = all) and tell the listeners."""
         names = set(names)
-        if names - {REFINED_FOREGROUND}:
+        if names - {REFINED_FOREGROUND, CLICKS}:
             self._update_alpha(rect)
         for fn in list(self._listeners):
             fn(rect)
@@ -263,7 +302,7 @@ class Document:
         if r.is_empty():
             return
         sl = r.slices()
-        base = self.refined_alpha if self.refined_alpha is not None else self.model_mask
+        base = self.refined_alpha if self.refined_alpha is not None else self.base_mask()
         out = self._alpha[sl]
         if base is None:
             out[...] = 0.0

@@ -49,6 +49,7 @@ class _Step:
     click: Click
     work_rect: Rect
     work_before: np.ndarray
+    decided_before: np.ndarray
     full_rect: Rect
     full_before: np.ndarray
 
@@ -89,6 +90,8 @@ class ClickSession:
             self._work_rgb = rgb
             self._work = full  # one array: the working copy is the full-resolution mask
         self._full = full
+        # +1 / -1 where a click set the label (working pixels), 0 where nobody clicked yet
+        self._decided = np.zeros(self._work.shape, np.int8)
         self._steps: list[_Step] = []
 
     # -- read access -----------------------------------------------------------------------
@@ -110,6 +113,7 @@ class ClickSession:
         edit: ClickEdit = apply_click(
             self._work_rgb,
             self._work,
+            self._decided,
             self._to_work(click),
             [self._to_work(c) for c in self.clicks],
             self.segmenter,
@@ -126,6 +130,7 @@ class ClickSession:
             step = self._steps.pop()
             self._full[step.full_rect.slices()] = step.full_before
             self._work[step.work_rect.slices()] = step.work_before
+            self._decided[step.work_rect.slices()] = step.decided_before
         return self._full
 
     @classmethod
@@ -153,10 +158,12 @@ class ClickSession:
     def _commit(self, click: Click, edit: ClickEdit) -> _Step:
         r = edit.rect
         work_before = self._work[r.slices()].copy()
+        decided_before = self._decided[r.slices()].copy()
         changed = edit.changed
         self._work[r.slices()][changed] = edit.labels[changed].astype(np.float32)
+        self._decided[r.slices()][changed] = np.where(edit.labels[changed], 1, -1)
         if self._work is self._full:
-            return _Step(click, r, work_before, r, work_before)
+            return _Step(click, r, work_before, decided_before, r, work_before)
         h, w = self._full.shape
         s = 1.0 / self.scale
         fr = Rect(int(r.x0 * s), int(r.y0 * s), int(np.ceil(r.x1 * s)), int(np.ceil(r.y1 * s)))
@@ -168,4 +175,4 @@ class ClickSession:
             grown = cv2.dilate(grown, np.ones((3, 3), np.uint8)).astype(bool)
             soft = cv2.resize(edit.labels.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
             self._full[fr.slices()][grown] = soft[grown]
-        return _Step(click, r, work_before, fr, full_before)
+        return _Step(click, r, work_before, decided_before, fr, full_before)
