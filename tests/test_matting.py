@@ -200,7 +200,7 @@ def test_numba_cache_dir_defaults_to_a_user_cache_folder(monkeypatch, tmp_path):
     import platformdirs
     from numba.core import config
 
-    from bgeraser_gui.core.numba_warmup import ensure_numba_cache_dir
+    from bgeraser_gui.core.kernel_cache import ensure_numba_cache_dir
 
     previous = os.environ.get("NUMBA_CACHE_DIR")
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)

@@ -12,10 +12,7 @@ import numpy as np
 
 from bgeraser_gui.core.kernel_cache import pymatting_part
 from bgeraser_gui.core.matting_tiles import Tile, run_parallel, tiles_over, worker_count
-from bgeraser_gui.core.numba_warmup import ensure_numba_cache_dir
 from bgeraser_gui.core.progress import CancelToken, ProgressFn
-
-ensure_numba_cache_dir()
 
 FOREGROUND_TILE_PX = 256
 FOREGROUND_MARGIN_PX = 32

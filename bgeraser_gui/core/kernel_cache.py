@@ -1,4 +1,9 @@
-"""Compiled matting kernels: import only the pymatting parts we run, compile them once.
+"""Compiled matting kernels: where numba caches them, the pymatting parts we run, compile once.
+
+Every numba kernel of ours and every pymatting module is created through this module:
+`cached_kernel` (our `@njit(cache=True)`) and `pymatting_part` first call
+`ensure_numba_cache_dir`, so numba never picks its default cache folder, which is the package's
+own `__pycache__` (read-only or shared between users in an installed app).
 
 `import pymatting` runs the package's __init__, which imports every algorithm; each module
 compiles its numba kernels eagerly (explicit signatures) at import. Into an empty cache that
@@ -29,6 +34,37 @@ LOADING_MESSAGE = "Loading the edge solver…"
 _import_lock = threading.Lock()
 
 
+def ensure_numba_cache_dir() -> Path | None:
+    """Point numba at a writable per-user cache folder unless NUMBA_CACHE_DIR is already set
+    (by the user, the test suite or the packaged app). Returns the folder, or None when no
+    folder can be created (read-only home: numba then compiles in memory only)."""
+    current = os.environ.get("NUMBA_CACHE_DIR")
+    if current:
+        return Path(current)
+    try:
+        from platformdirs import user_cache_dir
+
+        folder = Path(user_cache_dir("bgeraser")) / "numba"
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    os.environ["NUMBA_CACHE_DIR"] = str(folder)
+    if "numba" in sys.modules:  # imported before us: make numba re-read the environment
+        from numba.core import config
+
+        config.reload_config()
+    return folder
+
+
+def cached_kernel(function: Callable) -> Callable:
+    """`numba.njit(cache=True, nogil=True)`, with the cache in the per-user folder (numba picks
+    the cache folder when the kernel is created, so the folder is set first)."""
+    ensure_numba_cache_dir()
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(function)
+
+
 def pymatting_part(name: str) -> types.ModuleType:
     """`pymatting.<name>` (e.g. "solver.cg"), imported without the packages' __init__ files.
 
@@ -38,6 +74,7 @@ def pymatting_part(name: str) -> types.ModuleType:
     full = f"pymatting.{name}"
     if full in sys.modules:
         return sys.modules[full]
+    ensure_numba_cache_dir()  # pymatting creates its cached kernels at import
     with _import_lock:
         if full in sys.modules:
             return sys.modules[full]

@@ -21,7 +21,7 @@ import numpy as np
 
 from bgeraser_gui.core.colour_evidence import colour_posterior
 from bgeraser_gui.core.foreground import estimate_foreground  # noqa: F401 - public API here
-from bgeraser_gui.core.kernel_cache import KernelWarmth, pymatting_part
+from bgeraser_gui.core.kernel_cache import KernelWarmth, ensure_numba_cache_dir, pymatting_part
 from bgeraser_gui.core.matting_tiles import (
     Tile,
     band_system,
@@ -30,7 +30,6 @@ from bgeraser_gui.core.matting_tiles import (
     tiles_over,
     worker_count,
 )
-from bgeraser_gui.core.numba_warmup import ensure_numba_cache_dir
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress, sub_progress
 from bgeraser_gui.core.trimap import (
     TRIMAP_FG,
@@ -40,8 +39,6 @@ from bgeraser_gui.core.trimap import (
 )
 
 _log = logging.getLogger(__name__)
-
-ensure_numba_cache_dir()  # before anything imports numba / pymatting (imported lazily below)
 
 METHODS = ("cf", "knn", "lkm", "rw")
 TILE_PX = 1024  # tile core; one tile's system and ichol factor stay well under 1 GB
@@ -160,6 +157,7 @@ def _solve_cf_tile(
 
 def _solve_pymatting_tile(image, trimap, prior, method, cancel, notes) -> np.ndarray:
     """knn / lkm / rw on one crop through pymatting (whole-crop Laplacian, bounded by the tile)."""
+    ensure_numba_cache_dir()  # the whole package compiles its kernels at import
     import pymatting
 
     if not ((trimap == 0).any() and (trimap == TRIMAP_FG).any()):

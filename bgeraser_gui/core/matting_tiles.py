@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse
-from numba import njit
+
+from bgeraser_gui.core.kernel_cache import cached_kernel
 
 NEIGHBOURHOOD = 5  # closed-form matting with 3x3 windows couples pixels up to 2 px apart
 
@@ -75,7 +76,7 @@ def tiles_over(active: np.ndarray, tile_px: int, margin_px: int) -> Iterator[Til
             )
 
 
-@njit(cache=True, nogil=True)
+@cached_kernel
 def _cf_band_values(image, index, known_alpha, epsilon, values, rhs):  # pragma: no cover - numba
     """Accumulate closed-form Laplacian rows of unknown pixels (index >= 0) into `values`.
 
@@ -158,7 +159,7 @@ def _cf_band_values(image, index, known_alpha, epsilon, values, rhs):  # pragma:
                         rhs[row] -= value * known_alpha[qy, qx]
 
 
-@njit(cache=True, nogil=True)
+@cached_kernel
 def _values_to_csr(index, ys, xs, values):  # pragma: no cover - numba
     n = ys.shape[0]
     h, w = index.shape
