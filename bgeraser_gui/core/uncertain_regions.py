@@ -9,6 +9,7 @@ Regions are sorted by how many uncertain pixels they hold, largest first (ties: 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -102,7 +103,10 @@ def find_uncertain_regions(
 class RegionCursor:
     """Steps through the regions (Tab / Shift+Tab), wrapping around; recomputed on demand."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, finder: Callable[[np.ndarray], list[UncertainRegion]] | None = None
+    ) -> None:
+        self._find = finder or find_uncertain_regions  # the editor's: core.region_review
         self._regions: list[UncertainRegion] | None = None
         self.index = -1  # position of the region shown last; -1 = none yet
 
@@ -112,7 +116,7 @@ class RegionCursor:
 
     def regions(self, alpha: np.ndarray) -> list[UncertainRegion]:
         if self._regions is None:
-            self._regions = find_uncertain_regions(alpha)
+            self._regions = self._find(alpha)
             self.index = min(self.index, len(self._regions) - 1)
         return self._regions
 

@@ -177,4 +177,6 @@ def cursor_info_text(doc: Document, x: float, y: float) -> str:
     ix, iy = int(x // 1), int(y // 1)
     if not (0 <= ix < doc.width and 0 <= iy < doc.height):
         return ""
+    if not doc.has_mask:
+        return f"x {ix}, y {iy}   no mask yet"  # not "alpha 0 %": nothing is cut out yet
     return f"x {ix}, y {iy}   alpha {float(doc.alpha()[iy, ix]) * 100.0:.0f} %"

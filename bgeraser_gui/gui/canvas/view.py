@@ -23,7 +23,8 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from bgeraser_gui.core.brush import BrushStroke, paint_line
 from bgeraser_gui.core.document import Document, Rect
-from bgeraser_gui.core.uncertain_regions import RegionCursor, UncertainRegion
+from bgeraser_gui.core.region_review import review_stops
+from bgeraser_gui.core.uncertain_regions import RegionCursor
 from bgeraser_gui.gui.canvas.overlay import (
     VIEW_MODES,
     DisplayCache,
@@ -31,6 +32,7 @@ from bgeraser_gui.gui.canvas.overlay import (
     checker_brush,
     paint_document,
 )
+from bgeraser_gui.gui.canvas.review_outline import RegionReviewSlots
 from bgeraser_gui.gui.canvas.tools import (
     BrushTool,
     BrushToolSlots,
@@ -44,10 +46,9 @@ __all__ = ["MAX_ZOOM", "MIN_ZOOM", "CanvasView", "ViewMode"]
 
 ZOOM_STEP = 1.25
 EMPTY_HINT = "Open a photo (Ctrl+O) or drop photos here"
-REGION_MAX_ZOOM = 8.0  # Tab never zooms closer than this onto a tiny region
 
 
-class CanvasView(BrushToolSlots, QWidget):
+class CanvasView(RegionReviewSlots, BrushToolSlots, QWidget):
     zoomChanged = Signal(float)  # zoom factor, 1.0 = 100 %
     strokeFinished = Signal(str)  # history label of the stroke just recorded
     toolChanged = Signal(str)  # "keep" | "remove" | "refine" | "erase"
@@ -78,7 +79,8 @@ class CanvasView(BrushToolSlots, QWidget):
         self._space_held = False
         self._pan_anchor: QPointF | None = None
         self._mouse: QPointF | None = None
-        self._regions = RegionCursor()
+        self._regions = RegionCursor(review_stops)
+        self._shown_region = None  # (box, position, count) of the stop Tab showed last
         self._checker = checker_brush()
         self._update_cursor()
 
@@ -93,7 +95,8 @@ class CanvasView(BrushToolSlots, QWidget):
         self._doc = doc
         self._cache = None
         self._last_point = None
-        self._regions = RegionCursor()
+        self._regions = RegionCursor(review_stops)
+        self._shown_region = None
         self._view.image_size = (0, 0) if doc is None else (doc.width, doc.height)
         if doc is not None:
             self._cache = DisplayCache(doc)
@@ -117,6 +120,7 @@ class CanvasView(BrushToolSlots, QWidget):
         self._regions.invalidate()
         if self._cache is None:
             return
+        self._emit_cursor_info()  # undo / refine changed the alpha under the mouse
         self._cache.invalidate(rect)
         if rect is None:
             self.update()
@@ -163,10 +167,16 @@ class CanvasView(BrushToolSlots, QWidget):
     def pan_by(self, dx: float, dy: float) -> None:
         self._view.pan_by(dx, dy)
         self.update()
+        self._emit_cursor_info()
 
     def _view_changed(self) -> None:
         self.update()
         self.zoomChanged.emit(self._view.zoom)
+        self._emit_cursor_info()  # Tab / zoom moved another pixel under the mouse
+
+    def _emit_cursor_info(self) -> None:
+        if self._doc is not None and self._mouse is not None:
+            self.cursorInfo.emit(cursor_info_text(self._doc, *self.map_to_image(self._mouse)))
 
     # -- view modes -----------------------------------------------------------------------------
     def view_mode(self) -> ViewMode:
@@ -211,31 +221,6 @@ class CanvasView(BrushToolSlots, QWidget):
     def set_peek_key(self, key: Qt.Key) -> None:
         self._peek_key = key
 
-    # -- uncertain regions (Tab / Shift+Tab) --------------------------------------------------------
-    def uncertain_regions(self) -> list[UncertainRegion]:
-        return [] if self._doc is None else self._regions.regions(self._doc.alpha())
-
-    def goto_next_uncertain(self) -> UncertainRegion | None:
-        return self._goto_uncertain(+1)
-
-    def goto_prev_uncertain(self) -> UncertainRegion | None:
-        return self._goto_uncertain(-1)
-
-    def _goto_uncertain(self, step: int) -> UncertainRegion | None:
-        if self._doc is None:
-            return None
-        region = self._regions.step(self._doc.alpha(), step)
-        count = len(self._regions.regions(self._doc.alpha()))
-        if region is not None:
-            self.frame_rect(region.rect)
-        self.uncertainRegionChanged.emit(self._regions.index + 1, count)
-        return region
-
-    def frame_rect(self, rect: Rect, fill: float = 0.6) -> None:
-        """Zoom and centre so `rect` fills about `fill` of the view (never beyond 800 %)."""
-        self._view.frame(rect, fill, REGION_MAX_ZOOM)
-        self._view_changed()
-
     # -- painting ----------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -256,6 +241,8 @@ class CanvasView(BrushToolSlots, QWidget):
                 self._checker,
                 self._overlay_opacity,
             )
+            if not self._peek:
+                self._paint_region_outline(painter)
         if self._mouse is not None and self._brush_cursor_visible():
             paint_brush_cursor(
                 painter, self._mouse, self._screen_radius(), self._tool.name, self.smart_brush()
@@ -313,8 +300,7 @@ class CanvasView(BrushToolSlots, QWidget):
         if self._stroke is not None:
             self._stroke.add_point(self.map_to_image(pos))
         self._repaint_cursor(old_mouse, pos)
-        if self._doc is not None:
-            self.cursorInfo.emit(cursor_info_text(self._doc, *self.map_to_image(pos)))
+        self._emit_cursor_info()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_anchor is not None and event.button() in (
