@@ -33,13 +33,7 @@ import numpy as np
 from PIL import Image
 
 from bgeraser_gui.core.atomic import atomic_write
-from bgeraser_gui.core.document import (
-    CONSTRAINTS,
-    LAYERS,
-    MODEL_MASK,
-    REFINED_ALPHA,
-    Document,
-)
+from bgeraser_gui.core.document import CONSTRAINTS, LAYERS, MODEL_MASK, REFINED_ALPHA, Document
 from bgeraser_gui.core.history import History, HistoryEntry
 from bgeraser_gui.core.journal import (
     SNAPSHOT_RE,
@@ -49,6 +43,7 @@ from bgeraser_gui.core.journal import (
     encode_array,
     encode_entry,
     encode_record,
+    fsync_dir,
     journal_name,
     snapshot_name,
     try_lock,
@@ -60,13 +55,6 @@ UNDO_BUDGET_BYTES = 256 * 1024 * 1024  # undo entries a snapshot keeps (as Histo
 THUMB_SIZE = 160
 THUMB_INTERVAL_S = 5.0
 log = logging.getLogger(__name__)
-
-
-def default_recovery_dir() -> Path:
-    """`<user data dir>/bgeraser/recovery`."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("bgeraser", appauthor=False)) / "recovery"
 
 
 class _Shadow:
@@ -90,18 +78,9 @@ def _shared_or_copied(array: np.ndarray | None) -> np.ndarray | None:
     return array if array is None or not array.flags.writeable else array.copy()
 
 
-def _fsync_dir(folder: Path) -> None:
-    if os.name == "nt":
-        return  # directories cannot be opened for fsync there; renames are durable enough
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class DocumentJournal:
-    """The autosave of one document: built on the UI thread, written on the writer thread."""
+    """The autosave of one document: prepared where the document is built (a loader thread:
+    the layer copy stays off the UI thread), then written on the writer thread only."""
 
     def __init__(self, writer: AutosaveWriter, doc: Document) -> None:
         self._writer = writer
@@ -122,9 +101,11 @@ class DocumentJournal:
         self._disk_blobs: set[str] = set()  # blobs in the folder
         self._blobs: dict[int, tuple[weakref.ref, str]] = {}
         self._thumb_time = 0.0
-        doc.history.add_listener(self._on_history)
 
     # -- UI thread -------------------------------------------------------------------------
+    def attach(self) -> None:
+        self._doc.history.add_listener(self._on_history)
+
     def _on_history(self, history: History) -> None:
         entries, index, name = history.entries, history.index, self._doc.model_name
         self._writer.submit(lambda: self._sync(entries, index, name))
@@ -206,7 +187,7 @@ class DocumentJournal:
         data = b"".join(self._pending)
         self._pending.clear()
         try:
-            _fsync_dir(self._folder())  # blob renames first: records refer to them
+            fsync_dir(self._folder())  # blob renames first: records refer to them
             self._log.write(data)
             self._log.flush()
             os.fsync(self._log.fileno())
@@ -238,7 +219,7 @@ class DocumentJournal:
         meta = {"key": asdict(self._key), "written": time.time()}
         text = json.dumps(meta)
         atomic_write(folder / "meta.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        _fsync_dir(folder)
+        fsync_dir(folder)
         self._gen, self._window, self._since_snapshot = gen, (lo, hi), 0
         self._delete_stale(folder)
         self._write_thumbnail()
@@ -274,18 +255,16 @@ class DocumentJournal:
         self._blobs = {k: v for k, v in self._blobs.items() if v[1] in self._used_blobs}
 
     def _write_thumbnail(self) -> None:
+        """A small preview of the cutout on grey (as the batch's thumbnails) for the dialog."""
         self._thumb_time = time.monotonic()
-        h, w = self._rgb.shape[:2]
-        step = max(1, -(-max(h, w) // THUMB_SIZE))
+        step = max(1, -(-max(self._rgb.shape[:2]) // THUMB_SIZE))
         layers = self._shadow.layers
-        base = layers.get(REFINED_ALPHA)
-        base = layers.get(MODEL_MASK) if base is None else base
-        small = np.zeros((-(-h // step), -(-w // step)), np.float32)
+        base = next((layers[n] for n in (REFINED_ALPHA, MODEL_MASK) if layers[n] is not None), None)
+        small = np.zeros(self._rgb[::step, ::step].shape[:2], np.float32)
         if base is not None:
             small[...] = base[::step, ::step]
         alpha = paint_strokes(small, layers[CONSTRAINTS][::step, ::step], MASK_VALUES)[..., None]
-        checker = np.indices(alpha.shape[:2]).sum(axis=0) // 4 % 2 * 60.0 + 160.0
-        rgb = self._rgb[::step, ::step] * alpha + checker[..., None] * (1.0 - alpha)
+        rgb = self._rgb[::step, ::step] * alpha + 160.0 * (1.0 - alpha)
         image = Image.fromarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), "RGB")
         atomic_write(self._folder() / "thumb.png", lambda tmp: image.save(tmp, "PNG"))
 
@@ -316,15 +295,37 @@ class AutosaveWriter:
         self._thread = threading.Thread(target=self._run, name="autosave", daemon=True)
         self._thread.start()
 
-    def track(self, doc: Document, snapshot_now: bool = False) -> DocumentJournal | None:
-        """Journal `doc` from now on (files appear with its first edit, or at once with
-        `snapshot_now`, e.g. for a recovered document). Photos without a path are skipped."""
-        if doc.path is None or doc in self._journals:
-            return self._journals.get(doc)
-        journal = self._journals[doc] = DocumentJournal(self, doc)
-        if snapshot_now:
-            self.submit(journal.snapshot)
+    def prepare(self, doc: Document) -> DocumentJournal | None:
+        """The journal of a document no other thread uses yet (any thread; copies its
+        editable layers), for `track`. None for photos without a path: there would be
+        nothing to reopen them from."""
+        return None if doc.path is None else DocumentJournal(self, doc)
+
+    def track(
+        self, doc: Document, prepared: DocumentJournal | None = None
+    ) -> DocumentJournal | None:
+        """Journal `doc` from now on (UI thread; its files appear with its first edit)."""
+        if doc in self._journals:
+            return self._journals[doc]
+        journal = prepared if prepared is not None else self.prepare(doc)
+        if journal is not None:
+            self._journals[doc] = journal
+            journal.attach()
         return journal
+
+    def adopt(
+        self, doc: Document, old_folder: Path, prepared: DocumentJournal | None = None
+    ) -> None:
+        """Journal a recovered `doc` at once, then delete the journal it was recovered from
+        (only once the new one is on disk)."""
+        journal = self.track(doc, prepared)
+
+        def move() -> None:
+            if journal is not None:
+                journal.snapshot()
+            discard_journal(old_folder)
+
+        self.submit(move)
 
     def untrack(self, doc: Document, discard: bool = True) -> None:
         journal = self._journals.pop(doc, None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import struct
@@ -224,6 +225,24 @@ def replay(doc: Document, state: JournalState) -> None:
             history.push(move)
     doc.model_name = state.model_name
     doc.layers_changed(list(state.layers), None)
+
+
+def default_recovery_dir() -> Path:
+    """`<user data dir>/bgeraser/recovery`: where the editor keeps its journals."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("bgeraser", appauthor=False)) / "recovery"
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make renames and new files in `folder` durable (no-op where folders cannot be opened)."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 # -- which photo a journal belongs to, and who writes it ---------------------------------------

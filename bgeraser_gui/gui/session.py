@@ -137,7 +137,8 @@ class EditorSession(QObject):
             image = load_image(path)
             cancel.check()
             progress(0.8, f"Preparing {path.name}…")
-            return key, Document(image)  # not shared yet: safe to build off the UI thread
+            doc = Document(image)  # not shared yet: safe to build (and journal) off the UI thread
+            return key, doc, self.autosave.prepare(doc) if self.autosave is not None else None
 
         self.loader.submit(job)
 
@@ -145,7 +146,7 @@ class EditorSession(QObject):
         if isinstance(payload, list):
             self._on_restored(payload)
             return
-        key, doc = payload
+        key, doc, journal = payload
         self._documents[key] = doc
         self._evict()
         self.settings.add_recent_file(key)
@@ -155,7 +156,7 @@ class EditorSession(QObject):
             doc.set_model_mask(known, "batch result")
         self._saved_state[doc] = _state(doc)
         if self.autosave is not None:
-            self.autosave.track(doc)
+            self.autosave.track(doc, journal)
         self._show(doc)
         if known is None and self.waits_for_result(doc):
             self.message.emit(f"Waiting for the batch result for {key.name}…")
@@ -326,24 +327,26 @@ class EditorSession(QObject):
             for i, journal in enumerate(journals):
                 progress(i / len(journals), f"Restoring {journal.source.name}…")
                 try:
-                    restored.append((journal, recover_document(journal)))
+                    doc = recover_document(journal)
+                    prepared = self.autosave.prepare(doc) if self.autosave is not None else None
+                    restored.append((journal, doc, prepared))
                 except Exception as exc:  # the others are still restored; this one is kept
-                    restored.append((journal, exc))
+                    restored.append((journal, exc, None))
             return restored
 
         self.loader.submit(job)
 
-    def _on_restored(self, restored: list[tuple[RecoverableJournal, object]]) -> None:
-        for journal, doc in restored:
+    def _on_restored(self, restored: list[tuple]) -> None:
+        for journal, doc, prepared in restored:
             if not isinstance(doc, Document):
                 self.reporter.report(f"Cannot restore {journal.source.name}", doc)
                 continue
             self._documents[journal.source] = doc  # no saved state: it has unsaved edits
             if self.autosave is not None:
-                self.autosave.adopt(doc, journal.folder)
+                self.autosave.adopt(doc, journal.folder, prepared)
             self._show(doc)
         self._evict()
-        count = sum(isinstance(doc, Document) for _j, doc in restored)
+        count = sum(isinstance(item[1], Document) for item in restored)
         self.message.emit(f"Restored the edits of {count} photo{'s' * (count != 1)}")
 
     def shutdown(self) -> None:
