@@ -77,13 +77,17 @@ def _expected(photo) -> Document:
 
 
 def assert_same_state(a: Document, b: Document) -> None:
+    assert_same_state_layers(a, b)
+    assert a.history.labels() == b.history.labels() and a.history.index == b.history.index
+
+
+def assert_same_state_layers(a: Document, b: Document) -> None:
     for name in LAYERS:
         la, lb = a.layer(name), b.layer(name)
         assert (la is None) == (lb is None), name
         if la is not None:
             assert la.dtype == lb.dtype and np.array_equal(la, lb), name
     assert np.array_equal(a.alpha(), b.alpha())
-    assert a.history.labels() == b.history.labels() and a.history.index == b.history.index
 
 
 def assert_same_history(a: Document, b: Document) -> None:
@@ -230,3 +234,19 @@ def test_undo_past_what_a_snapshot_keeps_writes_a_new_snapshot(tmp_path, monkeyp
     while restored.undo():
         assert doc.undo()
         assert np.array_equal(restored.constraints, doc.constraints)
+
+
+def test_entries_the_live_history_drops_for_its_budget_keep_the_journal_in_step(tmp_path):
+    photo, root = _photo(tmp_path / "p.png"), tmp_path / "recovery"
+    writer = AutosaveWriter(root)
+    doc = Document(load_image(photo), history_budget_bytes=40_000)
+    writer.track(doc)
+    _random_session(doc, np.random.default_rng(11), 50)
+    assert doc.history.dropped > 0
+    writer.close(discard=False)
+    (journal,) = find_recoverable(root)
+    restored = recover_document(journal)
+    assert_same_state_layers(doc, restored)
+    while doc.undo():  # the journal may hold more steps than the live history kept
+        assert restored.undo()
+        assert_same_state_layers(doc, restored)
