@@ -82,7 +82,10 @@ def test_resume_skips_complete_outputs_and_redoes_broken_ones(photos, tmp_path):
     _run(base)
     one = out / "one_cutout.png"
     two = out / "two_cutout.png"
-    two.write_bytes(two.read_bytes()[:100])  # an interrupted write
+    # What a run killed while writing two_cutout.png leaves: no output, a stale temp file
+    part = out / ".two_cutout.999999999-0123abcd.part.png"
+    part.write_bytes(two.read_bytes()[:100])
+    two.unlink()
     one_mtime = one.stat().st_mtime_ns
     code = _run([*base, "--resume", "--existing", "overwrite", "--report", str(report)])
     assert code == 1  # broken.jpg still fails
@@ -95,39 +98,48 @@ def test_resume_skips_complete_outputs_and_redoes_broken_ones(photos, tmp_path):
         im.load()
         assert im.size == (60, 80)
     assert not list(out.glob("*-2.png"))  # nothing numbered: complete files were skipped
+    assert not part.exists()  # the killed run's temp file is cleaned
 
 
-def test_resume_with_number_policy_replaces_our_broken_output(tmp_path, capsys):
+def test_resume_replaces_our_output_but_keeps_a_damaged_file_it_cannot_prove_it_wrote(
+    tmp_path, capsys
+):
     write_photo(tmp_path / "in" / "a.jpg", (64, 48))
     out = tmp_path / "out"
     base = [str(tmp_path / "in"), "-o", str(out), "--no-refine", "-q"]
-    assert _run(base) == 0
+    assert _run([*base, "--resize", "32"]) == 0  # ours (the ledger says so), other settings
     target = out / "a_cutout.png"
-    target.write_bytes(target.read_bytes()[:120])  # truncated by a crash
     capsys.readouterr()
     assert _run([*base, "--resume", "--report", str(tmp_path / "1.jsonl")]) == 0
     first = _report(tmp_path / "1.jsonl")[0]
     assert first["status"] == "ok" and first["output"] == str(target)
-    assert f"replacing incomplete earlier output {target}" in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == ["a_cutout.png"]  # no a_cutout-2.png
+    assert f"replacing our earlier output {target}" in capsys.readouterr().err
+    assert sorted(p.name for p in out.glob("*.png")) == ["a_cutout.png"]  # no a_cutout-2.png
     with Image.open(target) as im:
         im.load()
         assert im.size == (64, 48)
     assert _run([*base, "--resume", "--report", str(tmp_path / "2.jsonl")]) == 0
     assert _report(tmp_path / "2.jsonl")[0]["status"] == "skipped"
+    damaged = target.read_bytes()[:120]
+    target.write_bytes(damaged)  # damaged after we wrote it: no longer provably ours
+    assert _run([*base, "--resume", "--report", str(tmp_path / "3.jsonl")]) == 0
+    assert _report(tmp_path / "3.jsonl")[0]["output"] == str(out / "a_cutout-2.png")
+    assert target.read_bytes() == damaged
 
 
 def test_resume_accepts_a_complete_numbered_copy(tmp_path):
     write_photo(tmp_path / "in" / "a.jpg", (64, 48))
     out = tmp_path / "out"
+    out.mkdir()
+    (out / "a_cutout.png").write_bytes(b"broken")  # an older file the number policy keeps
     base = [str(tmp_path / "in"), "-o", str(out), "--no-refine", "-q"]
     assert _run(base) == 0
-    (out / "a_cutout.png").rename(out / "a_cutout-2.png")
-    (out / "a_cutout.png").write_bytes(b"broken")  # an older file the number policy kept
+    assert (out / "a_cutout-2.png").is_file()
     assert _run([*base, "--resume", "--report", str(tmp_path / "r.jsonl")]) == 0
     record = _report(tmp_path / "r.jsonl")[0]
     assert record["status"] == "skipped" and record["output"].endswith("a_cutout-2.png")
     assert not (out / "a_cutout-3.png").exists()
+    assert (out / "a_cutout.png").read_bytes() == b"broken"
 
 
 def test_report_has_the_review_score_of_each_written_image(tmp_path):

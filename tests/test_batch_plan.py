@@ -15,13 +15,12 @@ from bgeraser_gui.core.batch_plan import (
     ReportRecord,
     ReportWriter,
     collect_jobs,
-    expected_output_size,
     is_uri,
-    output_is_complete,
     planned_output,
-    split_resumable,
 )
+from bgeraser_gui.core.batch_resume import expected_output_size, output_is_complete, split_resumable
 from bgeraser_gui.core.compose import ExportOptions
+from bgeraser_gui.core.output_ledger import record_output
 
 
 @pytest.fixture
@@ -97,6 +96,7 @@ def _job_with_output(tmp_path, size=(64, 48), out_size=(64, 48)):
     out = tmp_path / "out" / "p_cutout.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGBA", out_size, (1, 2, 3, 4)).save(out)
+    record_output(out, out)  # as an export does: the ledger proves it is ours
     return job, out
 
 
@@ -125,10 +125,14 @@ def test_split_resumable(tmp_path):
     assert todo == [other]
     assert [j for j, _ in done] == [job]
     broken = tmp_path / "out" / "q_cutout.png"
-    broken.write_bytes(b"\x89PNG truncated")
+    Image.new("RGBA", (5, 5)).save(broken)
+    record_output(broken, broken)  # ours, but not what this job makes (other options)
     todo, done = split_resumable([job, other], ExportOptions())
     assert todo == [replace(other, replace_output=str(broken))]  # ours: overwrite in place
     assert [j for j, _ in done] == [job]
+    broken.write_bytes(b"\x89PNG truncated")  # no longer what we wrote: not ours to replace
+    todo, _done = split_resumable([job, other], ExportOptions())
+    assert todo == [other]
 
 
 def test_report_lines_round_trip(tmp_path):

@@ -162,8 +162,13 @@ def test_existing_output_policies(tmp_path):
     assert target.read_bytes() == b"old"
     numbered = export_cutout(image, alpha, target, ExportOptions(existing="number"))
     assert numbered.name == "x_cutout-2.png" and target.read_bytes() == b"old"
-    assert export_cutout(image, alpha, target, ExportOptions(existing="overwrite")) == target
-    assert target.read_bytes()[:4] == b"\x89PNG"
+    # "overwrite" replaces only what bgeraser wrote (the ledger proves it), never b"old"
+    with pytest.raises(ExportError, match="did not write"):
+        export_cutout(image, alpha, target, ExportOptions(existing="overwrite"))
+    assert target.read_bytes() == b"old"
+    mine = numbered.read_bytes()
+    assert export_cutout(image, alpha, numbered, ExportOptions(existing="overwrite")) == numbered
+    assert numbered.read_bytes()[:4] == b"\x89PNG" and numbered.read_bytes() == mine
 
 
 def test_input_is_never_overwritten(tmp_path):

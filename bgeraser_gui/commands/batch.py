@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -19,6 +20,7 @@ from bgeraser_gui.commands.common import (
     fail,
     spec_from_args,
 )
+from bgeraser_gui.core.atomic import clean_stale_parts
 from bgeraser_gui.core.batch_plan import (
     STATUS_CANCELLED,
     STATUS_FAILED,
@@ -27,10 +29,12 @@ from bgeraser_gui.core.batch_plan import (
     ReportRecord,
     ReportWriter,
     collect_jobs,
+    guarded_export,
     is_uri,
-    split_resumable,
 )
+from bgeraser_gui.core.batch_resume import split_resumable
 from bgeraser_gui.core.errors import BgEraserError
+from bgeraser_gui.core.image_io import DEFAULT_MAX_PIXELS
 from bgeraser_gui.core.progress import CancelToken
 from bgeraser_gui.engines.job import MODEL_LOAD_FAILED
 
@@ -146,20 +150,35 @@ def run(args: argparse.Namespace, backend_factory=None) -> int:
         except OSError as exc:
             return fail(f"cannot create output folder {args.out}: {exc.strerror or exc}")
 
+    spec = dataclasses.replace(
+        spec, export=guarded_export(spec.export, (j.source for j in jobs), spec.max_pixels)
+    )
+    for folder in sorted({j.out_dir for j in jobs if not is_uri(j.out_dir)}):
+        clean_stale_parts(folder)  # temporary files of a run that was killed
     already_done: list = []
     if args.resume:
-        jobs, already_done = split_resumable(jobs, spec.export)
+        try:
+            jobs, already_done = split_resumable(
+                jobs, spec.export, spec.max_pixels or DEFAULT_MAX_PIXELS
+            )
+        except (ValueError, BgEraserError) as exc:
+            return fail(str(exc))
         for job in jobs:
             if job.replace_output is not None:
                 print(
-                    f"resume: replacing incomplete earlier output {job.replace_output}",
+                    f"resume: replacing our earlier output {job.replace_output} "
+                    "(made with other settings)",
                     file=sys.stderr,
                 )
     summary = BatchSummary()
     cancel = CancelToken()
     total = len(jobs) + len(already_done)
+    try:
+        report = ReportWriter(args.report)
+    except BgEraserError as exc:
+        return fail(str(exc))
     bar = tqdm(total=total, unit="img", disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
-    with ReportWriter(args.report) as report:
+    with report:
         for job, output in already_done:
             record = ReportRecord(job.source, output, STATUS_SKIPPED, 0.0, "resume: complete")
             report.write(record)
@@ -189,6 +208,8 @@ def run(args: argparse.Namespace, backend_factory=None) -> int:
             return fail(str(exc), code=1)
         summary.stop()
     bar.close()
+    if report.error:
+        print(f"warning: {report.error}; the run went on without it", file=sys.stderr)
     print(
         f"{summary.ok} written, {summary.skipped} skipped, {summary.failed} failed, "
         f"{summary.cancelled} cancelled of {total} in {summary.finished - summary.started:.1f} s "
@@ -198,4 +219,4 @@ def run(args: argparse.Namespace, backend_factory=None) -> int:
     if interrupted:
         print("interrupted: finished files are kept; rerun with --resume", file=sys.stderr)
         return 130
-    return 1 if summary.failed or summary.cancelled else 0
+    return 1 if summary.failed or summary.cancelled or report.error else 0

@@ -7,19 +7,21 @@ read through fsspec when it is installed. Nothing here runs a model.
 from __future__ import annotations
 
 import json
+import os
+import posixpath
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from PIL import Image
-
 from bgeraser_gui.core.compose import ExportOptions, output_path_for
 from bgeraser_gui.core.errors import BgEraserError
-from bgeraser_gui.core.image_io import SUPPORTED_EXTENSIONS
-
-SIZE_TOLERANCE_PX = 1  # rounding of a resize may differ by one pixel
+from bgeraser_gui.core.image_io import (
+    SUPPORTED_EXTENSIONS,
+    identity,
+)
+from bgeraser_gui.core.output_ledger import LEDGER_DIR, looks_like_our_output
 
 
 def is_uri(location: str | Path) -> bool:
@@ -53,16 +55,62 @@ class BatchJob:
     source: str  # local path or URI of the photo
     out_dir: str  # local folder or URI prefix for the output
     name: str  # the input's path relative to the root it was found under (for display)
-    # Resume: an invalid output of an earlier run at this location, to overwrite in place
-    # (atomically) whatever the existing-file policy says. None = follow the policy.
+    # Resume: an invalid output of an earlier run at this location (the ledger proves we
+    # wrote it), to overwrite in place (atomically). None = follow the policy.
     replace_output: str | None = None
+    out_root: str = ""  # the run's output root: no output may land outside it ("" = out_dir)
 
 
 def _is_image_name(name: str) -> bool:
     return PurePosixPath(name).suffix.lower() in SUPPORTED_EXTENSIONS
 
 
-def _walk_local(root: Path, recursive: bool) -> Iterator[tuple[str, str]]:
+def _inside(path: str, root: str, sep: str) -> bool:
+    return path == root or path.startswith(root.rstrip(sep) + sep)
+
+
+def normal_location(location: str) -> tuple[str, str]:
+    """(scheme, normalised path) to compare locations: `..` resolved, symlinks for local."""
+    if is_uri(location):
+        scheme, _, rest = location.partition("://")
+        return scheme, posixpath.normpath("/" + rest)
+    return "", identity(location)
+
+
+def location_key(location: str | Path) -> str:
+    """One spelling per file or object, to compare locations (`..` and symlinks resolved)."""
+    scheme, path = normal_location(str(location))
+    return f"{scheme}://{path}" if scheme else path
+
+
+def leaves_root(location: str, root: str) -> bool:
+    """True when `location` is not inside the folder or URI prefix `root`."""
+    (scheme, path), (root_scheme, root_path) = normal_location(location), normal_location(root)
+    return scheme != root_scheme or not _inside(path, root_path, "/" if scheme else os.sep)
+
+
+def earlier_output_filter(out_dir: str | Path, root: str | Path) -> Callable[[str, int], bool]:
+    """`skip(location, size)` for a scan of `root`: True for files under the output folder
+    (when it lies inside `root`) and for files the output ledger records as ours, so the
+    outputs of one run never become inputs of the next."""
+    out, root_text = str(out_dir), str(root)
+    nested = not leaves_root(out, root_text) and normal_location(out) != normal_location(root_text)
+    has_ledger: dict[str, bool] = {}
+
+    def skip(location: str, size: int) -> bool:
+        if nested and not leaves_root(location, out):
+            return True
+        folder = location.rsplit("/", 1)[0] if is_uri(location) else os.path.dirname(location)
+        if folder not in has_ledger:
+            has_ledger[folder] = location_exists(join_location(folder, LEDGER_DIR))
+        return has_ledger[folder] and looks_like_our_output(location, size)
+
+    return skip
+
+
+def _walk_local(
+    root: Path, recursive: bool, skip: Callable[[str, int], bool]
+) -> Iterator[tuple[str, str]]:
     """(source, relative posix path) for every image under a local root."""
     if root.is_file():
         yield str(root), root.name
@@ -71,11 +119,18 @@ def _walk_local(root: Path, recursive: bool) -> Iterator[tuple[str, str]]:
         raise BgEraserError(f"{root}: no such file or folder")
     pattern = "**/*" if recursive else "*"
     for path in sorted(root.glob(pattern)):
-        if path.is_file() and _is_image_name(path.name) and not path.name.startswith("."):
+        if (
+            path.is_file()
+            and _is_image_name(path.name)
+            and not path.name.startswith(".")
+            and not skip(str(path), path.stat().st_size)
+        ):
             yield str(path), path.relative_to(root).as_posix()
 
 
-def _walk_uri(root: str, recursive: bool) -> Iterator[tuple[str, str]]:
+def _walk_uri(
+    root: str, recursive: bool, skip: Callable[[str, int], bool]
+) -> Iterator[tuple[str, str]]:
     fs, base = _filesystem(root)
     if fs.isfile(base):
         yield root, PurePosixPath(base).name
@@ -88,10 +143,9 @@ def _walk_uri(root: str, recursive: bool) -> Iterator[tuple[str, str]]:
     for entry in sorted(found):
         rel = PurePosixPath(entry).relative_to(base_posix)
         if _is_image_name(entry) and fs.isfile(entry) and not rel.name.startswith("."):
-            yield (
-                f"{protocol}://{entry.lstrip('/')}" if protocol != "file" else entry,
-                rel.as_posix(),
-            )
+            location = f"{protocol}://{entry.lstrip('/')}" if protocol != "file" else entry
+            if not skip(location, int(fs.size(entry) or 0)):
+                yield location, rel.as_posix()
 
 
 def _free_subfolder(rel: str, root_name: str, taken: set[str]) -> str:
@@ -114,7 +168,11 @@ def _free_subfolder(rel: str, root_name: str, taken: set[str]) -> str:
 def collect_jobs(
     roots: Iterable[str | Path], out_dir: str | Path, recursive: bool
 ) -> list[BatchJob]:
-    """Every image under `roots`; sub-folders are mirrored under `out_dir` so names never clash."""
+    """Every image under `roots`; sub-folders are mirrored under `out_dir` so names never clash.
+
+    One file given by two spellings is one job; earlier outputs (the output folder inside a
+    root, files in the output ledger) are not inputs. A relative name that climbs out of its
+    root (an object key with `..`) keeps its `..`: the job then fails with one line."""
     out = str(out_dir)
     jobs: list[BatchJob] = []
     seen_sources: set[str] = set()
@@ -122,18 +180,35 @@ def collect_jobs(
     for root in roots:
         root_text = str(root)
         root_name = PurePosixPath(root_text.rstrip("/")).name or "input"
+        skip = earlier_output_filter(out, root_text)
         walk = (
-            _walk_uri(root_text, recursive)
+            _walk_uri(root_text, recursive, skip)
             if is_uri(root_text)
-            else _walk_local(Path(root), recursive)
+            else _walk_local(Path(root), recursive, skip)
         )
         for source, rel in walk:
-            if source in seen_sources:
+            key = location_key(source)
+            if key in seen_sources:
                 continue
             seen_sources.add(source)
+            seen_sources.add(key)
+            rel = posixpath.normpath(rel)
             folder = _free_subfolder(rel, root_name, taken)
-            jobs.append(BatchJob(source, join_location(out, *PurePosixPath(folder).parts), rel))
+            target = join_location(out, *PurePosixPath(folder).parts)
+            jobs.append(BatchJob(source, target, rel, out_root=out))
     return jobs
+
+
+def guarded_export(
+    options: ExportOptions, sources: Iterable[str | Path], max_pixels: int | None
+) -> ExportOptions:
+    """`options` for one run: no policy may write over any of the run's `sources`, and a
+    watermark image is decoded under the run's size guard."""
+    watermark = options.watermark
+    if watermark is not None and max_pixels is not None:
+        watermark = replace(watermark, max_pixels=max_pixels)
+    protected = options.protected | {location_key(source) for source in sources}
+    return replace(options, protected=frozenset(protected), watermark=watermark)
 
 
 def planned_output(job: BatchJob, options: ExportOptions) -> str:
@@ -143,102 +218,18 @@ def planned_output(job: BatchJob, options: ExportOptions) -> str:
     return join_location(job.out_dir, name)
 
 
-def _upright_size(im: Image.Image) -> tuple[int, int]:
-    orientation = im.getexif().get(0x0112, 1)
-    w, h = im.size
-    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-
-
-def _open(location: str) -> IO[bytes]:
+def open_location(location: str) -> IO[bytes]:
     if is_uri(location):
         fs, path = _filesystem(location)
         return fs.open(path, "rb")
     return open(location, "rb")  # noqa: SIM115 - closed by the caller's `with`
 
 
-def expected_output_size(
-    source_size: tuple[int, int], options: ExportOptions
-) -> tuple[int, int] | None:
-    """The output's size for a source of `source_size`, or None when it depends on the mask."""
-    if options.crop_to_subject:
-        return None
-    w, h = source_size
-    limit = options.resize_long_side
-    if limit and max(w, h) != limit:  # compose resizes up and down to the target
-        scale = limit / max(w, h)
-        return max(1, round(w * scale)), max(1, round(h * scale))
-    return w, h
-
-
-def output_is_complete(job: BatchJob, output: str, options: ExportOptions) -> bool:
-    """True when `output` exists, decodes fully and has the size this job would give it."""
-    try:
-        with _open(output) as fh:
-            out_im = Image.open(fh)
-            out_im.load()
-            out_size = out_im.size
-        with _open(job.source) as fh:
-            source_size = _upright_size(Image.open(fh))
-    except (OSError, ValueError, SyntaxError, BgEraserError):
-        return False
-    expected = expected_output_size(source_size, options)
-    if expected is None:  # cropped to the subject: it must fit inside the source
-        return out_size[0] <= source_size[0] and out_size[1] <= source_size[1]
-    return all(abs(a - b) <= SIZE_TOLERANCE_PX for a, b in zip(out_size, expected, strict=True))
-
-
-def _exists(location: str) -> bool:
+def location_exists(location: str) -> bool:
     if is_uri(location):
         fs, path = _filesystem(location)
         return bool(fs.exists(path))
     return Path(location).exists()
-
-
-def output_candidates(output: str, limit: int = 100) -> Iterator[str]:
-    """`output`, then its numbered variants (`name-2.png`, ...) as long as they exist.
-
-    With the "number" policy an earlier run may have written a numbered copy next to an
-    older or broken file; resume accepts any complete one of them.
-    """
-    yield output
-    parent = output.rsplit("/", 1)[0] if is_uri(output) else str(Path(output).parent)
-    name = PurePosixPath(output).name if is_uri(output) else Path(output).name
-    stem, suffix = PurePosixPath(name).stem, PurePosixPath(name).suffix
-    for n in range(2, limit):
-        candidate = join_location(parent, f"{stem}-{n}{suffix}")
-        if not _exists(candidate):
-            return
-        yield candidate
-
-
-def split_resumable(
-    jobs: list[BatchJob], options: ExportOptions
-) -> tuple[list[BatchJob], list[tuple[BatchJob, str]]]:
-    """(jobs still to run, [(job, output) already complete and valid]).
-
-    A job whose planned output exists but is invalid (e.g. truncated by a crash) comes back
-    with `replace_output` set: that file has our naming pattern, so it is ours to replace,
-    rather than leaving it and writing a numbered copy next to it.
-    """
-    todo: list[BatchJob] = []
-    done: list[tuple[BatchJob, str]] = []
-    for job in jobs:
-        planned = planned_output(job, options)
-        complete = next(
-            (
-                output
-                for output in output_candidates(planned)
-                if output_is_complete(job, output, options)
-            ),
-            None,
-        )
-        if complete is not None:
-            done.append((job, complete))
-        elif _exists(planned):
-            todo.append(replace(job, replace_output=planned))
-        else:
-            todo.append(job)
-    return todo, done
 
 
 # Outcome of one job, as written to the JSON-lines report.
@@ -271,20 +262,40 @@ class ReportWriter:
     """Appends one JSON line per finished job and flushes it, so a crash loses nothing."""
 
     def __init__(self, path: str | Path | None) -> None:
+        """Raises BgEraserError (one line) when the report cannot be opened."""
         self._fh: IO[str] | None = None
+        self.error: str | None = None  # why the report stopped (disk full...), once
         if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            except OSError as exc:
+                raise BgEraserError(
+                    f"cannot write the report {path}: {exc.strerror or exc}"
+                ) from None
+        self._path = path
 
     def write(self, record: ReportRecord) -> None:
-        if self._fh is not None:
+        """Append a record; on a write error (disk full) the report stops, `error` says why,
+        and the run goes on."""
+        if self._fh is None:
+            return
+        try:
             self._fh.write(record.to_json() + "\n")
             self._fh.flush()
+        except OSError as exc:
+            self.error = f"cannot write the report {self._path}: {exc.strerror or exc}"
+            self.close()
 
     def close(self) -> None:
         if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+            fh, self._fh = self._fh, None
+            try:
+                fh.close()
+            except OSError as exc:
+                self.error = (
+                    self.error or f"cannot write the report {self._path}: {exc.strerror or exc}"
+                )
 
     def __enter__(self) -> ReportWriter:
         return self

@@ -14,7 +14,8 @@ from PIL import Image
 
 from bgeraser_gui.core.atomic import atomic_write
 from bgeraser_gui.core.errors import ExportError, OutputExistsError
-from bgeraser_gui.core.image_io import LoadedImage, load_image
+from bgeraser_gui.core.image_io import LoadedImage, identity, load_image
+from bgeraser_gui.core.output_ledger import is_our_output, record_output
 from bgeraser_gui.core.watermark import Watermark, apply_watermark
 
 FORMATS = {"png": ".png", "webp": ".webp", "tiff": ".tif", "jpeg": ".jpg"}
@@ -37,6 +38,9 @@ class ExportOptions:
     existing: str = "number"
     name_pattern: str = "{stem}_cutout"
     mask_name_pattern: str = "{stem}_mask"
+    # Files no policy may write (the run's inputs and outputs it wrote already), resolved
+    # path strings. Set by the batch and cutout commands for the whole run.
+    protected: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -49,6 +53,7 @@ class ExportOptions:
             raise ValueError("crop margin must be >= 0")
         if self.resize_long_side is not None and self.resize_long_side < 1:
             raise ValueError("resize target must be >= 1 pixel")
+        output_name(self, "photo")  # a bad naming pattern is refused here, before any work
 
     @property
     def extension(self) -> str:
@@ -152,23 +157,43 @@ def compose_image(
     return result
 
 
-def output_path_for(input_path: str | Path, out_dir: str | Path, options: ExportOptions) -> Path:
-    """Where the export of `input_path` goes (before the existing-file policy is applied)."""
-    stem = Path(input_path).stem
+def output_name(options: ExportOptions, stem: str) -> str:
+    """The output file name for an input named `stem` (a plain name, never a path)."""
     pattern = options.mask_name_pattern if options.mask_only else options.name_pattern
     try:
-        name = pattern.format(stem=stem, ext=options.extension.lstrip("."))
-    except (KeyError, IndexError, ValueError) as exc:
+        name = pattern.format(stem=stem, ext=options.extension.lstrip(".")) + options.extension
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
         raise ValueError(f"bad naming pattern {pattern!r}: use {{stem}} ({exc})") from None
-    if not name or "/" in name or "\\" in name:
+    base = name[: -len(options.extension)]
+    if not base or "/" in name or "\\" in name or base in (".", "..") or "\0" in name:
         raise ValueError(f"naming pattern {pattern!r} must give a plain file name")
-    return Path(out_dir) / f"{name}{options.extension}"
+    return name
+
+
+def output_path_for(input_path: str | Path, out_dir: str | Path, options: ExportOptions) -> Path:
+    """Where the export of `input_path` goes (before the existing-file policy is applied)."""
+    return Path(out_dir) / output_name(options, Path(input_path).stem)
+
+
+def _protected(options: ExportOptions, extra: set[str]) -> set[str]:
+    return set(options.protected) | extra
 
 
 def refuse_overwriting_input(out_path: Path, inputs: set[Path], options: ExportOptions) -> None:
-    """The "overwrite" policy never applies to a source photo (`inputs` are resolved paths)."""
-    if options.existing == "overwrite" and Path(out_path).resolve() in inputs:
-        raise ExportError(f"{Path(out_path).name}: refusing to overwrite the original photo")
+    """The "overwrite" policy never applies to a file the run reads or wrote already
+    (`inputs` and `options.protected`), nor to a file bgeraser did not write."""
+    if options.existing != "overwrite":
+        return
+    name = Path(out_path).name
+    if identity(out_path) in _protected(options, {str(p) for p in inputs}):
+        raise ExportError(
+            f"{name}: refusing to overwrite the original photo or an output of this run"
+        )
+    if Path(out_path).exists() and not is_our_output(out_path):
+        raise ExportError(
+            f"{name}: refusing to overwrite a file bgeraser did not write "
+            "(move it away or use --existing number)"
+        )
 
 
 def _numbered(path: Path, n: int) -> Path:
@@ -205,17 +230,20 @@ def export_cutout(
 ) -> Path | None:
     """Compose and atomically write the export. Returns the path written, or None if skipped.
 
-    The source photo (and any path in `protected`) is never overwritten, whatever the policy.
+    The source photo (and any path in `protected` or `options.protected`) is never
+    overwritten, whatever the policy; "overwrite" replaces only files bgeraser wrote (the
+    output ledger proves it). Every file written is recorded in the ledger.
     """
     out_path = Path(out_path)
     if not out_path.parent.is_dir():
         raise ExportError(f"output folder {out_path.parent} does not exist")
-    inputs = {p.resolve() for p in protected}
+    inputs = {Path(identity(p)) for p in protected}
     if image.path is not None:
-        inputs.add(Path(image.path).resolve())
+        inputs.add(Path(identity(image.path)))
     if options.existing == "skip" and out_path.exists():
         return None
     refuse_overwriting_input(out_path, inputs, options)
+    taken = _protected(options, {str(p) for p in inputs})
     result = compose_image(image, alpha_u8, options, foreground)
 
     def write(tmp: Path) -> None:
@@ -224,17 +252,20 @@ def export_cutout(
         except (ValueError, KeyError) as exc:
             raise ExportError(f"{out_path.name}: cannot encode ({exc})") from None
 
+    def ledger(target: Path):
+        return lambda tmp: record_output(target, tmp)
+
     if options.existing == "overwrite":
-        return atomic_write(out_path, write, replace=True)
+        return atomic_write(out_path, write, replace=True, before_commit=ledger(out_path))
     # "number" (and "skip", where the file appeared meanwhile): never replace anything.
     for n in range(1, 10_000):
         candidate = out_path if n == 1 else _numbered(out_path, n)
-        if candidate.resolve() in inputs or candidate.exists():
+        if identity(candidate) in taken or candidate.exists() or candidate.is_symlink():
             if options.existing == "skip":
                 return None
             continue
         try:
-            return atomic_write(candidate, write, replace=False)
+            return atomic_write(candidate, write, replace=False, before_commit=ledger(candidate))
         except OutputExistsError:
             if options.existing == "skip":
                 return None

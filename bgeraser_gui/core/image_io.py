@@ -6,11 +6,13 @@ Every failure is one of the typed errors in `core.errors`, with a one-line messa
 from __future__ import annotations
 
 import io
+import os
 import struct
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -30,10 +32,13 @@ try:  # HEIC/AVIF through a well-kept plugin, when installed
 except ImportError:  # pragma: no cover - optional
     HEIF_AVAILABLE = False
 
-# We do our own, explicit bomb check on the header before any pixel is decoded.
-Image.MAX_IMAGE_PIXELS = None
-
 DEFAULT_MAX_PIXELS = 250_000_000  # 250 MP: room for 200 MP medium-format files
+
+# One guard for every decode: `open_image` checks the header against the caller's limit
+# before any pixel is decoded. Pillow's own check stays on as a backstop for any other
+# `Image.open` in the process: it refuses images over the largest limit asked for so far
+# (twice MAX_IMAGE_PIXELS; the warning between 1x and 2x is silenced in `open_image`).
+Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS // 2
 EXIF_ORIENTATION = 0x0112
 
 READABLE_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF", "AVIF"}
@@ -90,18 +95,32 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
     return decode_image(data, name=name, path=path, max_pixels=max_pixels)
 
 
-def decode_image(
-    data: bytes, name: str = "image", path: Path | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> LoadedImage:
-    """Decode image bytes (already read) with the same checks as `load_image`."""
+def _raise_backstop(max_pixels: int) -> None:
+    backstop = Image.MAX_IMAGE_PIXELS
+    if backstop is not None and max_pixels > 2 * backstop:
+        Image.MAX_IMAGE_PIXELS = (max_pixels + 1) // 2
+
+
+def open_image(
+    source: str | Path | IO[bytes], name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Image.Image:
+    """Open an image lazily (header only) under the size guard; every decode goes through
+    here (photos, watermark images, resume checks, thumbnails). Raises ImageLoadError."""
+    _raise_backstop(max_pixels)
     try:
-        im = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(source)
     except UnidentifiedImageError:
         raise UnsupportedFormatError(
             f"{name}: not an image format bgeraser can read "
             f"(supported: {', '.join(sorted(e.lstrip('.') for e in SUPPORTED_EXTENSIONS))})"
         ) from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except Image.DecompressionBombError:
+        raise ImageTooLargeError(
+            f"{name}: over the {max_pixels / 1e6:.0f} MP safety limit"
+        ) from None
+    except (OSError, SyntaxError, ValueError, RuntimeError) as exc:
         raise CorruptImageError(f"{name}: damaged image header ({exc})") from None
     if im.format not in READABLE_FORMATS:
         raise UnsupportedFormatError(f"{name}: {im.format} images are not supported")
@@ -113,6 +132,14 @@ def decode_image(
         )
     if width < 1 or height < 1:
         raise CorruptImageError(f"{name}: image has no pixels ({width}x{height})")
+    return im
+
+
+def decode_image(
+    data: bytes, name: str = "image", path: Path | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> LoadedImage:
+    """Decode image bytes (already read) with the same checks as `load_image`."""
+    im = open_image(io.BytesIO(data), name, max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -210,26 +237,47 @@ def is_supported_path(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_EXTENSIONS and not path.name.startswith(".")
 
 
-def collect_images(paths: Iterable[str | Path], recursive: bool = True) -> list[Path]:
+def identity(path: str | Path) -> str:
+    """One spelling per file: the resolved absolute path (symlinks and `..` followed; a
+    symlink loop or an unreadable parent gives the absolute spelling instead of an error)."""
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):
+        return os.path.abspath(path)
+
+
+def collect_images(
+    paths: Iterable[str | Path],
+    recursive: bool = True,
+    exclude: Callable[[Path], bool] | None = None,
+) -> list[Path]:
     """Expand folders into the image files they hold; keep explicitly named files as given.
 
     Files named explicitly are returned even with an unknown extension, so that a bad
-    file is reported rather than silently ignored. Duplicates are removed, order is stable.
+    file is reported rather than silently ignored. Duplicates (also by two spellings of one
+    path) are removed, order is stable. `exclude(path)` drops files found in folders (e.g.
+    earlier outputs).
     """
     found: list[Path] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             pattern = "**/*" if recursive else "*"
             candidates = sorted(
-                (p for p in path.glob(pattern) if p.is_file() and is_supported_path(p)),
+                (
+                    p
+                    for p in path.glob(pattern)
+                    if p.is_file()
+                    and is_supported_path(p)
+                    and not (exclude is not None and exclude(p))
+                ),
                 key=lambda p: str(p).lower(),
             )
         else:
             candidates = [path]
         for candidate in candidates:
-            key = candidate.resolve()
+            key = identity(candidate)
             if key not in seen:
                 seen.add(key)
                 found.append(candidate)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bgeraser_gui.core.errors import ExportError
+from bgeraser_gui.core.errors import ExportError, ImageLoadError
+from bgeraser_gui.core.image_io import DEFAULT_MAX_PIXELS, open_image
 
 POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "center")
 
@@ -22,6 +23,7 @@ class Watermark:
     size: float = 0.2
     opacity: float = 0.5
     margin: float = 0.02  # fraction of the photo's shorter side
+    max_pixels: int = DEFAULT_MAX_PIXELS  # the run's decompression-bomb guard
 
     def __post_init__(self) -> None:
         if (self.text is None) == (self.image is None):
@@ -35,11 +37,14 @@ class Watermark:
 def _mark_image(mark: Watermark, target_width: int) -> Image.Image:
     width = max(1, round(target_width * mark.size))
     if mark.image is not None:
+        name = Path(mark.image).name
         try:
-            with Image.open(mark.image) as source:
+            with open_image(mark.image, name, mark.max_pixels) as source:
                 logo = source.convert("RGBA")
+        except ImageLoadError as exc:
+            raise ExportError(f"watermark image {exc}") from None
         except (OSError, ValueError) as exc:
-            raise ExportError(f"watermark image {Path(mark.image).name}: {exc}") from None
+            raise ExportError(f"watermark image {name}: {exc}") from None
         height = max(1, round(logo.height * width / logo.width))
         return logo.resize((width, height), Image.Resampling.LANCZOS)
     font_size = 10

@@ -22,15 +22,25 @@ from bgeraser_gui.core.batch_plan import (
     ReportRecord,
     is_uri,
     join_location,
+    leaves_root,
+    location_key,
     planned_output,
 )
-from bgeraser_gui.core.errors import BgEraserError, Cancelled, describe_error
+from bgeraser_gui.core.errors import BgEraserError, Cancelled, ExportError, describe_error
+from bgeraser_gui.core.output_ledger import is_our_output, record_output
 from bgeraser_gui.core.progress import CancelToken, no_progress
 
 MODEL_LOAD_FAILED = "cannot load the model"  # error prefix when a worker has no pipeline
 
 
+def _check_inside_root(job: BatchJob, target: str) -> None:
+    """No output lands outside the run's output root (e.g. an object key with `..`)."""
+    if leaves_root(target, job.out_root or job.out_dir):
+        raise ExportError(f"{job.name}: refused, its output would leave the output folder")
+
+
 def _process_local(pipeline, job: BatchJob, cancel: CancelToken | None) -> tuple[str, str | None]:
+    _check_inside_root(job, planned_output(job, pipeline.export_options))
     out_dir = Path(job.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = pipeline.process_file(Path(job.source), out_dir, no_progress, cancel)
@@ -44,16 +54,27 @@ def _process_remote(pipeline, job: BatchJob, cancel: CancelToken | None) -> tupl
 
     options = pipeline.export_options
     target = planned_output(job, options)
+    _check_inside_root(job, target)
     out_fs, target_path = fsspec.core.url_to_fs(target)
-    if out_fs.exists(target_path):
+    taken = location_key(target) in options.protected
+    if out_fs.exists(target_path) or taken:
         if options.existing == "skip":
             return STATUS_SKIPPED, target
+        if options.existing == "overwrite" and (taken or not is_our_output(target)):
+            raise ExportError(
+                f"{PurePosixPath(target).name}: refusing to overwrite an input of this run or "
+                "a file bgeraser did not write (move it away or use --existing number)"
+            )
         if options.existing == "number":
             stem, suffix = PurePosixPath(target).stem, PurePosixPath(target).suffix
             n = 2
-            while out_fs.exists(str(PurePosixPath(target_path).with_name(f"{stem}-{n}{suffix}"))):
+            while True:
+                target = join_location(job.out_dir, f"{stem}-{n}{suffix}")
+                if location_key(target) not in options.protected and not out_fs.exists(
+                    fsspec.core.url_to_fs(target)[1]
+                ):
+                    break
                 n += 1
-            target = join_location(job.out_dir, f"{stem}-{n}{suffix}")
     with tempfile.TemporaryDirectory(prefix="bgeraser-job-") as tmp:
         local_in = Path(tmp) / "in" / PurePosixPath(job.source).name
         local_in.parent.mkdir()
@@ -69,6 +90,7 @@ def _process_remote(pipeline, job: BatchJob, cancel: CancelToken | None) -> tupl
             return STATUS_SKIPPED, target
         out_fs, target_path = fsspec.core.url_to_fs(target)
         out_fs.makedirs(str(PurePosixPath(target_path).parent), exist_ok=True)
+        record_output(target, written)  # before the upload: the ledger proves it is ours
         out_fs.put_file(str(written), target_path)
     return STATUS_OK, target
 

@@ -7,9 +7,13 @@ cost of one model copy each. Results are yielded as jobs finish, in completion o
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -28,6 +32,8 @@ from bgeraser_gui.engines.job import MODEL_LOAD_FAILED, run_job
 
 POOL_KINDS = ("thread", "process")
 POLL_S = 0.2  # how often the scheduler looks at the cancel token while jobs run
+PARENT_WATCH_S = 0.5  # how often a process worker checks that its parent still lives
+_PR_SET_PDEATHSIG = 1  # prctl(2) option (Linux)
 
 # Per-worker state: each thread (or process) builds its pipeline once, on first use.
 _worker = threading.local()
@@ -44,8 +50,28 @@ def _worker_pipeline(spec: PipelineSpec):
     return pipeline
 
 
-def _process_init(spec: PipelineSpec, cancel_event) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """End this worker process as soon as its parent is gone (killed with SIGKILL too), so
+    no orphan keeps writing outputs: the kernel's parent-death signal on Linux, plus a
+    watch thread everywhere (it also covers the parent dying before the signal was armed)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the thread remains
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_WATCH_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="bgeraser-parent-watch", daemon=True).start()
+
+
+def _process_init(spec: PipelineSpec, cancel_event, parent_pid: int) -> None:
     global _worker_spec, _worker_cancel
+    die_with_parent(parent_pid)
     # Ctrl+C reaches the whole process group: the parent decides, workers see the token.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_spec = spec
@@ -80,7 +106,7 @@ class LocalEngine:
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_process_init,
-                initargs=(self.spec, cancel_event),
+                initargs=(self.spec, cancel_event, os.getpid()),
             )
         return ThreadPoolExecutor(self.workers, thread_name_prefix="bgeraser-batch")
 
