@@ -250,3 +250,31 @@ def test_entries_the_live_history_drops_for_its_budget_keep_the_journal_in_step(
     while doc.undo():  # the journal may hold more steps than the live history kept
         assert restored.undo()
         assert_same_state_layers(doc, restored)
+
+
+def test_a_failed_write_is_reported_and_the_next_edit_writes_everything_again(
+    tmp_path, monkeypatch
+):
+    """A full disk during one edit loses no later state: the next change writes a snapshot."""
+    photo, root = _photo(tmp_path / "p.png"), tmp_path / "recovery"
+    writer = AutosaveWriter(root)
+    doc = Document(load_image(photo))
+    writer.track(doc)
+    BrushStroke(doc, "keep", BrushSettings(20), (20, 30)).finish()
+    writer.wait_idle()
+    real_write, failures = autosave.atomic_write, []
+
+    def full_disk(path, write, *args, **kwargs):
+        if not failures:
+            failures.append(path)
+            raise OSError(28, "No space left on device")
+        return real_write(path, write, *args, **kwargs)
+
+    monkeypatch.setattr(autosave, "atomic_write", full_disk)
+    doc.set_model_mask(np.random.default_rng(1).random((240, 320), dtype=np.float32), "m")
+    writer.wait_idle()
+    assert failures and "No space" in writer.error
+    BrushStroke(doc, "remove", BrushSettings(20), (90, 30)).finish()
+    writer.close(discard=False)
+    (journal,) = find_recoverable(root)
+    assert_same_history(doc, recover_document(journal))

@@ -107,16 +107,20 @@ class DocumentJournal:
         self._doc.history.add_listener(self._on_history)
 
     def _on_history(self, history: History) -> None:
-        entries, index, name = history.entries, history.index, self._doc.model_name
-        self._writer.submit(lambda: self._sync(entries, index, name))
+        entries, index = history.entries, history.index
+        self._writer.submit(lambda: self._sync(entries, index))
 
     def detach(self) -> None:
         self._doc.history.remove_listener(self._on_history)
 
     # -- writer thread ---------------------------------------------------------------------
-    def _sync(self, entries: list[HistoryEntry], index: int, model_name: str) -> None:
-        self._model_name = model_name
-        records = self._follow(entries, index)
+    def _sync(self, entries: list[HistoryEntry], index: int) -> None:
+        self._model_name = self._doc.model_name  # a str: safe to read from this thread
+        try:
+            records = self._follow(entries, index)
+        except Exception:
+            self._close_log()  # the files missed a change: the next one writes a snapshot
+            raise
         too_big = self._since_snapshot > COMPACT_BYTES
         if records is None or self._log is None or too_big:
             self.snapshot()
@@ -192,8 +196,7 @@ class DocumentJournal:
             self._log.flush()
             os.fsync(self._log.fileno())
         except OSError:
-            self._log.close()
-            self._log = None  # records were lost: the next change writes a full snapshot
+            self._close_log()  # records were lost: the next change writes a full snapshot
             raise
         self._since_snapshot += len(data)
         if time.monotonic() - self._thumb_time > THUMB_INTERVAL_S:
@@ -203,6 +206,7 @@ class DocumentJournal:
         """Write the whole state as generation gen+1, then drop the older generation."""
         folder = self._folder()
         self._pending.clear()
+        self._close_log()  # until the new generation is complete, nothing is appended
         lo, hi = self._undo_window()
         self._used_blobs = set()
         parts = [self._record({"kind": "begin", "index": self._index - lo})]
@@ -213,8 +217,6 @@ class DocumentJournal:
         data = b"".join(parts)
         gen = self._gen + 1
         atomic_write(folder / snapshot_name(gen), lambda tmp: tmp.write_bytes(data))
-        if self._log is not None:
-            self._log.close()
         self._log = open(folder / journal_name(gen), "wb")  # noqa: SIM115 - appended to
         meta = {"key": asdict(self._key), "written": time.time()}
         text = json.dumps(meta)
@@ -268,11 +270,15 @@ class DocumentJournal:
         image = Image.fromarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), "RGB")
         atomic_write(self._folder() / "thumb.png", lambda tmp: image.save(tmp, "PNG"))
 
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
     def close(self, discard: bool) -> None:
         if self._log is not None:
             self.flush()
-            self._log.close()
-            self._log = None
+        self._close_log()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
