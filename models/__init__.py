@@ -1,1 +1,0 @@
-"""The model manifest (manifest.toml), shipped inside the package as bgeraser_gui.model_manifest."""
