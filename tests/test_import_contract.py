@@ -1,12 +1,19 @@
-"""core/ and backends/ must stay Qt-free: importing them must not pull in PySide6."""
+"""The layers hold: core and backends, and the CLI, engines and server, never import Qt; the
+import-linter contracts in pyproject.toml (layers: entry points > GUI and CLI commands >
+services, engines, server > assemble > backends > core) are kept."""
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-PKG = Path(__file__).resolve().parents[1] / "bgeraser_gui"
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PKG = REPO / "bgeraser_gui"
 QT_MODULES = ("PySide6", "PyQt5", "PyQt6", "shiboken6", "qtpy", "superqt")
+QT_FREE = ("core", "backends", "commands", "engines", "server", "assemble.py", "cli.py")
 
 
 def _imported_roots(path: Path) -> set[str]:
@@ -20,14 +27,27 @@ def _imported_roots(path: Path) -> set[str]:
     return names
 
 
-def test_no_qt_import_statement_in_core_or_backends():
+def _sources(part: str) -> list[Path]:
+    path = PKG / part
+    return [path] if path.suffix == ".py" else sorted(path.rglob("*.py"))
+
+
+def test_no_qt_import_statement_below_the_gui():
     offenders = [
         str(path.relative_to(PKG))
-        for sub in ("core", "backends")
-        for path in (PKG / sub).rglob("*.py")
+        for part in QT_FREE
+        for path in _sources(part)
         if _imported_roots(path) & set(QT_MODULES)
     ]
     assert offenders == []
+
+
+def test_import_linter_contracts_are_kept():
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    if lint is None:
+        pytest.skip("import-linter is not installed (pip install -e '.[dev]')")
+    result = subprocess.run([lint], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
 
 
 def test_importing_core_and_backends_loads_no_qt():
