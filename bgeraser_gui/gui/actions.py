@@ -54,6 +54,14 @@ ACTION_SPECS: tuple[ActionSpec, ...] = (
     _spec("next_uncertain", "Next &uncertain edge", "Tab", "Mask", separator_before=True),
     _spec("prev_uncertain", "Previous uncertain edge", "Shift+Tab", "Mask"),
     _spec(
+        "tool_select",
+        "Select &object",
+        "W",
+        "Tools",
+        "Click an object to add it; Alt+click or right click removes it",
+        checkable=True,
+    ),
+    _spec(
         "tool_keep",
         "&Keep brush",
         "B",

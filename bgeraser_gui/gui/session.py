@@ -188,7 +188,9 @@ class EditorSession(QObject):
         """True when `doc` has hand edits (strokes, refinement) not exported since."""
         if self.is_autosaved is not None and self.is_autosaved(doc):
             return False
-        hand_edited = doc.refined_alpha is not None or bool(doc.constraints.any())
+        hand_edited = (
+            doc.refined_alpha is not None or bool(doc.constraints.any()) or bool(doc.clicks)
+        )
         return hand_edited and _state(doc) != self._saved_state.get(doc)
 
     def unsaved_documents(self) -> list[Document]:

@@ -19,6 +19,7 @@ VIEW_ACTIONS = {
     "view_original": ViewMode.ORIGINAL,
 }
 TOOL_ACTIONS = {
+    "tool_select": "select",
     "tool_keep": "keep",
     "tool_remove": "remove",
     "tool_refine": "refine",
@@ -26,7 +27,7 @@ TOOL_ACTIONS = {
 }
 TOOLBAR = (
     *("open", "export", None, "undo", "redo", None, "segment", "refine", None),
-    *("tool_keep", "tool_remove", "tool_refine", None, *VIEW_ACTIONS),
+    *("tool_select", "tool_keep", "tool_remove", "tool_refine", None, *VIEW_ACTIONS),
     *(None, "zoom_out", "zoom_in", "zoom_fit"),
 )
 ICONS = {
@@ -39,6 +40,7 @@ ICONS = {
     "zoom_in": "zoom-in",
     "zoom_out": "zoom-out",
     "zoom_fit": "zoom-fit",
+    "tool_select": "select-object",
     "tool_keep": "keep",
     "tool_remove": "remove",
     "tool_refine": "refine",

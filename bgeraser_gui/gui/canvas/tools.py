@@ -1,4 +1,5 @@
-"""The brush tool's state (which brush, size, hardness) and its on-screen cursor outline."""
+"""The brush tool's state (which brush or the select tool, size, hardness) and its on-screen
+cursor outline."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from bgeraser_gui.core.brush import MAX_SIZE, MIN_SIZE, TOOL_VALUES, BrushSettings
 from bgeraser_gui.core.document import Document
 
-TOOLS = ("keep", "remove", "refine", "erase")
+SELECT_TOOL = "select"  # the select-object tool (clicks, see select_tool.py), not a brush
+TOOLS = ("keep", "remove", "refine", "erase", SELECT_TOOL)
 TOOL_COLORS = {
+    SELECT_TOOL: QColor(0, 200, 255),
     "keep": QColor(40, 200, 80),
     "remove": QColor(230, 50, 50),
     "refine": QColor(255, 200, 0),
@@ -29,8 +32,8 @@ class BrushTool:
         self._last_keep_or_remove = "keep"
 
     def set_tool(self, name: str) -> bool:
-        """Select a brush; True if it changed. Raises ValueError for an unknown name."""
-        if name not in TOOL_VALUES:
+        """Select a tool; True if it changed. Raises ValueError for an unknown name."""
+        if name not in TOOL_VALUES and name != SELECT_TOOL:
             raise ValueError(f"unknown tool {name!r}; expected one of {TOOLS}")
         if name in ("keep", "remove"):
             self._last_keep_or_remove = name
@@ -157,7 +160,7 @@ def paint_brush_cursor(
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     painter.setBrush(Qt.BrushStyle.NoBrush)
-    if screen_radius >= MIN_OUTLINE_PX:
+    if screen_radius >= MIN_OUTLINE_PX and tool != SELECT_TOOL:
         painter.setPen(QPen(QColor(0, 0, 0, 200), 3.0))
         painter.drawEllipse(center, screen_radius, screen_radius)
         white = QPen(QColor(255, 255, 255, 230), 1.0)

@@ -1,0 +1,108 @@
+"""The select-object tool on the canvas (W): left click adds the object under the pointer,
+Alt+click or right click removes it; hovering outlines roughly what a click would change.
+
+The canvas only reports clicks (`selectClicked(x, y, positive)` in image pixels); the main
+window hands them to `services.select`, which computes them on a worker. The hover outline is
+`core.click_preview`'s cheap guess, drawn dashed: green where a click would add, red where it
+would remove.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt, SignalInstance
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPolygonF
+
+from bgeraser_gui.core.click_preview import HoverPreview
+from bgeraser_gui.core.document import Document
+
+SELECT_TOOL = "select"
+ADD_COLOR = QColor(40, 220, 90)
+REMOVE_COLOR = QColor(240, 60, 60)
+
+
+def click_polarity(event: QMouseEvent) -> bool | None:
+    """True = add (left click), False = remove (right click, Alt+left), None = not a click."""
+    button = event.button()
+    if button == Qt.MouseButton.RightButton:
+        return False
+    if button == Qt.MouseButton.LeftButton:
+        return not (event.modifiers() & Qt.KeyboardModifier.AltModifier)
+    return None
+
+
+class SelectToolSlots:
+    """Select-tool behaviour of the canvas (mixed into CanvasView, which owns the signal)."""
+
+    _doc: Document | None
+    selectClicked: SignalInstance
+    _hover_preview: HoverPreview | None = None
+    _hover_stale = True  # the mask changed since the preview was built
+    _hover_outline: tuple[list, bool] | None = None
+
+    def select_tool_active(self) -> bool:
+        return self.tool() == SELECT_TOOL and self._doc is not None  # type: ignore[attr-defined]
+
+    def hover_outline(self) -> tuple[list, bool] | None:
+        """(polygons in image pixels, adds) the hover outline shows now, or None."""
+        return self._hover_outline
+
+    def _select_press(self, event: QMouseEvent) -> bool:
+        """Report a select click; True when the event was the select tool's."""
+        if not self.select_tool_active():
+            return False
+        positive = click_polarity(event)
+        if positive is None:
+            return False
+        doc = self._doc
+        assert doc is not None
+        x, y = self.map_to_image(event.position())  # type: ignore[attr-defined]
+        if 0 <= x < doc.width and 0 <= y < doc.height:
+            self.selectClicked.emit(int(x), int(y), positive)
+        self._set_hover_outline(None)
+        return True
+
+    def _select_hover(self, pos: QPointF) -> None:
+        if not self.select_tool_active():
+            self._set_hover_outline(None)
+            return
+        doc = self._doc
+        assert doc is not None
+        if self._hover_preview is None:
+            self._hover_preview = HoverPreview(doc.rgb, doc.alpha())
+        elif self._hover_stale:
+            self._hover_preview.set_mask(doc.alpha())
+        self._hover_stale = False
+        x, y = self.map_to_image(pos)  # type: ignore[attr-defined]
+        self._set_hover_outline(self._hover_preview.outline(x, y))
+
+    def _select_document_changed(self, new_photo: bool) -> None:
+        """The mask changed (or another photo is shown): the outline is out of date."""
+        if new_photo:
+            self._hover_preview = None
+        self._hover_stale = True
+        self._set_hover_outline(None)
+
+    def _set_hover_outline(self, outline: tuple[list, bool] | None) -> None:
+        if outline is None and self._hover_outline is None:
+            return
+        self._hover_outline = outline
+        self.update()  # type: ignore[attr-defined]
+
+    def _paint_select_hover(self, painter: QPainter) -> None:
+        if self._hover_outline is None or not self.select_tool_active():
+            return
+        polygons, adds = self._hover_outline
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        to_widget = self.map_from_image  # type: ignore[attr-defined]
+        shapes = [QPolygonF([to_widget(float(x), float(y)) for x, y in p]) for p in polygons]
+        painter.setPen(QPen(QColor(0, 0, 0, 160), 3.0))
+        for shape in shapes:
+            painter.drawPolygon(shape)
+        pen = QPen(ADD_COLOR if adds else REMOVE_COLOR, 1.5)
+        pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        for shape in shapes:
+            painter.drawPolygon(shape)
+        painter.restore()

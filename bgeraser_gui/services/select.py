@@ -1,0 +1,197 @@
+"""Select-object clicks computed on a worker thread (`core.interactive`), never on the UI thread.
+
+`click(doc, click)` queues the click and (re)starts the computation: a newer click cancels the
+one still running, and the new job applies every click not yet in the document, so nothing the
+user clicked is lost and only the newest request's result reaches the document. Each click
+becomes its own undo step (`Document.set_clicks`). The engine's state (working copy, the
+model's crop results) is kept for the current photo and model, so a click after an undo or a
+model re-run costs only local work. `replay(doc)` re-applies a document's clicks to a new model
+mask.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from bgeraser_gui.core.document import Document, PreparedMask, prepare_mask
+from bgeraser_gui.core.interactive import Click, ClickSession, CropSegmenter
+from bgeraser_gui.core.progress import CancelToken, ProgressFn
+from bgeraser_gui.services.worker import JobRunner
+
+# Called on the worker: the loaded model's predict (RGB crop -> soft mask), or None to click
+# without the model (image edges and colours only).
+SegmentProvider = Callable[[ProgressFn], Callable[..., np.ndarray] | None]
+
+
+@dataclass
+class ClickStep:
+    clicks: tuple[Click, ...]  # all clicks after this step
+    mask: PreparedMask
+    changed_px: int  # pixels that changed side (selected / not selected)
+
+
+@dataclass
+class SelectResult:
+    doc: Document
+    base_clicks: tuple[Click, ...]  # the document's clicks the job started from
+    model_mask: np.ndarray | None  # the model mask the job started from
+    steps: list[ClickStep]
+    seconds: float
+    replay: bool = False
+
+
+@dataclass
+class _EngineState:
+    doc: Document
+    segment: object  # the predict the segmenter was built with (None: no model)
+    segmenter: CropSegmenter | None
+    base: np.ndarray | None
+    session: ClickSession
+
+
+class SelectService(QObject):
+    applied = Signal(object)  # SelectResult, after it was written into its document
+    message = Signal(str)
+
+    def __init__(self, segment_provider: SegmentProvider, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._provider = segment_provider
+        self.runner = JobRunner(self, "select")
+        self.runner.finished.connect(self._on_finished)
+        self.runner.failed.connect(self._on_failed)
+        self._pending: list[Click] = []
+        self._pending_doc: Document | None = None
+        self._state: _EngineState | None = None
+        self._lock = threading.Lock()  # one job at a time uses the engine state
+        self._job_cancel: CancelToken | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.runner.busy
+
+    def click(self, doc: Document, click: Click) -> int:
+        """Apply `click` to `doc` on the worker (results arrive via `applied`)."""
+        if self._pending_doc is not doc:
+            self._pending, self._pending_doc = [], doc
+        self._pending.append(click)
+        verb = "Adding" if click.positive else "Removing"
+        self.message.emit(f"{verb} the object at {click.x}, {click.y}…")
+        return self._submit(doc, tuple(self._pending), replay=False)
+
+    def replay(self, doc: Document) -> int | None:
+        """Re-apply `doc`'s clicks to its (new) model mask; None when it has no clicks."""
+        if not doc.clicks:
+            return None
+        self._pending, self._pending_doc = [], doc
+        self.message.emit(f"Applying {len(doc.clicks)} click(s) to the new mask…")
+        return self._submit(doc, (), replay=True)
+
+    def cancel(self) -> bool:
+        self._pending = []
+        return self.runner.cancel()
+
+    def forget(self) -> None:
+        """Drop the engine state (the photo was closed or the model changed)."""
+        with self._lock:
+            self._state = None
+
+    # -- worker --------------------------------------------------------------------------
+    def _submit(self, doc: Document, new: tuple[Click, ...], replay: bool) -> int:
+        known = doc.clicks  # what the document holds now (read on the UI thread)
+        model_mask = doc.model_mask
+        rgb = doc.rgb
+
+        def job(progress: ProgressFn, cancel: CancelToken) -> SelectResult:
+            start = time.perf_counter()
+            with self._lock:
+                self._job_cancel = cancel
+                cancel.check()
+                session = self._session_for(doc, rgb, model_mask, known, progress)
+                steps = []
+                for click in known[len(session.clicks) :]:
+                    session.add(click, cancel)
+                if replay:
+                    mask = session.mask
+                    steps.append(ClickStep(session.clicks, prepare_mask(mask), 0))
+                for click in new:
+                    before = session.mask >= 0.5
+                    mask = session.add(click, cancel)
+                    changed = int(np.count_nonzero(before != (mask >= 0.5)))
+                    steps.append(ClickStep(session.clicks, prepare_mask(mask), changed))
+            return SelectResult(doc, known, model_mask, steps, time.perf_counter() - start, replay)
+
+        return self.runner.submit(job)
+
+    def _session_for(self, doc, rgb, model_mask, wanted, progress: ProgressFn) -> ClickSession:
+        """The engine state for `doc`, rewound to the longest prefix of clicks it can reuse."""
+        predict = self._provider(progress)
+        state = self._state
+        if state is None or state.doc is not doc or state.segment != predict:
+            segmenter = None
+            if predict is not None:
+                segmenter = CropSegmenter(rgb, self._cancellable(predict))
+            state = self._state = _EngineState(
+                doc, predict, segmenter, model_mask, ClickSession(rgb, model_mask, segmenter)
+            )
+        if state.base is not model_mask:
+            state.base = model_mask
+            state.session = ClickSession(rgb, model_mask, state.segmenter)
+        session = state.session
+        while session.clicks != wanted[: len(session.clicks)]:
+            session.undo()
+        return session
+
+    def _cancellable(
+        self, predict: Callable[..., np.ndarray]
+    ) -> Callable[[np.ndarray], np.ndarray]:
+        def segment(crop: np.ndarray) -> np.ndarray:
+            try:
+                return predict(crop, cancel=self._job_cancel)
+            except TypeError:  # a predict without cancel support
+                return predict(crop)
+
+        return segment
+
+    # -- UI thread -----------------------------------------------------------------------
+    def _on_finished(self, _job_id: int, result: SelectResult) -> None:
+        doc = result.doc
+        if doc.model_mask is not result.model_mask or doc.clicks != result.base_clicks:
+            self._pending = []
+            self.message.emit("The photo changed while clicking: click again")
+            return
+        for step in result.steps:
+            click = step.clicks[-1] if step.clicks else None
+            if result.replay:
+                label = "Clicks on the new mask"
+            else:
+                label = "Add object (click)" if click.positive else "Remove object (click)"
+            doc.set_clicks(step.clicks, step.mask, label)
+        if not result.replay:
+            done = len(result.steps)
+            self._pending = self._pending[done:]
+        self.applied.emit(result)
+        self.message.emit(_describe(result))
+
+    def _on_failed(self, _job_id: int, exc: object) -> None:
+        self._pending = []
+        self.message.emit(f"Click failed: {exc}")
+
+
+def _describe(result: SelectResult) -> str:
+    took = f"{result.seconds:.1f} s"
+    if result.replay:
+        return f"{len(result.steps[-1].clicks)} click(s) applied to the new mask ({took})"
+    step = result.steps[-1]
+    click = step.clicks[-1]
+    if step.changed_px == 0:
+        what = "nothing changed there (the click is kept as a seed)"
+    else:
+        verb = "added to" if click.positive else "removed from"
+        what = f"{step.changed_px:,} px {verb} the selection"
+    return f"Click {len(step.clicks)}: {what} ({took}; Ctrl+Z undoes it)"

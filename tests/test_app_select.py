@@ -1,0 +1,91 @@
+"""The select-object tool in the editor: W, click to add, right click to remove, undo, hover."""
+
+from __future__ import annotations
+
+import numpy as np
+from app_fakes import make_window
+from PIL import Image
+from PySide6.QtCore import QPoint, Qt
+
+W, H = 120, 80
+GREY = (128, 128, 128)
+
+
+def _photo(path):
+    rgb = np.full((H, W, 3), GREY, np.uint8)
+    rgb[20:60, 10:50] = (220, 40, 40)  # the subject the model finds
+    rgb[25:55, 75:110] = (40, 60, 220)  # an object it leaves out
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+class SalientBackend:
+    """The whole photo: only the red block; any crop: everything that is not grey."""
+
+    name = "salient"
+    device = "cpu"
+
+    def __init__(self) -> None:
+        self.crops = 0
+
+    def predict(self, rgb, progress=None, cancel=None):
+        not_grey = np.abs(rgb.astype(int) - GREY).sum(axis=2) > 60
+        if rgb.shape[:2] == (H, W):
+            red = (rgb[..., 0] > 150) & not_grey
+            return red.astype(np.float32)
+        self.crops += 1
+        return not_grey.astype(np.float32)
+
+
+def _widget_point(window, x, y) -> QPoint:
+    return window.canvas.map_from_image(x + 0.5, y + 0.5).toPoint()
+
+
+def test_w_then_click_adds_the_object_undo_takes_it_back(qtbot, tmp_path):
+    backend = SalientBackend()
+    window = make_window(qtbot, tmp_path / "s.ini", {"salient": backend})
+    window.open_paths([_photo(tmp_path / "a.png")])
+    qtbot.waitUntil(lambda: window.session.document is not None)
+    doc = window.session.document
+    qtbot.waitUntil(lambda: doc.model_mask is not None)
+    assert doc.alpha()[40, 90] == 0.0  # the blue object is left out
+
+    qtbot.keyClick(window.canvas, Qt.Key.Key_W)
+    assert window.canvas.tool() == "select"
+    assert window.actions_.action("tool_select").isChecked()
+
+    qtbot.mouseMove(window.canvas, _widget_point(window, 90, 40))
+    outline = window.canvas.hover_outline()
+    assert outline is not None and outline[1] is True  # hovering outside: a click would add
+
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=_widget_point(window, 90, 40))
+    qtbot.waitUntil(lambda: doc.click_mask is not None, timeout=10000)
+    assert doc.alpha()[40, 90] == 1.0 and doc.alpha()[40, 30] == 1.0
+    assert doc.alpha()[10, 90] == 0.0  # the grey ground stays out
+    assert backend.crops >= 1  # the click re-ran the model on a crop
+    assert doc.history.labels()[-1] == "Add object (click)"
+    qtbot.waitUntil(lambda: "added" in window.statusBar().currentMessage())
+
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert doc.alpha()[40, 90] == 0.0 and doc.clicks == ()
+
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.RightButton, pos=_widget_point(window, 30, 40))
+    qtbot.waitUntil(lambda: doc.click_mask is not None, timeout=10000)
+    assert doc.alpha()[40, 30] == 0.0  # right click removed the red block
+    assert doc.clicks[-1].positive is False
+    assert doc.history.labels()[-1] == "Remove object (click)"
+
+
+def test_clicks_are_replayed_on_a_new_model_mask(qtbot, tmp_path):
+    backend = SalientBackend()
+    window = make_window(qtbot, tmp_path / "s.ini", {"salient": backend})
+    window.open_paths([_photo(tmp_path / "a.png")])
+    qtbot.waitUntil(lambda: window.session.document is not None)
+    doc = window.session.document
+    qtbot.waitUntil(lambda: doc.model_mask is not None)
+    window.canvas.set_tool("select")
+    window.canvas.selectClicked.emit(90, 40, True)
+    qtbot.waitUntil(lambda: doc.click_mask is not None, timeout=10000)
+    window.session.segment()  # the model runs again: the click is applied to its new mask
+    qtbot.waitUntil(lambda: doc.history.labels()[-1] == "Clicks on the new mask", timeout=10000)
+    assert doc.alpha()[40, 90] == 1.0 and len(doc.clicks) == 1
