@@ -9,52 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from bgeraser_gui import APP_NAME, __version__
+from bgeraser_gui.gui.appearance import apply_theme, dark_palette
 
-
-def dark_palette() -> QPalette:
-    p = QPalette()
-    base, window, text = QColor(30, 31, 34), QColor(43, 45, 48), QColor(223, 225, 229)
-    accent = QColor(74, 144, 226)
-    roles = {
-        QPalette.ColorRole.Window: window,
-        QPalette.ColorRole.WindowText: text,
-        QPalette.ColorRole.Base: base,
-        QPalette.ColorRole.AlternateBase: window,
-        QPalette.ColorRole.ToolTipBase: window,
-        QPalette.ColorRole.ToolTipText: text,
-        QPalette.ColorRole.PlaceholderText: QColor(140, 143, 150),
-        QPalette.ColorRole.Text: text,
-        QPalette.ColorRole.Button: window,
-        QPalette.ColorRole.ButtonText: text,
-        QPalette.ColorRole.BrightText: QColor(255, 90, 90),
-        QPalette.ColorRole.Highlight: accent,
-        QPalette.ColorRole.HighlightedText: QColor(255, 255, 255),
-        QPalette.ColorRole.Link: accent,
-    }
-    for role, color in roles.items():
-        p.setColor(role, color)
-    disabled = QColor(120, 122, 128)
-    for role in (
-        QPalette.ColorRole.WindowText,
-        QPalette.ColorRole.Text,
-        QPalette.ColorRole.ButtonText,
-    ):
-        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
-    return p
-
-
-def apply_system_palette(app: QApplication) -> None:
-    """Light or dark, whichever the system uses (re-applied when the system switches)."""
-    scheme = QGuiApplication.styleHints().colorScheme()
-    if scheme == Qt.ColorScheme.Dark:
-        app.setPalette(dark_palette())
-    else:
-        app.setPalette(app.style().standardPalette())
+__all__ = ["dark_palette", "main"]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -76,11 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("bgeraser")
     app.setApplicationVersion(__version__)
     app.setStyle("Fusion")
-    apply_system_palette(app)
-    QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _s: apply_system_palette(app))
 
     from bgeraser_gui.gui.main_window import MainWindow
     from bgeraser_gui.gui.settings import AppSettings
+
+    settings = AppSettings(args.settings)
+    apply_theme(app, settings.theme)  # Settings: light, dark or the system's
+    QGuiApplication.styleHints().colorSchemeChanged.connect(
+        lambda _s: apply_theme(app, settings.theme)
+    )
 
     try:
         from bgeraser_gui.gui.icons import app_icon
@@ -89,12 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ImportError, OSError, ValueError):
         pass  # running without the resources: Qt's default icon
 
-    settings = AppSettings(args.settings)
     window = MainWindow(settings)
     window.show()
     if args.paths:
         window.open_paths(args.paths)
-    elif not args.no_warm_up:
+    if not args.no_warm_up:  # also with photos: the edge solver compiles while the model runs
         window.start_background_warm_up()
     return app.exec()
 

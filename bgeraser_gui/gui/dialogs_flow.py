@@ -103,6 +103,7 @@ class DialogFlows(QObject):
 
     # -- settings --------------------------------------------------------------------------
     def settings_dialog(self) -> None:
+        from bgeraser_gui.gui.appearance import apply_appearance
         from bgeraser_gui.gui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.settings, self.parent_widget)
@@ -116,6 +117,7 @@ class DialogFlows(QObject):
                 self.session.inference.forget_backends()
             self.model_chooser.reload(self.settings.default_model, self.settings.model_folder)
             self.session.set_model(self.settings.default_model, rerun=False)
+            apply_appearance(self.parent_widget, self.settings)
 
         dialog.finished.connect(done)
         dialog.open()

@@ -24,12 +24,12 @@ from bgeraser_gui.gui.errors import ErrorReporter
 from bgeraser_gui.gui.folder_nav import neighbour
 from bgeraser_gui.gui.history_panel import HistoryPanel
 from bgeraser_gui.gui.model_chooser import ModelChooser
-from bgeraser_gui.gui.select_link import attach_select_tool
 from bgeraser_gui.gui.session import EditorSession
 from bgeraser_gui.gui.settings import AppSettings
 from bgeraser_gui.gui.status import StatusPanel
 from bgeraser_gui.gui.toolbar import TOOL_ACTIONS, VIEW_ACTIONS, build_toolbar, group_actions
 from bgeraser_gui.gui.window_actions import wire_actions
+from bgeraser_gui.gui.window_fit import place_window
 
 FILE_FILTER = "Images ({})".format(" ".join(f"*{e}" for e in sorted(SUPPORTED_EXTENSIONS)))
 BATCH_THRESHOLD = 2  # a drop of more images than this also goes to the batch panel
@@ -43,7 +43,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setObjectName("mainWindow")
         self.setAcceptDrops(True)
-        self.resize(1280, 820)
         self.settings = settings or AppSettings()
         self.reporter = ErrorReporter(self, lambda text: self.statusBar().showMessage(text, 8000))
         self.session = session or EditorSession(self.settings, self.reporter, self)
@@ -55,6 +54,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.canvas.set_overlay_opacity(self.settings.overlay_opacity)
         self.canvas.set_matte_color(QColor(self.settings.matte_color))
+        self.canvas.set_overlay_colour(self.settings.overlay_colour)
         self.status = StatusPanel(self.statusBar())
         self.status.cancel_button.clicked.connect(self.cancel)
         self.model_chooser = ModelChooser(self)
@@ -84,14 +84,12 @@ class MainWindow(QMainWindow):
         self.toolbar = build_toolbar(self, self.actions_, self.model_chooser)
         group_actions(self, self.actions_, (TOOL_ACTIONS, VIEW_ACTIONS))
         wire_actions(self)
-        self.selector = attach_select_tool(self)  # select-object tool (W): clicks on a worker
         self._connect_session()
         from bgeraser_gui.gui.recovery import AutosaveLink
 
         self.recovery = AutosaveLink(self)  # journals every photo; offers recovery at start
         geometry, state = self.settings.window_state()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
+        place_window(self, geometry)  # saved geometry only if it fits the screen
         if state is not None:
             self.restoreState(state)
         else:

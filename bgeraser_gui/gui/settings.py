@@ -189,6 +189,24 @@ class AppSettings:
     def matte_color(self, color: str) -> None:
         self._qs.setValue("view/matte_color", color)
 
+    @property
+    def overlay_colour(self) -> str:
+        """core.overlay_colour: "auto" (contrasting with the photo), a name or "#rrggbb"."""
+        return self._str("view/overlay_colour", "auto")
+
+    @overlay_colour.setter
+    def overlay_colour(self, choice: str) -> None:
+        self._qs.setValue("view/overlay_colour", choice)
+
+    @property
+    def theme(self) -> str:
+        """gui.appearance.THEMES: "system", "light" or "dark"."""
+        return self._str("view/theme", "system")
+
+    @theme.setter
+    def theme(self, theme: str) -> None:
+        self._qs.setValue("view/theme", theme)
+
     def window_state(self) -> tuple[Any, Any]:
         return self._qs.value("window/geometry"), self._qs.value("window/state")
 

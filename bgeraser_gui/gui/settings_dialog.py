@@ -1,4 +1,5 @@
-"""File > Settings: default model, device, model cache folder, export defaults."""
+"""File > Settings: default model, device, model cache folder, export defaults, theme and
+overlay colour."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from bgeraser_gui.backends.model_choice import available_models
 from bgeraser_gui.core.compose import EXISTING_POLICIES, FORMATS
+from bgeraser_gui.gui.appearance import OVERLAY_CHOICES, THEMES
 from bgeraser_gui.gui.export_dialog import POLICIES
 from bgeraser_gui.gui.settings import DEVICES, AppSettings
 
@@ -61,6 +63,8 @@ class SettingsDialog(QDialog):
         policy_index = self.policy_combo.findData(str(defaults.get("existing", "number")))
         self.policy_combo.setCurrentIndex(max(policy_index, 0))
         self.pattern_edit = QLineEdit(str(defaults.get("name_pattern", "{stem}_cutout")))
+        self.theme_combo = _choice_combo(THEMES, settings.theme)
+        self.overlay_combo = _choice_combo(OVERLAY_CHOICES, settings.overlay_colour)
 
         form = QFormLayout()
         form.addRow("Default model", self.model_combo)
@@ -69,6 +73,8 @@ class SettingsDialog(QDialog):
         form.addRow("Export format", self.format_combo)
         form.addRow("If the file exists", self.policy_combo)
         form.addRow("Export file name", self.pattern_edit)
+        form.addRow("Theme", self.theme_combo)
+        form.addRow("Overlay colour", self.overlay_combo)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -98,4 +104,18 @@ class SettingsDialog(QDialog):
             name_pattern=self.pattern_edit.text().strip() or "{stem}_cutout",
         )
         s.set_export_defaults(defaults)
+        s.theme = str(self.theme_combo.currentData())
+        s.overlay_colour = str(self.overlay_combo.currentData())
         s.sync()
+
+
+def _choice_combo(choices: dict[str, str], current: str) -> QComboBox:
+    """A combo box of `choices` (value -> label); an unknown `current` (a "#rrggbb" colour from
+    an older version or another tool) is kept as an extra entry."""
+    combo = QComboBox()
+    for value, label in choices.items():
+        combo.addItem(label, value)
+    if combo.findData(current) < 0:
+        combo.addItem(current, current)
+    combo.setCurrentIndex(combo.findData(current))
+    return combo

@@ -3,9 +3,9 @@
 Each mode's pixels are computed with numpy from the document once, into a buffer that a QImage
 wraps without copying; after a stroke only the dirty rectangles are recomputed (lazily, when
 that mode is next painted). CHECKER and COLOR share one premultiplied RGBA cutout image: the
-canvas paints the checkerboard or the matte colour behind it in screen space. OVERLAY is a red
-tint layer (coverage 1 - alpha) painted over the original at the overlay opacity, so changing
-the opacity costs one repaint, not a re-render.
+canvas paints the checkerboard or the matte colour behind it in screen space. OVERLAY is a tint
+layer (coverage 1 - alpha; red, the user's colour, or one contrasting with the photo) painted
+over the original at the overlay opacity, so changing the opacity costs one repaint.
 
 A document with no mask yet (no model run, no strokes) is shown as the untouched photo in every
 mode (no red tint, a full cutout, a white mask) rather than as "everything removed"; the
@@ -28,10 +28,11 @@ BAND_ROWS = 256  # rows rendered per numpy pass, to bound temporary memory on hu
 MAX_PENDING_RECTS = 32
 REFINE_RGBA = np.array([166, 140, 0, 166], np.uint8)  # yellow at 65 %, premultiplied
 CHECKER_PX = 10  # checkerboard square, in screen pixels
+RED = (255, 0, 0)
 
 
 class ViewMode(str, Enum):
-    OVERLAY = "overlay"  # photo with the removed area tinted pure red
+    OVERLAY = "overlay"  # photo with the removed area tinted (red by default)
     CHECKER = "checker"  # cutout on a checkerboard
     COLOR = "color"  # cutout on a chosen matte colour
     MASK = "mask"  # alpha in black and white
@@ -65,17 +66,26 @@ def shown_alpha_u8(doc: Document, rect: Rect, masked: bool | None = None) -> np.
     return np.full((rect.height, rect.width), 255, np.uint8)
 
 
-def render_overlay(doc: Document, rect: Rect, masked: bool | None = None) -> np.ndarray:
-    """Premultiplied RGBA tint of `rect`, drawn over the photo at the overlay opacity: red with
-    coverage 1 - alpha (removed areas), yellow over REFINE strokes."""
+def render_overlay(
+    doc: Document, rect: Rect, masked: bool | None = None, tint: tuple[int, int, int] = RED
+) -> np.ndarray:
+    """Premultiplied RGBA tint of `rect`, drawn over the photo at the overlay opacity: `tint`
+    with coverage 1 - alpha (removed areas), yellow over REFINE strokes."""
     sl = rect.slices()
     t = cv2.bitwise_not(shown_alpha_u8(doc, rect, masked))  # 255 - alpha
-    zero = np.zeros_like(t)
-    out = cv2.merge([t, zero, zero, t])
+    out = cv2.merge([_scaled(t, c) for c in tint] + [t])
     refine = doc.constraints[sl] == REFINE
     if refine.any():
         out[refine] = REFINE_RGBA
     return out
+
+
+def _scaled(coverage: np.ndarray, channel: int) -> np.ndarray:
+    if channel == 255:
+        return coverage
+    if channel == 0:
+        return np.zeros_like(coverage)
+    return cv2.multiply(coverage, np.full_like(coverage, channel), scale=1 / 255.0)
 
 
 def render_cutout(doc: Document, rect: Rect, masked: bool | None = None) -> np.ndarray:
@@ -124,6 +134,16 @@ class DisplayCache:
         self._original_rgb: np.ndarray | None = None  # keeps the QImage's memory alive
         self.rendered_pixels = 0  # pixels recomputed so far (lets tests check dirty-rect work)
         self._masked: bool | None = None  # doc.has_mask when the cached pixels were rendered
+        self.tint = RED  # the overlay's colour
+
+    def set_tint(self, tint: tuple[int, int, int]) -> None:
+        """Change the overlay colour (re-renders the overlay layer only, when next shown)."""
+        tint = tuple(int(c) for c in tint)
+        if tint != self.tint:
+            self.tint = tint
+            overlay = self._images.get(ViewMode.OVERLAY)
+            if overlay is not None:
+                overlay.add_pending(self.full_rect())
 
     def full_rect(self) -> Rect:
         return Rect(0, 0, self.doc.width, self.doc.height)
@@ -177,7 +197,7 @@ class DisplayCache:
         for y0 in range(rect.y0, rect.y1, BAND_ROWS):
             band = Rect(rect.x0, y0, rect.x1, min(rect.y1, y0 + BAND_ROWS))
             if mode == ViewMode.OVERLAY:
-                pixels = render_overlay(self.doc, band, masked)
+                pixels = render_overlay(self.doc, band, masked, self.tint)
             elif mode == ViewMode.CHECKER:
                 pixels = render_cutout(self.doc, band, masked)
             else:

@@ -23,17 +23,16 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from bgeraser_gui.core.brush import BrushStroke, paint_line
 from bgeraser_gui.core.document import Document, Rect
+from bgeraser_gui.core.overlay_colour import AUTO, overlay_rgb
 from bgeraser_gui.core.region_review import review_stops
 from bgeraser_gui.core.uncertain_regions import RegionCursor
 from bgeraser_gui.gui.canvas.overlay import (
-    VIEW_MODES,
     DisplayCache,
     ViewMode,
     checker_brush,
     paint_document,
 )
 from bgeraser_gui.gui.canvas.review_outline import RegionReviewSlots
-from bgeraser_gui.gui.canvas.select_tool import SelectToolSlots
 from bgeraser_gui.gui.canvas.tools import (
     BrushTool,
     BrushToolSlots,
@@ -41,6 +40,7 @@ from bgeraser_gui.gui.canvas.tools import (
     outline_bounds,
     paint_brush_cursor,
 )
+from bgeraser_gui.gui.canvas.view_modes import ViewModeSlots
 from bgeraser_gui.gui.canvas.viewport import ARROW_STEPS, MAX_ZOOM, MIN_ZOOM, Viewport
 
 __all__ = ["MAX_ZOOM", "MIN_ZOOM", "CanvasView", "ViewMode"]
@@ -49,10 +49,9 @@ ZOOM_STEP = 1.25
 EMPTY_HINT = "Open a photo (Ctrl+O) or drop photos here"
 
 
-class CanvasView(SelectToolSlots, RegionReviewSlots, BrushToolSlots, QWidget):
+class CanvasView(ViewModeSlots, RegionReviewSlots, BrushToolSlots, QWidget):
     zoomChanged = Signal(float)  # zoom factor, 1.0 = 100 %
     strokeFinished = Signal(str)  # history label of the stroke just recorded
-    selectClicked = Signal(int, int, bool)  # select tool: image x, y, positive (add)
     toolChanged = Signal(str)  # "keep" | "remove" | "refine" | "erase"
     brushChanged = Signal(int, float)  # size (image px), hardness 0..1
     smartBrushChanged = Signal(bool)  # edge-snapping keep/remove brush on/off
@@ -72,6 +71,7 @@ class CanvasView(SelectToolSlots, RegionReviewSlots, BrushToolSlots, QWidget):
         self._view = Viewport()
         self._mode = ViewMode.OVERLAY
         self._overlay_opacity = 0.5
+        self._overlay_choice = AUTO  # core.overlay_colour: AUTO, a colour name or "#rrggbb"
         self._matte_color = QColor(255, 255, 255)
         self._peek = False
         self._peek_key = Qt.Key.Key_Backslash
@@ -99,10 +99,10 @@ class CanvasView(SelectToolSlots, RegionReviewSlots, BrushToolSlots, QWidget):
         self._last_point = None
         self._regions = RegionCursor(review_stops)
         self._shown_region = None
-        self._select_document_changed(new_photo=True)
         self._view.image_size = (0, 0) if doc is None else (doc.width, doc.height)
         if doc is not None:
             self._cache = DisplayCache(doc)
+            self._cache.set_tint(overlay_rgb(self._overlay_choice, doc.rgb))
             doc.add_listener(self._on_document_changed)
         self._update_cursor()
         self._view.set_dpr(self.devicePixelRatioF())
@@ -124,7 +124,6 @@ class CanvasView(SelectToolSlots, RegionReviewSlots, BrushToolSlots, QWidget):
         if self._cache is None:
             return
         self._emit_cursor_info()  # undo / refine changed the alpha under the mouse
-        self._select_document_changed(new_photo=False)
         self._cache.invalidate(rect)
         if rect is None:
             self.update()
@@ -182,49 +181,6 @@ class CanvasView(SelectToolSlots, RegionReviewSlots, BrushToolSlots, QWidget):
         if self._doc is not None and self._mouse is not None:
             self.cursorInfo.emit(cursor_info_text(self._doc, *self.map_to_image(self._mouse)))
 
-    # -- view modes -----------------------------------------------------------------------------
-    def view_mode(self) -> ViewMode:
-        return self._mode
-
-    def set_view_mode(self, mode: ViewMode | str) -> None:
-        mode = ViewMode(mode)
-        if mode == self._mode:
-            return
-        self._mode = mode
-        self.update()
-        self.viewModeChanged.emit(mode.value)
-
-    def cycle_view_mode(self, step: int = 1) -> ViewMode:
-        index = (VIEW_MODES.index(self._mode) + step) % len(VIEW_MODES)
-        self.set_view_mode(VIEW_MODES[index])
-        return self._mode
-
-    def overlay_opacity(self) -> float:
-        return self._overlay_opacity
-
-    def set_overlay_opacity(self, opacity: float) -> None:
-        self._overlay_opacity = float(min(max(opacity, 0.0), 1.0))
-        self.update()
-
-    def matte_color(self) -> QColor:
-        return QColor(self._matte_color)
-
-    def set_matte_color(self, color: QColor) -> None:
-        self._matte_color = QColor(color)
-        self.update()
-
-    def set_peek_original(self, peek: bool) -> None:
-        """Show the original photo while True, whatever the view mode (hold-to-peek)."""
-        if peek != self._peek:
-            self._peek = peek
-            self.update()
-
-    def peek_original(self) -> bool:
-        return self._peek
-
-    def set_peek_key(self, key: Qt.Key) -> None:
-        self._peek_key = key
-
     # -- painting ----------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -247,7 +203,6 @@ class CanvasView(SelectToolSlots, RegionReviewSlots, BrushToolSlots, QWidget):
             )
             if not self._peek:
                 self._paint_region_outline(painter)
-                self._paint_select_hover(painter)
         if self._mouse is not None and self._brush_cursor_visible():
             paint_brush_cursor(
                 painter, self._mouse, self._screen_radius(), self._tool.name, self.smart_brush()
@@ -279,8 +234,6 @@ class CanvasView(SelectToolSlots, RegionReviewSlots, BrushToolSlots, QWidget):
             self._update_cursor()
             self.update()
             return
-        if self._stroke is None and self._select_press(event):
-            return
         if button != Qt.MouseButton.LeftButton or self._doc is None or self._stroke is not None:
             super().mousePressEvent(event)
             return
@@ -307,7 +260,6 @@ class CanvasView(SelectToolSlots, RegionReviewSlots, BrushToolSlots, QWidget):
         if self._stroke is not None:
             self._stroke.add_point(self.map_to_image(pos))
         self._repaint_cursor(old_mouse, pos)
-        self._select_hover(pos)
         self._emit_cursor_info()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
