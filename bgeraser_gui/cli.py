@@ -12,7 +12,7 @@ import sys
 
 from bgeraser_gui import __version__
 
-COMMANDS = ("cutout", "batch", "models", "eval")
+COMMANDS = ("cutout", "batch", "models", "eval", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ mask only as 8-bit PNG. ICC profile and EXIF (orientation 1) are written back.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,7 +201,9 @@ def _numbered(path: Path, n: int) -> Path:
     return path.with_name(f"{path.stem}-{n}{path.suffix}")
 
 
-def _save(result: Image.Image, tmp: Path, image: LoadedImage, options: ExportOptions) -> None:
+def _save(
+    result: Image.Image, tmp: Path | io.BytesIO, image: LoadedImage, options: ExportOptions
+) -> None:
     params: dict = {}
     if not options.mask_only:
         if image.icc_profile:
@@ -218,6 +221,24 @@ def _save(result: Image.Image, tmp: Path, image: LoadedImage, options: ExportOpt
         result.save(tmp, "TIFF", compression="tiff_adobe_deflate", **params)
     else:
         result.save(tmp, "JPEG", quality=95, subsampling=0, **params)
+
+
+def encode_cutout(
+    image: LoadedImage,
+    alpha_u8: np.ndarray,
+    options: ExportOptions,
+    foreground: np.ndarray | None = None,
+) -> bytes:
+    """Compose and encode the export in memory, the bytes `export_cutout` would write (the HTTP
+    server answers with them; nothing touches the disk). The naming and existing-file options
+    do not apply."""
+    result = compose_image(image, alpha_u8, options, foreground)
+    buffer = io.BytesIO()
+    try:
+        _save(result, buffer, image, options)
+    except (ValueError, KeyError, OSError) as exc:
+        raise ExportError(f"cannot encode the cutout ({exc})") from None
+    return buffer.getvalue()
 
 
 def export_cutout(

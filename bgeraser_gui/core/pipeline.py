@@ -18,6 +18,7 @@ import numpy as np
 
 from bgeraser_gui.core.compose import (
     ExportOptions,
+    encode_cutout,
     export_cutout,
     output_path_for,
     refuse_overwriting_input,
@@ -202,6 +203,17 @@ class Pipeline:
         return export_cutout(
             image, to_alpha_u8(alpha), Path(target), options, foreground=foreground
         )
+
+    def encode(
+        self,
+        image: LoadedImage,
+        alpha: np.ndarray,
+        foreground: np.ndarray | None = None,
+        options: ExportOptions | None = None,
+    ) -> bytes:
+        """The export `export` would write, as bytes in memory (the HTTP server's answer)."""
+        options = options or self.export_options
+        return encode_cutout(image, to_alpha_u8(alpha), options, foreground=foreground)
 
     # -- files -----------------------------------------------------------------------------
     def output_path(self, path: str | Path, out_dir: str | Path) -> Path:

@@ -1,0 +1,76 @@
+"""Test helper: run `bgeraser-cli serve` for real, in a subprocess on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+TESTS = Path(__file__).resolve().parent
+FAKE = ["--backend-factory", "batch_fakes:make_backend"]
+SLOW = ["--backend-factory", "batch_fakes:make_slow_backend"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """A started server; `client` talks to it (with the API key when one was given)."""
+
+    def __init__(self, args: list[str], log: Path, env: dict | None = None, key: str | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        command = [sys.executable, "-m", "bgeraser_gui.cli", "serve", "--port", str(self.port)]
+        environment = {**os.environ, **(env or {})}
+        environment["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(TESTS), environment.get("PYTHONPATH", "")) if p
+        )
+        with open(log, "wb") as out:
+            self.process = subprocess.Popen(
+                [*command, *args], stdout=out, stderr=subprocess.STDOUT, env=environment
+            )
+        headers = {"X-Api-Key": key} if key else {}
+        self.client = httpx.Client(base_url=self.url, headers=headers, timeout=120)
+
+    def wait_ready(self, timeout_s: float = 300) -> Server:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited ({self.process.returncode}):\n{self.output()}")
+            try:
+                if self.client.get("/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"server not ready in {timeout_s} s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def stop(self, timeout_s: float = 60) -> int:
+        """SIGTERM (a graceful shutdown) and the exit code."""
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_server(tmp_path: Path, args: list[str], env=None, key=None, name="server") -> Server:
+    return Server(args, tmp_path / f"{name}.log", env, key).wait_ready()
