@@ -3,9 +3,10 @@
 One document (6000x4000 by default, the bike photo scaled up) with a soft model mask, tracked
 by `core.autosave.AutosaveWriter`, and the same strokes painted side by side on an untracked
 twin. Per stroke size we report:
-  - UI thread: the autosave listener's own time (copying the entry list, queueing the job), and
-    the stroke's `finish()` (commit) tracked vs untracked: the difference also holds the GIL
-    the writer thread takes while the UI thread still updates the alpha;
+  - UI thread: the autosave listener's CPU time (copying the entry list, queueing the job),
+    and the stroke's `finish()` (commit) wall time tracked vs untracked: the difference adds
+    the GIL the woken writer thread takes while the UI thread still updates the alpha (on a
+    loaded machine mostly scheduling noise: compare several runs);
   - writer CPU (thread time of mirroring the entry in its shadow, encoding, appending);
   - writer: time from the commit until the journal is fsynced (the stroke is crash-safe);
   - bytes appended to the journal;
@@ -111,6 +112,8 @@ def main() -> None:
     print(f"photo {w}x{h} ({w * h / 1e6:.1f} MP), journal in {root}")
     tracked, twin = Document(image), Document(image)
     writer = AutosaveWriter(root)
+    listener = timed(DocumentJournal, "_on_history", time.thread_time)
+    writer_cpu = [timed(DocumentJournal, name, time.thread_time) for name in ("_sync", "flush")]
     t0 = time.perf_counter()
     prepared = writer.prepare(tracked)
     t1 = time.perf_counter()
@@ -120,8 +123,6 @@ def main() -> None:
         f"prepare() on the loader thread {(t1 - t0) * 1000:.1f} ms (layer copy), "
         f"track() on the UI thread {(t2 - t1) * 1000:.2f} ms"
     )
-    listener = timed(DocumentJournal, "_on_history", time.perf_counter)
-    writer_cpu = [timed(DocumentJournal, name, time.thread_time) for name in ("_sync", "flush")]
     mask = soft_mask(h, w)
     twin.set_model_mask(mask)
     tracked.set_model_mask(mask)
@@ -152,7 +153,7 @@ def main() -> None:
         m = [statistics.median(c) * 1000 for c in zip(*rows, strict=True)]  # ms
         m[5], m[6] = m[5] / 1000, m[6] / 1000  # bytes and ms as they were
         print(
-            f"{label:15s} {m[0] * 1000:6.0f} µs {m[1]:15.1f} ms {m[2]:6.1f} ms {m[2] - m[1]:+7.1f} ms"
+            f"{label:15s} {m[0] * 1000:6.1f} µs {m[1]:15.1f} ms {m[2]:6.1f} ms {m[2] - m[1]:+7.1f} ms"
             f" {m[3]:8.1f} ms {m[4]:13.1f} ms {m[5] / 1024:5.0f}K {m[6]:8.0f} ms"
         )
     journal = writer._journals[tracked]

@@ -13,7 +13,7 @@ from bgeraser_gui.core.autosave import AutosaveWriter
 from bgeraser_gui.core.brush import BrushSettings, BrushStroke
 from bgeraser_gui.core.document import Document
 from bgeraser_gui.core.image_io import load_image
-from bgeraser_gui.core.journal import find_recoverable, recover_document
+from bgeraser_gui.core.journal import RecoverableJournal, find_recoverable, recover_document
 
 pytest.importorskip("pytestqt")
 
@@ -108,8 +108,6 @@ def test_edits_in_the_window_are_journaled_and_a_clean_close_clears_them(qtbot, 
     # what a crash now would leave: read it as the next start would (without the lock)
     found = find_recoverable(root)
     assert found == []  # locked while this session runs
-    from bgeraser_gui.core.journal import RecoverableJournal
-
     journal = RecoverableJournal(folder, photo.resolve(), 0.0, None)
     assert np.array_equal(recover_document(journal).constraints, doc.constraints)
     # an export of the unchanged photo clears the journal; the next edit starts a new one
