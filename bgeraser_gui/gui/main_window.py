@@ -24,6 +24,7 @@ from bgeraser_gui.gui.errors import ErrorReporter
 from bgeraser_gui.gui.folder_nav import neighbour
 from bgeraser_gui.gui.history_panel import HistoryPanel
 from bgeraser_gui.gui.model_chooser import ModelChooser
+from bgeraser_gui.gui.select_link import attach_select_tool
 from bgeraser_gui.gui.session import EditorSession
 from bgeraser_gui.gui.settings import AppSettings
 from bgeraser_gui.gui.status import StatusPanel
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         self.toolbar = build_toolbar(self, self.actions_, self.model_chooser)
         group_actions(self, self.actions_, (TOOL_ACTIONS, VIEW_ACTIONS))
         wire_actions(self)
+        self.selector = attach_select_tool(self)  # select-object tool (W): clicks on a worker
         self._connect_session()
         from bgeraser_gui.gui.recovery import AutosaveLink
 

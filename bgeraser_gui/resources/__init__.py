@@ -18,7 +18,8 @@ APP_ICON_SIZES: tuple[int, ...] = (16, 24, 32, 48, 64, 128, 256, 512)
 """Square PNG sizes rendered from the app icon SVG by packaging/make_icons.py."""
 
 ICON_NAMES: tuple[str, ...] = (
-    # brush tools
+    # brush tools and the select-object tool
+    "select-object",
     "keep",
     "remove",
     "refine",

@@ -33,6 +33,7 @@ from bgeraser_gui.gui.canvas.overlay import (
     paint_document,
 )
 from bgeraser_gui.gui.canvas.review_outline import RegionReviewSlots
+from bgeraser_gui.gui.canvas.select_tool import SelectToolSlots
 from bgeraser_gui.gui.canvas.tools import (
     BrushTool,
     BrushToolSlots,
@@ -49,9 +50,10 @@ ZOOM_STEP = 1.25
 EMPTY_HINT = "Open a photo (Ctrl+O) or drop photos here"
 
 
-class CanvasView(ViewModeSlots, RegionReviewSlots, BrushToolSlots, QWidget):
+class CanvasView(ViewModeSlots, SelectToolSlots, RegionReviewSlots, BrushToolSlots, QWidget):
     zoomChanged = Signal(float)  # zoom factor, 1.0 = 100 %
     strokeFinished = Signal(str)  # history label of the stroke just recorded
+    selectClicked = Signal(int, int, bool)  # select tool: image x, y, positive (add)
     toolChanged = Signal(str)  # "keep" | "remove" | "refine" | "erase"
     brushChanged = Signal(int, float)  # size (image px), hardness 0..1
     smartBrushChanged = Signal(bool)  # edge-snapping keep/remove brush on/off
@@ -99,6 +101,7 @@ class CanvasView(ViewModeSlots, RegionReviewSlots, BrushToolSlots, QWidget):
         self._last_point = None
         self._regions = RegionCursor(review_stops)
         self._shown_region = None
+        self._select_document_changed(new_photo=True)
         self._view.image_size = (0, 0) if doc is None else (doc.width, doc.height)
         if doc is not None:
             self._cache = DisplayCache(doc)
@@ -124,6 +127,7 @@ class CanvasView(ViewModeSlots, RegionReviewSlots, BrushToolSlots, QWidget):
         if self._cache is None:
             return
         self._emit_cursor_info()  # undo / refine changed the alpha under the mouse
+        self._select_document_changed(new_photo=False)
         self._cache.invalidate(rect)
         if rect is None:
             self.update()
@@ -203,6 +207,7 @@ class CanvasView(ViewModeSlots, RegionReviewSlots, BrushToolSlots, QWidget):
             )
             if not self._peek:
                 self._paint_region_outline(painter)
+                self._paint_select_hover(painter)
         if self._mouse is not None and self._brush_cursor_visible():
             paint_brush_cursor(
                 painter, self._mouse, self._screen_radius(), self._tool.name, self.smart_brush()
@@ -234,6 +239,8 @@ class CanvasView(ViewModeSlots, RegionReviewSlots, BrushToolSlots, QWidget):
             self._update_cursor()
             self.update()
             return
+        if self._stroke is None and self._select_press(event):
+            return
         if button != Qt.MouseButton.LeftButton or self._doc is None or self._stroke is not None:
             super().mousePressEvent(event)
             return
@@ -260,6 +267,7 @@ class CanvasView(ViewModeSlots, RegionReviewSlots, BrushToolSlots, QWidget):
         if self._stroke is not None:
             self._stroke.add_point(self.map_to_image(pos))
         self._repaint_cursor(old_mouse, pos)
+        self._select_hover(pos)
         self._emit_cursor_info()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
