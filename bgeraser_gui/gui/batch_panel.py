@@ -16,7 +16,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
-    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -40,6 +39,7 @@ from bgeraser_gui.core.project_store import (
     item_id_for,
 )
 from bgeraser_gui.gui.batch_table import BatchTable
+from bgeraser_gui.gui.export_folder import default_export_dir
 from bgeraser_gui.services.batch_queue import BatchQueueService
 
 AUTOSAVE_DELAY_MS = 300
@@ -73,7 +73,7 @@ class BatchPanel(QWidget):
         self.service = BatchQueueService(self.store, backend_factory, refine_options, self)
         self.entries: dict[str, QueueEntry] = {}
         self._export_options = ExportOptions()
-        self._export_dir = export_dir or str(Path.home())  # the last export folder, if known
+        self._export_dir = default_export_dir(export_dir)  # the last export folder, if it exists
         self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
         self._autosave.timeout.connect(self.save_now)
         self._build_ui()
@@ -100,8 +100,7 @@ class BatchPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setEnabled(False)
-        self.worst_first_check = QCheckBox("Needs review first")
-        self.worst_first_check.toggled.connect(self._apply_sort)
+        self.worst_first_check = self.table.worst_first_box()
         self.export_all_button = QPushButton("Export all…")
         self.export_all_button.clicked.connect(lambda: self._export_with_dialog(selected=False))
         self.export_selected_button = QPushButton("Export selected…")
@@ -234,8 +233,7 @@ class BatchPanel(QWidget):
         if entry is None:
             return
         entry.score, entry.reasons = score, list(reasons)
-        self.table.show_score(item_id, score, entry.reasons)
-        self._apply_sort()
+        self.table.show_score(item_id, score, entry.reasons)  # re-sorts by the sorted column
 
     def _on_thumbnail(self, item_id: str, path: str) -> None:
         self.table.show_thumbnail(item_id, path)
@@ -283,9 +281,6 @@ class BatchPanel(QWidget):
         self.failure_label.setToolTip("\n".join(lines))
 
     # -- sorting, opening, editing -------------------------------------------------------
-    def _apply_sort(self) -> None:
-        self.table.sort_worst_first(self.worst_first_check.isChecked())
-
     def ordered_ids(self) -> list[str]:
         """Item ids in the order the table shows them."""
         return self.table.ordered_ids()

@@ -1,6 +1,8 @@
 """The batch queue as a table: thumbnail + name, state (with the failure reason), review score.
 
-Rows are addressed by item id; sorting by score ("needs review first") keeps that mapping.
+Rows are addressed by item id, so sorting keeps that mapping. Every column header sorts
+(click again to reverse); "Needs review first" sorts by the score, worst first; turning it off
+brings back the queue order (a hidden column holds each row's position in the queue).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QHeaderView,
     QTableWidget,
     QTableWidgetItem,
@@ -20,9 +23,21 @@ from PySide6.QtWidgets import (
 
 from bgeraser_gui.core.project_store import FAILED, QueueEntry
 
-COL_NAME, COL_STATE, COL_SCORE = range(3)
+COL_NAME, COL_STATE, COL_SCORE, COL_ORDER = range(4)
 ICON_PX = 48
 ID_ROLE = Qt.ItemDataRole.UserRole
+SCORE_TITLE = "Needs review"
+SCORE_TIP = (
+    "How much the cutout needs a look: 0.00 = looks clean, 1.00 = check it first.\n"
+    "It rises with hesitant (semi-transparent) edges, detached specks or holes, and a subject\n"
+    "touching the picture border. Hover a score for its reasons; click to sort."
+)
+HEADERS = (
+    ("Photo", "The photo's file name (hover for its folder). Click to sort."),
+    ("State", "Queued, working, ready, exported or failed (hover for details). Click to sort."),
+    (SCORE_TITLE, SCORE_TIP),
+    ("#", "Position in the queue"),
+)
 
 
 class _ScoreItem(QTableWidgetItem):
@@ -37,14 +52,34 @@ class _ScoreItem(QTableWidgetItem):
         self.setText("" if score is None else f"{score:.2f}")
 
     def __lt__(self, other: QTableWidgetItem) -> bool:
-        return float(self.data(ID_ROLE) or -1.0) < float(other.data(ID_ROLE) or -1.0)
+        return _number(self) < _number(other)
+
+
+def _number(item: QTableWidgetItem) -> float:
+    value = item.data(ID_ROLE)  # a score of 0.0 ("looks clean") is not "unscored"
+    return -1.0 if value is None else float(value)
+
+
+class _OrderItem(_ScoreItem):
+    """The queue position (numeric sort) in the hidden order column."""
+
+    def set_score(self, score: float | None) -> None:
+        self.setData(ID_ROLE, float(score or 0))
 
 
 class BatchTable(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(0, 3, parent)
+        super().__init__(0, len(HEADERS), parent)
         self._name_items: dict[str, QTableWidgetItem] = {}
-        self.setHorizontalHeaderLabels(["Photo", "State", "Review"])
+        self._added = 0
+        for column, (title, tip) in enumerate(HEADERS):
+            header_item = QTableWidgetItem(title)
+            header_item.setToolTip(tip)
+            self.setHorizontalHeaderItem(column, header_item)
+        self.setColumnHidden(COL_ORDER, True)
+        self.horizontalHeader().setSortIndicatorShown(True)
+        self.sortItems(COL_ORDER, Qt.SortOrder.AscendingOrder)
+        self.setSortingEnabled(True)  # header clicks sort
         self.setIconSize(QSize(ICON_PX, ICON_PX))
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -75,6 +110,8 @@ class BatchTable(QTableWidget):
             self.setItem(row, COL_NAME, name)
             self.setItem(row, COL_STATE, QTableWidgetItem())
             self.setItem(row, COL_SCORE, _ScoreItem(entry.score))
+            self._added += 1
+            self.setItem(row, COL_ORDER, _OrderItem(self._added))
             self._name_items[entry.id] = name
         self.show_state(entry)
 
@@ -114,9 +151,32 @@ class BatchTable(QTableWidget):
         return not self._name_items[item_id].icon().isNull()
 
     def sort_worst_first(self, enabled: bool) -> None:
-        self.setSortingEnabled(enabled)
+        """Highest review score first, or (off) the queue order."""
         if enabled:
             self.sortItems(COL_SCORE, Qt.SortOrder.DescendingOrder)
+        else:
+            self.sortItems(COL_ORDER, Qt.SortOrder.AscendingOrder)
+
+    def worst_first_box(self) -> QCheckBox:
+        """The "Needs review first" check box, kept in step with header clicks."""
+        box = QCheckBox("Needs review first")
+        box.setToolTip(SCORE_TIP)
+        box.toggled.connect(self._worst_first_toggled)
+        self.horizontalHeader().sortIndicatorChanged.connect(
+            lambda *_: box.setChecked(self.sorted_worst_first())
+        )
+        return box
+
+    def _worst_first_toggled(self, checked: bool) -> None:
+        if checked != self.sorted_worst_first():  # not a header click that already sorted
+            self.sort_worst_first(checked)
+
+    def sorted_worst_first(self) -> bool:
+        header = self.horizontalHeader()
+        return (
+            header.sortIndicatorSection() == COL_SCORE
+            and header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+        )
 
     def ordered_ids(self) -> list[str]:
         """Item ids in the order the table shows them."""

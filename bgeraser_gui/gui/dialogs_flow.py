@@ -46,13 +46,11 @@ class DialogFlows(QObject):
 
     # -- export ----------------------------------------------------------------------------
     def _default_out_dir(self) -> str:
-        last = self.settings.last_export()
-        if last and Path(last.get("out_dir", "")).is_dir():
-            return last["out_dir"]
-        doc = self.session.document
-        if doc is not None and doc.path is not None:
-            return str(Path(doc.path).parent)
-        return str(Path.home())
+        """The last export folder; never the photo's own folder unless the user picks it."""
+        from bgeraser_gui.gui.export_folder import default_export_dir
+
+        last = self.settings.last_export() or {}
+        return default_export_dir(last.get("out_dir"))
 
     def _initial_options(self):
         last = self.settings.last_export()
