@@ -1,0 +1,107 @@
+"""`bgeraser-cli serve` under pressure, against real server processes on loopback with the slow
+fake backend (seconds per image, polling the cancel token like the real model): a full queue
+answers 503 with Retry-After, a request past its timeout answers 504 and frees its worker, and a
+SIGTERM lets in-flight work finish (or cancels it after the grace period)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from batch_fakes import SLOW_SECONDS_ENV, write_photo
+from serve_process import SLOW, start_server
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+
+@pytest.fixture(scope="module")
+def photo_bytes(tmp_path_factory) -> bytes:
+    return write_photo(tmp_path_factory.mktemp("in") / "p.jpg", size=(96, 64)).read_bytes()
+
+
+def _slow_server(tmp_path, seconds: float, *args: str):
+    env = {SLOW_SECONDS_ENV: str(seconds)}
+    return start_server(tmp_path, [*SLOW, "--no-refine", *args], env=env)
+
+
+def _post(url: str, body: bytes) -> httpx.Response:
+    return httpx.post(f"{url}/api/remove", content=body, timeout=60)
+
+
+def _wait_until_running(server, jobs: int = 1) -> None:
+    deadline = time.monotonic() + 20
+    while server.client.get("/health").json()["jobs_running"] < jobs:
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.05)
+
+
+def test_full_queue_answers_503_with_retry_after(tmp_path, photo_bytes):
+    server = _slow_server(tmp_path, 2.0, "--workers", "1", "--max-queue", "1")
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: _post(server.url, photo_bytes), range(4)))
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [200, 200, 503, 503], [a.text[:200] for a in answers]
+        for refused in (a for a in answers if a.status_code == 503):
+            assert int(refused.headers["retry-after"]) >= 1
+            assert refused.json()["errors"][0]["code"] == "queue_full"
+        metrics = server.client.get("/metrics").text
+        assert 'route="/api/remove",method="POST",status="503"} 2' in metrics
+    finally:
+        server.stop()
+
+
+def test_timeout_answers_504_and_cancels_the_job(tmp_path, photo_bytes):
+    server = _slow_server(tmp_path, 30.0, "--timeout", "1")
+    try:
+        started = time.monotonic()
+        answer = _post(server.url, photo_bytes)
+        assert answer.status_code == 504, answer.text
+        assert answer.json()["errors"][0]["code"] == "timeout"
+        assert time.monotonic() - started < 15  # not the backend's 30 s
+        deadline = time.monotonic() + 10
+        while server.client.get("/health").json()["jobs_running"]:
+            assert time.monotonic() < deadline, "the timed-out job kept its worker"
+            time.sleep(0.05)
+    finally:
+        server.stop()
+
+
+def test_sigterm_lets_in_flight_work_finish(tmp_path, photo_bytes):
+    server = _slow_server(tmp_path, 2.0, "--shutdown-grace", "30")
+    answers: list[httpx.Response] = []
+    request = threading.Thread(target=lambda: answers.append(_post(server.url, photo_bytes)))
+    request.start()
+    _wait_until_running(server)
+    server.process.send_signal(signal.SIGTERM)
+    request.join(60)
+    assert answers and answers[0].status_code == 200, server.output()
+    assert answers[0].headers["content-type"] == "image/png"
+    assert server.process.wait(30) in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in server.output()
+
+
+def test_sigterm_cancels_work_past_the_grace_period(tmp_path, photo_bytes):
+    server = _slow_server(tmp_path, 60.0, "--shutdown-grace", "1")
+    failures: list[Exception] = []
+
+    def request() -> None:
+        try:
+            _post(server.url, photo_bytes)
+        except httpx.HTTPError as exc:  # the connection closes without an answer
+            failures.append(exc)
+
+    thread = threading.Thread(target=request)
+    thread.start()
+    _wait_until_running(server)
+    stopped = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(30) in (0, -signal.SIGTERM)
+    assert time.monotonic() - stopped < 20  # the 60 s job was cancelled, not waited for
+    thread.join(30)
+    assert "Traceback" not in server.output()
