@@ -23,6 +23,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 def export_options_to_dict(options: Any) -> dict[str, Any]:
     """ExportOptions -> JSON-friendly dict (Paths and tuples become strings and lists)."""
     data = asdict(options)
+    data.pop("protected", None)  # the paths one export may not replace: not a setting
     background = data.get("background")
     if isinstance(background, Path):
         data["background"] = {"image": str(background)}
