@@ -28,6 +28,7 @@ from bgeraser_gui.gui.select_link import attach_select_tool
 from bgeraser_gui.gui.session import EditorSession
 from bgeraser_gui.gui.settings import AppSettings
 from bgeraser_gui.gui.status import StatusPanel
+from bgeraser_gui.gui.stroke_matting import StrokeMatting
 from bgeraser_gui.gui.toolbar import TOOL_ACTIONS, VIEW_ACTIONS, build_toolbar, group_actions
 from bgeraser_gui.gui.window_actions import wire_actions
 from bgeraser_gui.gui.window_fit import place_window
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
         self.toolbar = build_toolbar(self, self.actions_, self.model_chooser)
         group_actions(self, self.actions_, (TOOL_ACTIONS, VIEW_ACTIONS))
         wire_actions(self)
+        self.stroke_matting = StrokeMatting(self)  # M: keep/remove strokes matted inside
         self.selector = attach_select_tool(self)  # select-object tool (W): clicks on a worker
         self._connect_session()
         from bgeraser_gui.gui.recovery import AutosaveLink

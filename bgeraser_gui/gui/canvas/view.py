@@ -74,6 +74,7 @@ class CanvasView(ViewModeSlots, SelectToolSlots, RegionReviewSlots, BrushToolSlo
         self._mode = ViewMode.OVERLAY
         self._overlay_opacity = 0.5
         self._overlay_choice = AUTO  # core.overlay_colour: AUTO, a colour name or "#rrggbb"
+        self._matte_strokes = False  # keep / remove strokes mark their area for matting (M)
         self._matte_color = QColor(255, 255, 255)
         self._peek = False
         self._peek_key = Qt.Key.Key_Backslash
@@ -228,6 +229,15 @@ class CanvasView(ViewModeSlots, SelectToolSlots, RegionReviewSlots, BrushToolSlo
         else:
             self.setCursor(shape.BlankCursor if self._doc is not None else shape.ArrowCursor)
 
+    def set_matte_strokes(self, on: bool) -> None:
+        """Keep / remove strokes paint "refine" (the matting decides inside) while on."""
+        self._matte_strokes = bool(on)
+
+    def _painting_tool(self) -> str:
+        if self._matte_strokes and self._tool.name in ("keep", "remove"):
+            return "refine"
+        return self._tool.name
+
     # -- mouse and keys ---------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
@@ -248,13 +258,13 @@ class CanvasView(ViewModeSlots, SelectToolSlots, RegionReviewSlots, BrushToolSlo
         shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
         if shift and self._last_point is not None:
             entry = paint_line(
-                self._doc, self._tool.name, self._tool.settings, self._last_point, point
+                self._doc, self._painting_tool(), self._tool.settings, self._last_point, point
             )
             self._last_point = point
             if entry is not None:
                 self.strokeFinished.emit(entry.label)
             return
-        self._stroke = BrushStroke(self._doc, self._tool.name, self._tool.settings, point)
+        self._stroke = BrushStroke(self._doc, self._painting_tool(), self._tool.settings, point)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
