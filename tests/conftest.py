@@ -18,7 +18,8 @@ REQUIRE_REAL_DATA = os.environ.get("BGERASER_REQUIRE_MODELS") == "1"
 def _need(path: Path, what: str) -> Path:
     if path.exists():
         return path
-    message = f"{what} not found at {path} (run ../shared/tools/get-isnet.sh {MODELS_DIR})"
+    setting = "BGERASER_SHARED" if path.is_relative_to(SHARED) else "BGERASER_TEST_MODELS"
+    message = f"{what} not found: no {path.name} in {path.parent} (set {setting} to its folder)"
     if REQUIRE_REAL_DATA:
         pytest.fail(message)
     pytest.skip(message)

@@ -86,7 +86,7 @@ def test_damaged_model_file_is_one_line_not_a_traceback(tmp_path, capsys):
     model.write_bytes(b"\x08\x07garbage that is not a protobuf" * 10)
     code = main(["cutout", str(photo), "-o", str(tmp_path / "out"), "--model", str(model)])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 3  # the model cannot be used; 2 is bad usage
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert "model" in err
     assert not (tmp_path / "out" / "p_cutout.png").exists()

@@ -180,7 +180,7 @@ def run(args: argparse.Namespace, backend_factory=None) -> int:
     bar = tqdm(total=total, unit="img", disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
     with report:
         for job, output in already_done:
-            record = ReportRecord(job.source, output, STATUS_SKIPPED, 0.0, "resume: complete")
+            record = ReportRecord(job.source, output, STATUS_SKIPPED, 0.0)  # done: no error
             report.write(record)
             summary.add(record)
             bar.update(1)

@@ -14,8 +14,10 @@ from bgeraser_gui.commands.common import add_export_options, add_model_options, 
 from bgeraser_gui.core.atomic import clean_stale_parts
 from bgeraser_gui.core.batch_plan import earlier_output_filter, guarded_export
 from bgeraser_gui.core.compose import ExportOptions, output_path_for
-from bgeraser_gui.core.errors import BgEraserError, describe_error
+from bgeraser_gui.core.errors import BgEraserError, ModelError, describe_error
 from bgeraser_gui.core.image_io import collect_images, identity
+
+MODEL_UNAVAILABLE = 3  # exit status: the model is missing or damaged (2 is bad usage)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,10 +52,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         pipeline = build_pipeline(spec_from_args(args))
         pipeline.load()  # a missing or damaged model is one message before any file
+    except (ModelError, OSError) as exc:
+        return fail(str(exc), MODEL_UNAVAILABLE)
     except (ValueError, BgEraserError) as exc:
         return fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - a damaged model file must not print a traceback
-        return fail(f"cannot load the model: {type(exc).__name__}: {exc}")
+        return fail(f"cannot load the model: {type(exc).__name__}: {exc}", MODEL_UNAVAILABLE)
     pipeline.export_options = guarded_export(pipeline.export_options, files, pipeline.max_pixels)
     return process_all(pipeline, files, args.out, quiet=args.quiet)
 

@@ -175,8 +175,11 @@ class DialogFlows(QObject):
         quit_button = box.addButton(
             "Quit without exporting", QMessageBox.ButtonRole.DestructiveRole
         )
+        export_button = box.addButton("Export…", QMessageBox.ButtonRole.AcceptRole)
+        export_button.setToolTip("Export the current photo, then quit again")
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setWindowModality(Qt.WindowModality.NonModal)
         box.buttonClicked.connect(lambda button: button is quit_button and discard())
+        box.buttonClicked.connect(lambda button: button is export_button and self.export())
         box.show()
         self.discard_box = box
