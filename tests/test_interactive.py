@@ -122,3 +122,25 @@ def test_bad_input_is_refused():
         ClickSession(img, disc[:10].astype(np.float32))
     with pytest.raises(ValueError):
         ClickSession(img, None).add(Click(300, 0, True))
+
+
+@pytest.mark.slow
+def test_real_photo_one_positive_click_on_the_missed_object(isnet_fp16_path, eval_dir):
+    """COCO bus: the model takes the lamp post; one click on the bus brings most of it in."""
+    from bgeraser_gui.backends.loader import load_backend
+    from bgeraser_gui.core.eval_dataset import load_sample, scan_dataset
+
+    dataset = scan_dataset(eval_dir / "coco_mval_sub")
+    sample = next(s for s in dataset.samples if s.stem == "bus00_000000274272")
+    loaded = load_sample(sample)
+    truth = loaded.alpha > 127
+    backend = load_backend(str(isnet_fp16_path), device="cpu")
+    auto = backend.predict(loaded.rgb)
+    before = _iou(auto, truth)
+    session = ClickSession(loaded.rgb, auto, backend.predict)
+    after = session.add(Click(332, 334, positive=True))  # inside the bus, which was missed
+    assert before < 0.05
+    assert _iou(after, truth) > before + 0.3
+    far = np.ones_like(truth)
+    far[150:, 100:] = False  # the lamp post and sky on the left/top stay as the model said
+    np.testing.assert_array_equal(after[far], auto[far])

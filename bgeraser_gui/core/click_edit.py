@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from bgeraser_gui.core.click_cut import cut
+from bgeraser_gui.core.click_cut import cut_bounded
 from bgeraser_gui.core.click_proposals import CropSegmenter
 from bgeraser_gui.core.colour_evidence import MAX_LOG_RATIO, colour_bins, colour_histogram
 from bgeraser_gui.core.history import Rect
@@ -235,7 +235,7 @@ def apply_click(
     bg |= border & ~win_cur & ~fg
     if cancel is not None:
         cancel.check()
-    labels = cut(unary.astype(np.float32), win_rgb, fg, bg)
+    labels = cut_bounded(unary.astype(np.float32), win_rgb, fg, bg)
     changed = _component_at(labels != win_cur, x - rect.x0, y - rect.y0, r)
     if changed is None:
         changed = np.zeros(win_cur.shape, bool)
