@@ -89,3 +89,46 @@ def test_clicks_are_replayed_on_a_new_model_mask(qtbot, tmp_path):
     window.session.segment()  # the model runs again: the click is applied to its new mask
     qtbot.waitUntil(lambda: doc.history.labels()[-1] == "Clicks on the new mask", timeout=10000)
     assert doc.alpha()[40, 90] == 1.0 and len(doc.clicks) == 1
+
+
+class GatedSalientBackend(SalientBackend):
+    """Crops wait until `gate` is set (or the click's job is cancelled)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.cancelled = threading.Event()
+
+    def predict(self, rgb, progress=None, cancel=None):
+        if rgb.shape[:2] != (H, W):
+            self.entered.set()
+            while not self.gate.wait(0.01):
+                if cancel is not None and cancel.cancelled:
+                    self.cancelled.set()
+                    cancel.check()
+        return super().predict(rgb, progress, cancel)
+
+
+def test_a_newer_click_cancels_the_running_one_and_both_are_applied(qtbot, tmp_path):
+    backend = GatedSalientBackend()
+    window = make_window(qtbot, tmp_path / "s.ini", {"salient": backend})
+    window.open_paths([_photo(tmp_path / "a.png")])
+    qtbot.waitUntil(lambda: window.session.document is not None)
+    doc = window.session.document
+    qtbot.waitUntil(lambda: doc.model_mask is not None)
+    window.canvas.set_tool("select")
+    window.canvas.selectClicked.emit(90, 40, True)
+    qtbot.waitUntil(backend.entered.is_set)  # the first click waits in the model on the worker
+    assert doc.clicks == ()  # and the UI thread is free meanwhile
+    window.canvas.selectClicked.emit(30, 40, False)  # a newer click
+    qtbot.waitUntil(backend.cancelled.is_set)  # ... cancels the running computation
+    backend.gate.set()
+    qtbot.waitUntil(lambda: len(doc.clicks) == 2, timeout=10000)
+    assert [c.positive for c in doc.clicks] == [True, False]
+    assert doc.history.labels()[-2:] == ["Add object (click)", "Remove object (click)"]
+    assert doc.alpha()[40, 90] == 1.0 and doc.alpha()[40, 30] == 0.0
+    doc.undo()  # one click per undo step
+    assert doc.alpha()[40, 30] == 1.0 and doc.alpha()[40, 90] == 1.0
