@@ -1,6 +1,6 @@
 """`bgeraser-cli serve` under pressure, against real server processes on loopback with the slow
 fake backend (seconds per image, polling the cancel token like the real model): a full queue
-answers 503 with Retry-After, a request past its timeout answers 504 and frees its worker, and a
+answers 503 with Retry-After, a request past its timeout (or whose client left) frees its worker, and a
 SIGTERM lets in-flight work finish (or cancels it after the grace period)."""
 
 from __future__ import annotations
@@ -56,18 +56,25 @@ def test_full_queue_answers_503_with_retry_after(tmp_path, photo_bytes):
         server.stop()
 
 
-def test_timeout_answers_504_and_cancels_the_job(tmp_path, photo_bytes):
-    server = _slow_server(tmp_path, 30.0, "--timeout", "1")
+def _wait_until_idle(server, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while server.client.get("/health").json()["jobs_running"]:
+        assert time.monotonic() < deadline, "a job nobody waits for kept its worker"
+        time.sleep(0.05)
+
+
+def test_timeout_or_a_client_gone_cancels_the_job(tmp_path, photo_bytes):
+    server = _slow_server(tmp_path, 30.0, "--timeout", "8")
     try:
+        with pytest.raises(httpx.ReadTimeout):  # the client gives up and closes the connection
+            httpx.post(f"{server.url}/api/remove", content=photo_bytes, timeout=1)
+        _wait_until_idle(server, within_s=3)  # cancelled long before the server's 8 s timeout
         started = time.monotonic()
         answer = _post(server.url, photo_bytes)
         assert answer.status_code == 504, answer.text
         assert answer.json()["errors"][0]["code"] == "timeout"
-        assert time.monotonic() - started < 15  # not the backend's 30 s
-        deadline = time.monotonic() + 10
-        while server.client.get("/health").json()["jobs_running"]:
-            assert time.monotonic() < deadline, "the timed-out job kept its worker"
-            time.sleep(0.05)
+        assert time.monotonic() - started < 20  # not the backend's 30 s
+        _wait_until_idle(server, within_s=10)
     finally:
         server.stop()
 
