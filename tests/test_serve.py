@@ -114,6 +114,16 @@ def test_removebg_fields(server, photo):
     assert coloured.format == "JPEG"
     assert np.abs(np.asarray(coloured)[0, 0].astype(int) - (255, 0, 0)).max() < 20
     assert _image(post(bg_color="green", format="png")).mode == "RGB"
+    backdrop = io.BytesIO()
+    Image.new("RGB", (40, 30), (0, 0, 255)).save(backdrop, "PNG")
+    with open(photo, "rb") as handle:
+        upload = {"image_file": handle, "bg_image_file": ("sky.png", backdrop.getvalue())}
+        on_image = _image(server.client.post("/v1.0/removebg", files=upload))
+    assert on_image.format == "JPEG" and on_image.size == (160, 120)
+    assert np.abs(np.asarray(on_image)[0, 0].astype(int) - (0, 0, 255)).max() < 20
+    with open(photo, "rb") as handle:
+        upload = {"image_file": handle, "bg_image_file": ("bg.png", b"not an image")}
+        _error(server.client.post("/v1.0/removebg", files=upload), 415)
     alpha = _image(post(channels="alpha"))
     assert alpha.mode == "L" and alpha.size == (160, 120)
     cropped = post(crop="true", crop_margin="5px")

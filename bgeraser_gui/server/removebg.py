@@ -22,7 +22,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
-from PIL import Image, ImageColor
+from PIL import ImageColor
 
 from bgeraser_gui.core.compose import (
     ExportOptions,
@@ -34,7 +34,14 @@ from bgeraser_gui.core.compose import (
 from bgeraser_gui.core.image_io import LoadedImage
 from bgeraser_gui.core.pipeline import CutoutResult, Pipeline
 from bgeraser_gui.server.errors import Problem
-from bgeraser_gui.server.jobs import Answer, CutoutJob, cutout_task, media_type, run_job
+from bgeraser_gui.server.jobs import (
+    Answer,
+    CutoutJob,
+    cutout_task,
+    encoded_size,
+    media_type,
+    run_job,
+)
 
 router = APIRouter(tags=["remove.bg compatible"])
 
@@ -126,7 +133,9 @@ def foreground_headers(alpha_u8, options: ExportOptions, size: tuple[int, int]) 
     }
 
 
-def _zip_answer(image: LoadedImage, alpha_u8, result: CutoutResult, options, pipeline) -> bytes:
+def _zip_answer(
+    image: LoadedImage, alpha_u8, result: CutoutResult, options, pipeline
+) -> tuple[bytes, tuple[int, int]]:
     """remove.bg's zip: color.jpg (the subject's colours, opaque) and alpha.png (the mask)."""
     colour_options = dataclasses.replace(options, background=None, mask_only=False, format="png")
     colours = compose_image(image, alpha_u8, colour_options, result.foreground).convert("RGB")
@@ -137,7 +146,7 @@ def _zip_answer(image: LoadedImage, alpha_u8, result: CutoutResult, options, pip
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as bundle:
         bundle.writestr("color.jpg", jpeg.getvalue())
         bundle.writestr("alpha.png", mask)
-    return archive.getvalue()
+    return archive.getvalue(), encoded_size(mask)
 
 
 def removebg_render(max_pixels: int | None, as_zip: bool):
@@ -147,18 +156,11 @@ def removebg_render(max_pixels: int | None, as_zip: bool):
         alpha_u8 = to_alpha_u8(result.alpha)
         options = fit_to_pixels(options, alpha_u8, max_pixels)
         if as_zip:
-            body = _zip_answer(image, alpha_u8, result, options, pipeline)
-            with (
-                zipfile.ZipFile(io.BytesIO(body)) as bundle,
-                Image.open(io.BytesIO(bundle.read("alpha.png"))) as mask,
-            ):
-                size = mask.size
+            body, size = _zip_answer(image, alpha_u8, result, options, pipeline)
             kind = "application/zip"
         else:
             body = pipeline.encode(image, alpha_u8, result.foreground, options)
-            with Image.open(io.BytesIO(body)) as encoded:
-                size = encoded.size
-            kind = media_type(options)
+            size, kind = encoded_size(body), media_type(options)
         headers = {"X-Width": str(size[0]), "X-Height": str(size[1]), "X-Credits-Charged": "0"}
         headers.update(foreground_headers(alpha_u8, options, size))
         return Answer(body, kind, size[0], size[1], headers)

@@ -104,13 +104,11 @@ class WorkerPool:
         self._abandon = False  # the grace period is over: cancel instead of starting
         self._threads: list[threading.Thread] = []
         self._mean_seconds = 0.0  # moving average of one job's run time, for Retry-After
-        self.load_seconds: float | None = None
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> None:
         """Start the threads; return once every worker has loaded its model (or raise the first
         loading error, after stopping the others)."""
-        started = time.perf_counter()
         ready: list[Future] = []
         for index in range(self.workers):
             loaded: Future = Future()
@@ -126,7 +124,6 @@ class WorkerPool:
         except BaseException:
             self.close(grace_s=0)
             raise
-        self.load_seconds = time.perf_counter() - started
 
     def close(self, grace_s: float = 30.0) -> int:
         """Take no new jobs; let queued and running ones finish for up to `grace_s` seconds, then
