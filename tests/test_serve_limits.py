@@ -40,8 +40,10 @@ def _wait_until_running(server, jobs: int = 1) -> None:
         time.sleep(0.05)
 
 
-def test_full_queue_answers_503_with_retry_after(tmp_path, photo_bytes):
-    server = _slow_server(tmp_path, 2.0, "--workers", "1", "--max-queue", "1")
+@pytest.mark.parametrize("workers, max_queue", [(1, 1), (2, 0)])
+def test_full_queue_answers_503_with_retry_after(tmp_path, photo_bytes, workers, max_queue):
+    limits = ["--workers", str(workers), "--max-queue", str(max_queue)]
+    server = _slow_server(tmp_path, 2.0, *limits)
     try:
         with ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(lambda _: _post(server.url, photo_bytes), range(4)))
