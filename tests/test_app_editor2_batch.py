@@ -14,6 +14,7 @@ from bgeraser_gui.core.matting import RefineOptions
 from bgeraser_gui.core.project_store import ProjectStore
 from bgeraser_gui.gui.batch_panel import BatchPanel
 from bgeraser_gui.gui.batch_table import COL_NAME, COL_SCORE, COL_STATE
+from bgeraser_gui.gui.export_folder import default_export_dir
 
 pytest.importorskip("pytestqt")
 
@@ -96,6 +97,6 @@ def test_export_opens_in_the_last_export_folder_never_the_photos_folder(qtbot, t
     window.settings.set_last_export({"format": "png"}, str(tmp_path / "cutouts"))
     (tmp_path / "cutouts").mkdir()
     assert window.dialogs._default_out_dir() == str(tmp_path / "cutouts")
-    gone = BatchPanel(store=ProjectStore(tmp_path / "p"), export_dir=str(tmp_path / "gone"))
-    qtbot.addWidget(gone)
-    assert gone._export_dir != str(tmp_path / "gone") and Path(gone._export_dir).is_dir()
+    fresh = BatchPanel(store=ProjectStore(tmp_path / "p"))  # no export yet
+    qtbot.addWidget(fresh)
+    assert fresh._export_dir == default_export_dir() and Path(fresh._export_dir).is_dir()

@@ -73,7 +73,7 @@ class BatchPanel(QWidget):
         self.service = BatchQueueService(self.store, backend_factory, refine_options, self)
         self.entries: dict[str, QueueEntry] = {}
         self._export_options = ExportOptions()
-        self._export_dir = default_export_dir(export_dir)  # the last export folder, if it exists
+        self._export_dir = export_dir or default_export_dir()  # the last export folder, if known
         self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
         self._autosave.timeout.connect(self.save_now)
         self._build_ui()
