@@ -69,7 +69,7 @@ def test_ctrl_e_dialog_writes_the_expected_png_and_ctrl_shift_e_repeats(qtbot, w
             Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
         )
     assert Path(blocker.args[0]) == out / "photo_cutout-2.png"
-    assert sorted(p.name for p in out.iterdir()) == ["photo_cutout-2.png", "photo_cutout.png"]
+    assert sorted(p.name for p in out.glob("*.png")) == ["photo_cutout-2.png", "photo_cutout.png"]
 
 
 def test_export_dialog_options_become_export_options(qtbot, window, tmp_path):

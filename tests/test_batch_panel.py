@@ -105,7 +105,7 @@ def test_export_all_writes_every_finished_item(qtbot, tmp_path, photos):
         assert panel.export_items(None, ExportOptions(name_pattern="{stem}-cut"), out) == 3
     assert blocker.args[:3] == [3, 0, 0]
     qtbot.waitUntil(lambda: sum(e.state == "exported" for e in panel.entries.values()) == 3)
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert sorted(p.name for p in out.glob("*.png")) == [
         "clean-cut.png",
         "edge-cut.png",
         "noisy-cut.png",
@@ -123,7 +123,7 @@ def test_export_selected_only(qtbot, tmp_path, photos):
     panel.table.selectRow(panel.table.row_of(_by_name(panel)["edge.png"].id))
     with qtbot.waitSignal(panel.service.exportFinished, timeout=WAIT_MS):
         panel.export_items(panel.selected_ids(), ExportOptions(), tmp_path / "sel")
-    assert [p.name for p in (tmp_path / "sel").iterdir()] == ["edge_cutout.png"]
+    assert [p.name for p in (tmp_path / "sel").glob("*.png")] == ["edge_cutout.png"]
 
 
 def test_drop_adds_files_and_folders(qtbot, tmp_path, photos):
@@ -245,7 +245,7 @@ def test_cancel_stops_an_export(qtbot, tmp_path):
     written, _skipped, failed, errors = blocker.args
     assert written == 1 and failed == 0
     assert errors == ["export cancelled: 4 not written"]
-    assert len(list((tmp_path / "out").iterdir())) == 1
+    assert len(list((tmp_path / "out").glob("*.png"))) == 1
 
 
 def test_remove_items_forgets_them_for_good(qtbot, tmp_path, photos):

@@ -35,6 +35,7 @@ from bgeraser_gui.backends.model_cache import (
     resolve_spec,
     verify_model,
 )
+from bgeraser_gui.backends.model_check import check_model_file
 from bgeraser_gui.backends.registry import ModelSpec
 from bgeraser_gui.core.errors import ModelError
 from bgeraser_gui.core.progress import CancelToken, ProgressFn
@@ -79,7 +80,7 @@ def ensure_model(
     spec = model if isinstance(model, ModelSpec) else resolve_spec(model, folder)
     final = model_path(spec, folder)
     if final.is_file() and (spec.size_bytes is None or final.stat().st_size == spec.size_bytes):
-        return final
+        return check_model_file(final, spec, progress, cancel)  # a damaged file is refused
     if spec.custom:
         raise ModelError(
             f"the imported model '{spec.name}' is missing from {final.parent}; "
@@ -111,12 +112,25 @@ def _exclusive(final: Path) -> Iterator[None]:
         if fcntl is None:  # Windows: in-process lock only
             yield
             return
-        with (final.parent / ".download.lock").open("a+b") as handle:
+        with _open_no_symlink(final.parent / ".download.lock", os.O_RDWR) as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _open_no_symlink(path: Path, flags: int):
+    """Open (creating) a file of ours in the model folder, never through a symlink someone
+    put there (the names of the lock and of an unfinished download are fixed, for resume)."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags | os.O_CREAT | nofollow, 0o600)
+    except OSError:
+        if path.is_symlink():
+            raise ModelError(f"refusing to write {path}: it is a symbolic link") from None
+        raise
+    return os.fdopen(fd, "r+b" if flags & os.O_RDWR else "ab" if flags & os.O_APPEND else "wb")
 
 
 def _check_free_space(spec: ModelSpec, final: Path) -> None:
@@ -228,7 +242,7 @@ def _stream(
     done = offset
     report.bytes(done, total)
     try:
-        with part.open("ab" if offset else "wb") as out:
+        with _open_no_symlink(part, os.O_WRONLY | (os.O_APPEND if offset else os.O_TRUNC)) as out:
             while True:
                 if cancel is not None:
                     cancel.check()  # Cancelled propagates; the .part stays for a later resume

@@ -68,6 +68,10 @@ def resolve_model(name_or_path: str, progress: ProgressFn | None = None, folder:
                 f"{candidate.name} is the '{spec.name}' model ({spec.arch}), which bgeraser "
                 f"cannot run yet: {spec.runnable_note}"
             )
+        if spec is not None:  # named like a registry file: it must be that file, undamaged
+            from bgeraser_gui.backends.model_check import check_model_file
+
+            check_model_file(candidate, spec, progress)
         return candidate.resolve(), spec
     from bgeraser_gui.backends.download import ensure_model
 

@@ -224,9 +224,11 @@ def _import_target(
         raise ModelError(
             f"'{custom_name}' is not a usable model name (letters, digits, '.', '-'); pass --name"
         )
-    if name is None and find_spec(custom_name) is not None:
+    same_file_name = next((s for s in load_registry().values() if s.file_name == source.name), None)
+    if name is None and (find_spec(custom_name) or same_file_name) is not None:
+        published = (find_spec(custom_name) or same_file_name).name
         raise ModelError(
-            f"{source.name} does not match the published {custom_name} file; "
+            f"{source.name} does not match the published {published} file (damaged?); "
             "import it under another name with --name"
         )
     template_name = like or (known.name if known else DEFAULT_MODEL)
@@ -234,6 +236,12 @@ def _import_target(
     if template is None:
         raise ModelError(f"--like: unknown registry model '{template_name}'")
     input_size = onnx_input_size(temp, source.name)
+    from bgeraser_gui.backends.model_check import validate_network
+
+    # builds and runs, or refuses; without --like the settings follow the file's network
+    arch = validate_network(temp, source.name, template.arch if like else None)
+    if arch != template.arch:
+        template = next(s for s in load_registry().values() if s.arch == arch and s.runnable)
     sidecar = {
         "name": custom_name,
         "like": template.name,
@@ -343,9 +351,14 @@ def _copy_to_temp(
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    temp = path.with_name(path.name + PART_SUFFIX)
-    temp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(temp, path)
+    """Through a unique temporary file created exclusively (never via a symlink)."""
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{PART_SUFFIX}")
+    try:
+        with open(temp, "x", encoding="utf-8") as handle:
+            handle.write(json.dumps(data, indent=2) + "\n")
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _spec_from_sidecar(sidecar: Path) -> ModelSpec | None:

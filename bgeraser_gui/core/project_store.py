@@ -21,6 +21,8 @@ import numpy as np
 from PIL import Image
 
 from bgeraser_gui.core.atomic import atomic_write
+from bgeraser_gui.core.errors import ImageLoadError
+from bgeraser_gui.core.image_io import open_image
 
 QUEUE_FILE = "queue.json"
 FORMAT_VERSION = 1
@@ -116,9 +118,9 @@ class ProjectStore:
 
     def _read_png(self, path: Path) -> np.ndarray | None:
         try:
-            with Image.open(path) as im:
+            with open_image(path, path.name) as im:
                 return np.asarray(im).copy()
-        except (OSError, ValueError):
+        except (OSError, ValueError, ImageLoadError):
             return None
 
     def save_result(

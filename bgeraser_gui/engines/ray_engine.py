@@ -1,14 +1,16 @@
 """Run batch jobs over a Ray cluster: one actor per worker, each loading the model once.
 
-Locally (no address) a private Ray instance with exactly `workers` CPUs is started and shut
-down afterwards. With `address` ("auto", "ray://head:10001", "10.0.0.5:6379") the jobs go
+Locally (no address) a private Ray instance with exactly `workers` CPUs is started, bound to
+the loopback interface, and shut down afterwards. With `address` ("auto", "ray://head:10001", "10.0.0.5:6379") the jobs go
 to an existing cluster; every node then needs bgeraser installed and must see the inputs
 and outputs under the same paths, or use URIs on shared storage (s3://, gs://, ...).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 from collections.abc import Iterable, Iterator
 
 from bgeraser_gui.assemble import PipelineSpec, build_pipeline
@@ -18,6 +20,37 @@ from bgeraser_gui.core.progress import CancelToken
 from bgeraser_gui.engines.job import MODEL_LOAD_FAILED, run_job
 
 CPUS_PER_WORKER = 1
+# Ray has no authentication: a local instance must not listen on the network (docs/scaling.md
+# says how to run a secured cluster).
+LOOPBACK = "127.0.0.1"
+# Ray replaces a loopback node address by the machine's network address (and its servers
+# listen there) unless it thinks multi-node clusters are unsupported, as on macOS/Windows.
+# This switch, in our process and inherited by the Ray processes it starts, keeps a local
+# instance on loopback.
+_RAY_CLUSTER_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+@contextlib.contextmanager
+def _loopback_only():
+    """While active, a Ray instance started here binds and advertises 127.0.0.1 only."""
+    try:
+        from ray._private import ray_constants
+    except ImportError:  # pragma: no cover - another Ray layout: the env var still applies
+        ray_constants = None
+    saved_env = os.environ.get(_RAY_CLUSTER_SWITCH)
+    saved = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ[_RAY_CLUSTER_SWITCH] = "0"
+    if saved is not None:
+        ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if saved is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = saved
+        if saved_env is None:
+            os.environ.pop(_RAY_CLUSTER_SWITCH, None)
+        else:
+            os.environ[_RAY_CLUSTER_SWITCH] = saved_env
 
 
 class _PipelineWorker:
@@ -75,8 +108,9 @@ class RayEngine:
             if self.address:
                 ray.init(address=self.address, log_to_driver=False, runtime_env=self.runtime_env)
             else:
-                ray.init(
+                ray.init(  # private, on this machine: reachable from this machine only
                     num_cpus=int(max(1, self.workers * self.cpus_per_worker)),
+                    _node_ip_address=LOOPBACK,
                     include_dashboard=False,
                     log_to_driver=False,
                     runtime_env=self.runtime_env,
@@ -95,12 +129,15 @@ class RayEngine:
         if not pending:
             return
         ray = _import_ray()
-        started_here = self._init(ray)
-        try:
-            yield from self._dispatch(ray, pending, cancel)
-        finally:
-            if started_here:
-                ray.shutdown()
+        with contextlib.ExitStack() as stack:
+            if not self.address and not ray.is_initialized():
+                stack.enter_context(_loopback_only())
+            started_here = self._init(ray)
+            try:
+                yield from self._dispatch(ray, pending, cancel)
+            finally:
+                if started_here:
+                    ray.shutdown()
 
     def _dispatch(
         self, ray, pending: list[BatchJob], cancel: CancelToken

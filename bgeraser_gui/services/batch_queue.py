@@ -20,7 +20,14 @@ from PySide6.QtCore import QObject, Signal
 
 from bgeraser_gui.assemble import PipelineSpec, build_pipeline
 from bgeraser_gui.core.compose import ExportOptions, output_path_for
-from bgeraser_gui.core.errors import BgEraserError, Cancelled, ExportError, describe_error
+from bgeraser_gui.core.errors import (
+    BgEraserError,
+    Cancelled,
+    ExportError,
+    ImageLoadError,
+    describe_error,
+)
+from bgeraser_gui.core.image_io import open_image
 from bgeraser_gui.core.pipeline import Pipeline
 from bgeraser_gui.core.progress import CancelToken
 from bgeraser_gui.core.project_store import (
@@ -141,12 +148,12 @@ class BatchQueueService(QObject):
             if self.store.thumbnail_path(entry.id) is not None:
                 continue  # the worker was faster
             try:
-                with Image.open(entry.source) as im:
+                with open_image(entry.source, Path(entry.source).name) as im:
                     im.draft("RGB", (THUMB_SIZE * 2, THUMB_SIZE * 2))  # JPEG: decode small
                     im = ImageOps.exif_transpose(im).convert("RGB")
                     im.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BILINEAR)
                     rgb = np.asarray(im)
-            except (OSError, ValueError, Image.DecompressionBombError):
+            except (OSError, ValueError, ImageLoadError):
                 continue  # the worker reports unreadable files
             path = self.store.save_thumbnail(entry.id, rgb, preview=True)
             if self.store.thumbnail_path(entry.id) == path:  # no cutout preview yet
