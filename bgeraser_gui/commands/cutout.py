@@ -15,7 +15,7 @@ from bgeraser_gui.core.atomic import clean_stale_parts
 from bgeraser_gui.core.batch_plan import earlier_output_filter, guarded_export
 from bgeraser_gui.core.compose import ExportOptions, output_path_for
 from bgeraser_gui.core.errors import BgEraserError, ModelError, describe_error
-from bgeraser_gui.core.image_io import collect_images, identity
+from bgeraser_gui.core.image_io import check_readable, collect_images, identity
 
 MODEL_UNAVAILABLE = 3  # exit status: the model is missing or damaged (2 is bad usage)
 
@@ -97,6 +97,7 @@ def process_all(pipeline, files: list[Path], out_dir: Path, quiet: bool = False)
         bar.set_postfix_str(path.name[-30:])
         notes: list[str] = []
         try:
+            check_readable(path)  # e.g. a symlink loop: one line, before any other work
             target = output_path_for(path, out_dir, run_options)
             pipeline.export_options = _options_for(run_options, target, written_here)
             written = pipeline.process_file(path, out_dir, notes=notes)

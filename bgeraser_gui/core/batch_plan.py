@@ -111,8 +111,9 @@ def earlier_output_filter(out_dir: str | Path, root: str | Path) -> Callable[[st
 def _walk_local(
     root: Path, recursive: bool, skip: Callable[[str, int], bool]
 ) -> Iterator[tuple[str, str]]:
-    """(source, relative posix path) for every image under a local root."""
-    if root.is_file():
+    """(source, relative posix path) for every image under a local root (a broken symlink or
+    a symlink loop named as a root is a file, reported when its job fails)."""
+    if root.is_file() or (root.is_symlink() and not root.exists()):
         yield str(root), root.name
         return
     if not root.is_dir():

@@ -73,6 +73,17 @@ class LoadedImage:
         return self.width * self.height / 1e6
 
 
+def check_readable(path: str | Path) -> None:
+    """ImageLoadError (one line) when `path` cannot even be looked at: missing, a symlink loop,
+    no permission. Callers check before any other work on the file."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        raise ImageLoadError(f"{Path(path).name}: file not found") from None
+    except OSError as exc:
+        raise ImageLoadError(f"{Path(path).name}: cannot read ({exc.strerror or exc})") from None
+
+
 def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """Decode `path`; raise a typed ImageLoadError subclass on any problem."""
     path = Path(path)

@@ -27,6 +27,7 @@ from bgeraser_gui.core.batch_plan import (
     planned_output,
 )
 from bgeraser_gui.core.errors import BgEraserError, Cancelled, ExportError, describe_error
+from bgeraser_gui.core.image_io import check_readable
 from bgeraser_gui.core.output_ledger import is_our_output, record_output
 from bgeraser_gui.core.progress import CancelToken, no_progress
 
@@ -41,6 +42,7 @@ def _check_inside_root(job: BatchJob, target: str) -> None:
 
 def _process_local(pipeline, job: BatchJob, cancel: CancelToken | None) -> tuple[str, str | None]:
     _check_inside_root(job, planned_output(job, pipeline.export_options))
+    check_readable(job.source)  # e.g. a symlink loop: one line, before any other work
     out_dir = Path(job.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = pipeline.process_file(Path(job.source), out_dir, no_progress, cancel)
