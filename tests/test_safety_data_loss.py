@@ -4,7 +4,6 @@ temporary files are cleaned at the next run, its process-pool workers die with i
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -14,30 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from batch_fakes import LOAD_LOG_ENV, SLOW_SECONDS_ENV, SlowBackend, make_backend, write_photo
+from batch_fakes import LOAD_LOG_ENV, SLOW_SECONDS_ENV, SlowBackend, write_photo
 from PIL import Image
-
-from bgeraser_gui.commands import batch, cutout
+from safety_helpers import run_batch, run_cutout
 
 TESTS_DIR = Path(__file__).resolve().parent
-
-
-def _batch(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="bgeraser-cli")
-    batch.register(parser.add_subparsers(dest="command"))
-    return batch.run(parser.parse_args(["batch", *argv]), backend_factory=make_backend)
-
-
-def _cutout(argv: list[str], monkeypatch) -> int:
-    """`cutout` with the fake backend (its pipeline is built from the command line)."""
-    from bgeraser_gui import assemble
-
-    monkeypatch.setattr(
-        assemble.PipelineSpec, "load_backend", lambda self, progress=None: make_backend()
-    )
-    parser = argparse.ArgumentParser(prog="bgeraser-cli")
-    cutout.register(parser.add_subparsers(dest="command"))
-    return cutout.run(parser.parse_args(["cutout", *argv]))
 
 
 def _photo(path: Path, size=(64, 48), seed=0) -> bytes:
@@ -55,7 +35,7 @@ def test_resume_never_replaces_a_photo_named_like_an_output(tmp_path):
     photo = folder / "e_cutout.png"  # a photo, not an output (another size than e's cutout)
     Image.new("RGB", (40, 30), (200, 10, 10)).save(photo)
     before = photo.read_bytes()
-    assert _batch([str(folder), "-o", str(folder), "--resume", "--no-refine", "-q"]) == 0
+    assert run_batch([str(folder), "-o", str(folder), "--resume", "--no-refine", "-q"]) == 0
     assert photo.read_bytes() == before
     assert (folder / "e_cutout-2.png").is_file()  # e.jpg's cutout, next to the photo
 
@@ -66,9 +46,9 @@ def test_outputs_of_a_run_are_not_inputs_of_the_next(tmp_path):
     _photo(folder / "sub" / "b.jpg", seed=1)
     for out in (folder / "out", folder):  # output folder inside the input, and the same
         argv = [str(folder), "-o", str(out), "--recursive", "--no-refine", "-q"]
-        assert _batch(argv) == 0
-        assert _batch(argv) == 0  # numbered copies of the two photos, nothing else
-        assert _batch([*argv, "--resume"]) == 0
+        assert run_batch(argv) == 0
+        assert run_batch(argv) == 0  # numbered copies of the two photos, nothing else
+        assert run_batch([*argv, "--resume"]) == 0
         assert not [p for p in _images(folder) if "_cutout_cutout" in p]
     assert _images(folder / "out") == [
         "a_cutout-2.png",
@@ -85,7 +65,7 @@ def test_overwrite_never_replaces_another_input_of_the_run(tmp_path, monkeypatch
     png = _photo(folder / "photo.png", seed=3)
     argv = [str(folder), "-o", str(folder), "--name-pattern", "{stem}", "--existing", "overwrite"]
     argv += ["--no-refine", "-q"]
-    code = _cutout(argv, monkeypatch) if command == "cutout" else _batch(argv)
+    code = run_cutout(argv, monkeypatch) if command == "cutout" else run_batch(argv)
     assert code == 1  # the refusal is a failed file, in one line
     assert (folder / "photo.png").read_bytes() == png
 
@@ -98,12 +78,12 @@ def test_overwrite_never_replaces_a_file_bgeraser_did_not_write(tmp_path, capsys
     Image.new("RGB", (64, 48), (1, 2, 3)).save(foreign)
     before = foreign.read_bytes()
     argv = [str(tmp_path / "in"), "-o", str(out), "--existing", "overwrite", "--no-refine", "-q"]
-    assert _batch(argv) == 1
+    assert run_batch(argv) == 1
     assert foreign.read_bytes() == before
     assert "did not write" in capsys.readouterr().err
     foreign.unlink()
-    assert _batch(argv) == 0  # ours now (ledger) ...
-    assert _batch(argv) == 0  # ... so overwriting it is allowed
+    assert run_batch(argv) == 0  # ours now (ledger) ...
+    assert run_batch(argv) == 0  # ... so overwriting it is allowed
     assert _images(out) == ["a_cutout.png"]
 
 
@@ -111,8 +91,8 @@ def test_resume_replaces_our_own_output_made_with_other_settings(tmp_path):
     _photo(tmp_path / "in" / "a.jpg", (64, 48))
     out = tmp_path / "out"
     base = [str(tmp_path / "in"), "-o", str(out), "--no-refine", "-q"]
-    assert _batch([*base, "--resize", "32"]) == 0
-    assert _batch([*base, "--resume"]) == 0
+    assert run_batch([*base, "--resize", "32"]) == 0
+    assert run_batch([*base, "--resume"]) == 0
     assert _images(out) == ["a_cutout.png"]
     with Image.open(out / "a_cutout.png") as im:
         assert im.size == (64, 48)
@@ -158,7 +138,7 @@ def test_a_killed_write_leaves_a_part_file_the_next_run_removes(tmp_path):
         child.send_signal(signal.SIGKILL)
         child.wait()
     assert [p.name for p in out.iterdir() if ".part" in p.name]  # what SIGKILL leaves
-    assert _batch([*argv, "--resume"]) == 0
+    assert run_batch([*argv, "--resume"]) == 0
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".bgeraser")) == [
         "a_cutout.png"
     ]
@@ -206,6 +186,6 @@ def test_process_pool_workers_die_when_the_parent_is_killed(tmp_path):
     time.sleep(2.5)  # a surviving worker would finish its next image in this time
     assert (_images(out) if out.exists() else []) == written
     report = tmp_path / "r.jsonl"
-    assert _batch([*argv[:4], "--resume", "--report", str(report)]) == 0
+    assert run_batch([*argv[:4], "--resume", "--report", str(report)]) == 0
     records = [json.loads(line) for line in report.read_text().splitlines()]
     assert len(records) == 8 and len(_images(out)) == 8  # every input once, no duplicates

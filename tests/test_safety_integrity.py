@@ -4,7 +4,6 @@ decode (watermark image, resume check, any other Image.open) stays under the siz
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import shutil
@@ -14,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from batch_fakes import make_backend, write_photo
+from batch_fakes import write_photo
 from PIL import Image
+from safety_helpers import run_batch
 
 from bgeraser_gui.backends import model_cache
 from bgeraser_gui.backends.download import ensure_model
 from bgeraser_gui.backends.loader import resolve_model
 from bgeraser_gui.backends.registry import find_spec
-from bgeraser_gui.commands import batch
 from bgeraser_gui.core.errors import ModelError
 
 
@@ -125,19 +124,13 @@ def test_import_refuses_a_corrupted_fp16_file_and_load_refuses_a_damaged_import(
         ensure_model("mine", folder=models)
 
 
-def _batch(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="bgeraser-cli")
-    batch.register(parser.add_subparsers(dest="command"))
-    return batch.run(parser.parse_args(["batch", *argv]), backend_factory=make_backend)
-
-
 def test_the_watermark_image_is_decoded_under_the_size_guard(tmp_path, capsys):
     write_photo(tmp_path / "in" / "a.jpg")
     logo = tmp_path / "logo.png"
     Image.new("RGBA", (3000, 2000), (255, 255, 255, 128)).save(logo)  # 6 MP
     argv = [str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--no-refine", "-q"]
     argv += ["--watermark-image", str(logo), "--max-megapixels", "5"]
-    assert _batch(argv) == 1
+    assert run_batch(argv) == 1
     assert "safety limit" in capsys.readouterr().err
     assert not list((tmp_path / "out").glob("*.png"))
 

@@ -4,24 +4,17 @@ through a symlink someone put there."""
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 import pytest
 from batch_fakes import make_backend, write_photo
+from safety_helpers import run_batch
 
 from bgeraser_gui.backends import download, model_cache
-from bgeraser_gui.commands import batch
 from bgeraser_gui.core.errors import ModelError
 
 TESTS_DIR = Path(__file__).resolve().parent
-
-
-def _batch(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="bgeraser-cli")
-    batch.register(parser.add_subparsers(dest="command"))
-    return batch.run(parser.parse_args(["batch", *argv]), backend_factory=make_backend)
 
 
 @pytest.fixture
@@ -40,8 +33,8 @@ def test_object_keys_with_dotdot_never_write_outside_the_output(tmp_path, memory
     for key in ("/in/a.jpg", "/in/sub/../../escape.jpg", "/in/../../top.jpg"):
         memory_fs.pipe(key, photo)
     local_out = tmp_path / "deep" / "out"
-    assert _batch(["memory://in", "-o", "memory://out", "--recursive", "--no-refine", "-q"]) == 1
-    assert _batch(["memory://in", "-o", str(local_out), "--recursive", "--no-refine", "-q"]) == 1
+    assert run_batch(["memory://in", "-o", "memory://out", "--recursive", "--no-refine", "-q"]) == 1
+    assert run_batch(["memory://in", "-o", str(local_out), "--recursive", "--no-refine", "-q"]) == 1
     err = capsys.readouterr().err
     assert err.count("would leave the output folder") == 4 and "Traceback" not in err
     outputs = [k for k in memory_fs.store if k.endswith("_cutout.png")]
