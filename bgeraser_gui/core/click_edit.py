@@ -19,6 +19,7 @@ from bgeraser_gui.core.progress import CancelToken
 WorkClick = tuple[int, int, bool]  # x, y in working pixels, positive
 
 CROP_FRACTIONS = (0.4, 0.8)  # crop sides tried, as fractions of the image's long side
+NEGATIVE_CROP_FRACTIONS = (0.2, 0.4, 0.8)  # smaller first: the unwanted thing alone
 SEED_RADIUS_FRACTION = 0.006  # a click's hard-seed disc, fraction of the long side
 MIN_SEED_RADIUS = 2
 PRIOR_CLIP = 0.02  # the current mask's logit is taken from [0.02, 0.98]: at most +-3.9
@@ -31,6 +32,8 @@ DECIDED_PUSH = 3.0  # logit toward the label an earlier click gave a pixel
 LOCAL_EPS = 1e-5  # density floor of the local colour models (few, local samples)
 FLOOD_TOLERANCE = 24  # colour distance (per channel) of a click's own colours
 WINDOW_MARGIN = 0.15  # around the clicked object, fraction of its size
+MAX_CHANGE_PER_DEPTH2 = 100.0  # a proposal may flip at most this many depth^2 of pixels
+OBJECT_MARGIN_FRACTION = 0.015  # how far outside the proposed object a click may change labels
 LOCAL_RADIUS_FACTOR = 2.5  # without an object: window radius in units of the click's depth
 MIN_LOCAL_RADIUS = 16
 MAX_LOCAL_FRACTION = 0.35
@@ -70,15 +73,21 @@ def _component_at(region: np.ndarray, x: int, y: int, radius: int) -> np.ndarray
 
 
 def _object_under_click(
-    segmenter: CropSegmenter, click: WorkClick, scale: float, work_shape: tuple[int, int]
+    segmenter: CropSegmenter,
+    click: WorkClick,
+    scale: float,
+    current: np.ndarray,
+    earlier: list[WorkClick],
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """(bool object, float soft mask), both in working pixels, or None if the model finds
-    nothing under the click in any crop size."""
-    x, y, _ = click
+    """(bool object, float soft mask), both in working pixels, from the smallest crop whose
+    object under the click is trusted (`_trusted_object`) and not cut off by the crop; a
+    cut-off one if no crop holds it whole; None if the model finds nothing usable."""
+    x, y, positive = click
+    work_shape = current.shape
     hf, wf = segmenter.image_shape
     r = seed_radius(work_shape)
-    found = None
-    for i, fraction in enumerate(CROP_FRACTIONS):
+    fallback = None
+    for fraction in CROP_FRACTIONS if positive else NEGATIVE_CROP_FRACTIONS:
         prop = segmenter.proposal(int(x / scale), int(y / scale), int(fraction * max(hf, wf)))
         b = prop.box
         wb = Rect(int(b.x0 * scale), int(b.y0 * scale), round(b.x1 * scale), round(b.y1 * scale))
@@ -86,11 +95,10 @@ def _object_under_click(
         soft = cv2.resize(prop.mask, (wb.width, wb.height), interpolation=cv2.INTER_LINEAR)
         full_soft = np.zeros(work_shape, np.float32)
         full_soft[wb.slices()] = soft
-        obj = _component_at(full_soft > 0.5, x, y, r)
+        obj = _trusted_object(_component_at(full_soft > 0.5, x, y, r), current, earlier, positive)
         if obj is None:
             continue
-        found = (obj, full_soft)
-        # the object runs out of the crop on a side that is not the image's border: try bigger
+        # the object runs out of the crop on a side that is not the image's border
         ys, xs = np.nonzero(obj)
         cut_off = (
             (xs.min() <= wb.x0 and wb.x0 > 0)
@@ -98,9 +106,10 @@ def _object_under_click(
             or (ys.min() <= wb.y0 and wb.y0 > 0)
             or (ys.max() >= wb.y1 - 1 and wb.y1 < work_shape[0])
         )
-        if not cut_off or i == len(CROP_FRACTIONS) - 1:
-            break
-    return found
+        if not cut_off:
+            return obj, full_soft
+        fallback = fallback or (obj, full_soft)
+    return fallback
 
 
 def _depth(labels: np.ndarray, x: int, y: int) -> float:
@@ -168,6 +177,27 @@ def _trusted_object(
     return obj
 
 
+def _out_of_scale(obj: np.ndarray, current: np.ndarray, positive: bool, depth: float) -> bool:
+    """True when the object would change far more than the click's depth (its distance to
+    the other label) suggests: a click next to the outline fixes the outline, it does not
+    add or remove a big region."""
+    flipped = np.count_nonzero(obj & (current != positive))
+    return flipped > MAX_CHANGE_PER_DEPTH2 * max(depth, 1.0) ** 2
+
+
+def _free_region(obj: np.ndarray, x: int, y: int, depth: float, long_side: int) -> np.ndarray:
+    """Where a click may change labels (bool): a disc around it, and the proposed object with
+    a margin."""
+    radius = int(np.clip(LOCAL_RADIUS_FACTOR * depth, MIN_LOCAL_RADIUS, long_side))
+    free = np.zeros(obj.shape, np.uint8)
+    cv2.circle(free, (x, y), radius, 1, -1)
+    if obj.any():
+        m = max(3, int(OBJECT_MARGIN_FRACTION * long_side))
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * m + 1, 2 * m + 1))
+        free |= cv2.dilate(obj.astype(np.uint8), disc)
+    return free.astype(bool)
+
+
 def _border_seeds(rect: Rect, shape: tuple[int, int], cur: np.ndarray) -> np.ndarray:
     """The window's border where it lies inside the image (bool)."""
     border = np.zeros(cur.shape, bool)
@@ -197,13 +227,14 @@ def apply_click(
     r = seed_radius(shape)
     obj = soft = None
     if segmenter is not None:
-        found = _object_under_click(segmenter, click, scale, shape)
+        found = _object_under_click(segmenter, click, scale, current, earlier)
         if cancel is not None:
             cancel.check()
         if found is not None:
             obj, soft = found
-            obj = _trusted_object(obj, current, earlier, positive)
     depth = _depth(current, x, y)
+    if obj is not None and _out_of_scale(obj, current, positive, depth):
+        obj = soft = None
     rect = _window(shape, x, y, obj, depth)
     sl = rect.slices()
     win_rgb = np.ascontiguousarray(rgb[sl])
@@ -231,8 +262,11 @@ def apply_click(
     fg = _disc(win_cur.shape, everything, r, True, rect)
     bg = _disc(win_cur.shape, everything, r, False, rect)
     border = _border_seeds(rect, shape, win_cur)
-    fg |= border & win_cur & ~bg
-    bg |= border & ~win_cur & ~fg
+    # labels may change only near the click and near the proposed object, whatever colours
+    # elsewhere in the window say
+    fixed = border | ~_free_region(win_obj, x - rect.x0, y - rect.y0, depth, max(shape))
+    fg |= fixed & win_cur & ~bg
+    bg |= fixed & ~win_cur & ~fg
     if cancel is not None:
         cancel.check()
     labels = cut_bounded(unary.astype(np.float32), win_rgb, fg, bg)
