@@ -37,17 +37,23 @@ class SalientBackend:
         return not_grey.astype(np.float32)
 
 
+def _open(qtbot, tmp_path, backend):
+    """A window showing the test photo with the model's mask."""
+    window = make_window(qtbot, tmp_path / "s.ini", {"salient": backend})
+    window.open_paths([_photo(tmp_path / "a.png")])
+    qtbot.waitUntil(lambda: window.session.document is not None)
+    doc = window.session.document
+    qtbot.waitUntil(lambda: doc.model_mask is not None)
+    return window, doc
+
+
 def _widget_point(window, x, y) -> QPoint:
     return window.canvas.map_from_image(x + 0.5, y + 0.5).toPoint()
 
 
 def test_w_then_click_adds_the_object_undo_takes_it_back(qtbot, tmp_path):
     backend = SalientBackend()
-    window = make_window(qtbot, tmp_path / "s.ini", {"salient": backend})
-    window.open_paths([_photo(tmp_path / "a.png")])
-    qtbot.waitUntil(lambda: window.session.document is not None)
-    doc = window.session.document
-    qtbot.waitUntil(lambda: doc.model_mask is not None)
+    window, doc = _open(qtbot, tmp_path, backend)
     assert doc.alpha()[40, 90] == 0.0  # the blue object is left out
 
     qtbot.keyClick(window.canvas, Qt.Key.Key_W)
@@ -78,11 +84,7 @@ def test_w_then_click_adds_the_object_undo_takes_it_back(qtbot, tmp_path):
 
 def test_clicks_are_replayed_on_a_new_model_mask(qtbot, tmp_path):
     backend = SalientBackend()
-    window = make_window(qtbot, tmp_path / "s.ini", {"salient": backend})
-    window.open_paths([_photo(tmp_path / "a.png")])
-    qtbot.waitUntil(lambda: window.session.document is not None)
-    doc = window.session.document
-    qtbot.waitUntil(lambda: doc.model_mask is not None)
+    window, doc = _open(qtbot, tmp_path, backend)
     window.canvas.set_tool("select")
     window.canvas.selectClicked.emit(90, 40, True)
     qtbot.waitUntil(lambda: doc.click_mask is not None, timeout=10000)
@@ -114,11 +116,7 @@ class GatedSalientBackend(SalientBackend):
 
 def test_a_newer_click_cancels_the_running_one_and_both_are_applied(qtbot, tmp_path):
     backend = GatedSalientBackend()
-    window = make_window(qtbot, tmp_path / "s.ini", {"salient": backend})
-    window.open_paths([_photo(tmp_path / "a.png")])
-    qtbot.waitUntil(lambda: window.session.document is not None)
-    doc = window.session.document
-    qtbot.waitUntil(lambda: doc.model_mask is not None)
+    window, doc = _open(qtbot, tmp_path, backend)
     window.canvas.set_tool("select")
     window.canvas.selectClicked.emit(90, 40, True)
     qtbot.waitUntil(backend.entered.is_set)  # the first click waits in the model on the worker
