@@ -172,5 +172,8 @@ def test_summary_noc_nof_and_mean_iou_curve():
     assert s.seconds_stats() == pytest.approx((0.2, 0.2, 0.3))
     capped = summarize_runs(runs, max_clicks=1)
     assert capped.nof == 2 and len(capped.curve) == 2  # a smaller budget reads fewer clicks
+    early = summarize_runs(runs, max_clicks=4, stop_iou=0.9)  # 0.95 cannot be told apart
+    assert early.noc[0.95] is None and early.failures[0.95] is None
+    assert early.noc[0.90] == s.noc[0.90]
     with pytest.raises(ValueError):
         summarize_runs([], max_clicks=3)

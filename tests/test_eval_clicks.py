@@ -124,13 +124,16 @@ def test_clicks_csv_summary_plot_masks_and_sheet(click_set, tmp_path, engine_cal
 def test_from_scratch_starts_empty_with_a_positive_click(click_set, tmp_path):
     out = tmp_path / "out"
     args = ["eval", str(click_set), "--model", "m", "--clicks", "2", "--from-scratch"]
-    assert main([*args, "--limit", "1", "--out", str(out)]) == 0
+    assert main([*args, "--limit", "1", "--stop-iou", "0.9", "--out", str(out)]) == 0
     rows = _clicks(out)
     assert {r["image"] for r in rows} == {"banded"}  # --limit 1: the first photo by name
     assert rows[0]["click"] == "0" and float(rows[0]["iou"]) == 0.0
     assert rows[1]["sign"] == "positive"
     assert not (out / "predictions" / "m" / "raw").exists()  # no automatic pass
-    assert "empty mask (--from-scratch)" in (out / "clicks_summary.md").read_text()
+    summary = (out / "clicks_summary.md").read_text()
+    assert "empty mask (--from-scratch)" in summary and "--stop-iou 0.9" in summary
+    row = next(li for li in summary.splitlines() if li.startswith("| clickset | m |"))
+    assert row.split("|")[6].strip() == "-"  # NoC@95 cannot be scored when stopping at 0.90
 
 
 def test_resume_reuses_the_automatic_masks_and_runs_are_deterministic(click_set, tmp_path):

@@ -174,13 +174,12 @@ class _Results:
         self.setup.setdefault(group, []).append(prepared)
         self.worst.setdefault(group, _WorstRuns(self.worst_count)).offer(data, run)
 
-    def groups(self, max_clicks: int) -> list[GroupResult]:
-        found = [
-            GroupResult(
-                key[0], key[1], summarize_runs(ious, max_clicks, self.seconds[key]), self.setup[key]
-            )  # fmt: skip
-            for key, ious in self.runs.items()
-        ]
+    def groups(self, max_clicks: int, stop_iou: float) -> list[GroupResult]:
+        found = []
+        for (dataset, model), ious in self.runs.items():
+            key = (dataset, model)
+            summary = summarize_runs(ious, max_clicks, self.seconds[key], stop_iou=stop_iou)
+            found.append(GroupResult(dataset, model, summary, self.setup[key]))
         return sorted(found, key=lambda g: (g.dataset, g.model))
 
 
@@ -255,7 +254,7 @@ def _save_masks(out: Path, model: str, sample: EvalSample, run: Trajectory) -> N
 
 def _report(args, models, results: _Results, skipped: list[str], done: int, total: int) -> int:
     start = "empty mask (--from-scratch)" if args.from_scratch else "automatic mask"
-    groups = results.groups(args.clicks)
+    groups = results.groups(args.clicks, args.stop_iou)
     computed = sum(a.crops_computed for a in results.answers)
     reused = sum(a.crops_reused for a in results.answers)
     notes = [

@@ -153,13 +153,14 @@ class NocSummary:
 
     count: int
     max_clicks: int
-    noc: dict[float, float]  # threshold -> mean clicks (N for images never reaching it)
-    failures: dict[float, int]  # threshold -> images never reaching it within N clicks
+    # threshold -> mean clicks (N for images never reaching it); None above the stop IoU
+    noc: dict[float, float | None]
+    failures: dict[float, int | None]  # threshold -> images never reaching it within N clicks
     curve: list[float]  # mean IoU after 0..N clicks
     seconds: list[float]  # every click's engine time
 
     @property
-    def nof(self) -> int:
+    def nof(self) -> int | None:
         return self.failures[NOF_THRESHOLD]
 
     def mean_iou_after(self, clicks: int) -> float | None:
@@ -177,12 +178,18 @@ def summarize_runs(
     max_clicks: int,
     seconds: Sequence[float] = (),
     thresholds: Sequence[float] = NOC_THRESHOLDS,
+    stop_iou: float = DEFAULT_STOP_IOU,
 ) -> NocSummary:
-    """Scores from each image's IoU after 0, 1, ... clicks (`Trajectory.ious`)."""
+    """Scores from each image's IoU after 0, 1, ... clicks (`Trajectory.ious`). Thresholds
+    above `stop_iou` cannot be scored (a run stopped below them): their NoC and failures are
+    None."""
     if not runs:
         raise ValueError("no image to summarize")
     noc, failures = {}, {}
     for threshold in dict.fromkeys([*thresholds, NOF_THRESHOLD]):
+        if threshold > stop_iou:
+            noc[threshold] = failures[threshold] = None
+            continue
         reached = [clicks_to_reach(ious[: max_clicks + 1], threshold) for ious in runs]
         noc[threshold] = mean(max_clicks if r is None else r for r in reached)
         failures[threshold] = sum(r is None for r in reached)

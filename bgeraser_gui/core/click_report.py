@@ -86,7 +86,8 @@ def render_click_summary(
         "subject); ignored pixels never count. NoC@t = mean clicks until IoU >= t (0 when the "
         "start already reaches it, the click budget N when never); NoF@90 = images not "
         "reaching 0.90 within N clicks (share in brackets); IoU@k = mean IoU after k clicks "
-        "(IoU@0 = start). A run stops at the stop IoU; later clicks keep its last IoU.",
+        "(IoU@0 = start). A run stops at the stop IoU; later clicks keep its last IoU, and "
+        "thresholds above the stop IoU are not scored (-).",
         "",
         *notes,
         "",
@@ -96,8 +97,8 @@ def render_click_summary(
     for g in groups:
         s = g.summary
         cells = [g.dataset, g.model, str(s.count)]
-        cells += [f"{s.noc[t]:.2f}" for t in NOC_THRESHOLDS]
-        cells += [f"{s.nof} ({100.0 * s.nof / s.count:.1f} %)"]
+        cells += ["-" if s.noc[t] is None else f"{s.noc[t]:.2f}" for t in NOC_THRESHOLDS]
+        cells += ["-" if s.nof is None else f"{s.nof} ({100.0 * s.nof / s.count:.1f} %)"]
         cells += [_iou_cell(s, k) for k in [0, *after]]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "## Engine time", "", "| data set | model | clicks | s/click mean | median | "
