@@ -82,6 +82,9 @@ class MattingResult:
     foreground: np.ndarray | None  # float32 HxWx3 in [0, 1], or None without decontamination
     trimap: np.ndarray  # uint8 HxW, 0 / 128 / 255
     notes: list[str] = field(default_factory=list)
+    # Area where refinement and the model disagreed and the model's decision was kept, as a
+    # fraction of the subject (core/subject_guard.py); raises the review score.
+    disputed: float = 0.0
 
 
 def _check_inputs(rgb: np.ndarray, mask: np.ndarray) -> None:
@@ -318,7 +321,11 @@ def _refine(rgb, mask, overrides, options: RefineOptions, progress: ProgressFn, 
         alpha[trimap == 0] = 0.0
         progress(1.0, "Done")
         return MattingResult(alpha, None, trimap, ["edge refinement disabled"])
-    prior = np.clip(mask, 0.0, 1.0).astype(np.float32)
+    from bgeraser_gui.core.subject_guard import guard_alpha  # here: the imports above are shared
+    from bgeraser_gui.core.trimap import default_band_px
+
+    model = np.clip(mask, 0.0, 1.0).astype(np.float32)
+    prior = model
     if options.colour_evidence:
         # Painted keep / remove strokes are sure samples too: they teach the colour model.
         prior = colour_posterior(rgb, apply_overrides_to_mask(prior, overrides), cancel=cancel)
@@ -329,14 +336,17 @@ def _refine(rgb, mask, overrides, options: RefineOptions, progress: ProgressFn, 
     alpha = estimate_alpha(
         rgb, trimap, options.method, sub_progress(progress, 0.05, end_alpha), cancel, prior, notes
     )
-    del prior
+    edge_px = options.band_px if options.band_px is not None else default_band_px(*mask.shape)
+    guarded = guard_alpha(alpha, model, prior, overrides, edge_px)
+    alpha = guarded.alpha
+    del prior, model
     foreground = None
     if options.decontaminate:
         foreground = estimate_foreground(
             rgb, alpha, trimap, sub_progress(progress, end_alpha, 1.0), cancel
         )
     progress(1.0, "Done")
-    return MattingResult(alpha, foreground, trimap, notes)
+    return MattingResult(alpha, foreground, trimap, notes, guarded.disputed)
 
 
 def warm_up() -> None:

@@ -1,0 +1,86 @@
+"""No bites: refinement may lower alpha only where the evidence lets it.
+
+Matting decides the unknown band from colours alone, and colours lie: a dark sweater in front
+of dark trees, a metal rotor over wooden planks. So after matting, two rules hold:
+
+- **Solid stays solid.** A pixel that the model holds as subject (mask >= `SOLID`) more than
+  `edge_px` inside its solid area, or that a keep stroke marks, never ends below its model
+  value (keep strokes: 1). Within `edge_px` of the outline matting may still soften a hard
+  model edge; there thin solid parts keep their core through the trimap (core/trimap.py).
+- **Large disagreements keep the model's decision.** Where refinement turned pixels the model
+  (or the colour evidence) leaned to subject into background, and those pixels form a
+  connected area of at least `DISPUTE_MIN_FRACTION` of the subject, the area keeps the model's
+  value. Such an area is either a bite or a real correction the model could not make; either
+  way a person should look, so its size is reported (`GuardResult.disputed`) and raises the
+  cutout's review score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from bgeraser_gui.core.trimap import KEEP, REMOVE
+
+SOLID = 0.9  # model value from which a pixel counts as solid subject
+# A disputed area at least this fraction of the subject's area keeps the model's decision.
+DISPUTE_MIN_FRACTION = 0.01
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    alpha: np.ndarray  # float32 HxW in [0, 1]
+    disputed: float  # restored disputed area / subject area (0 = refinement and model agree)
+
+
+def subject_floor(
+    mask: np.ndarray, overrides: np.ndarray | None, edge_px: float = 0.0
+) -> np.ndarray:
+    """The lowest alpha refinement may leave on each pixel (float32 HxW): the model's value
+    where it is solid subject more than `edge_px` from the solid area's border, 1 under keep
+    strokes, 0 elsewhere and under remove strokes."""
+    m = np.asarray(mask, np.float32)
+    solid = m >= SOLID
+    if edge_px > 0:
+        inside = cv2.distanceTransform(solid.view(np.uint8), cv2.DIST_L2, 3)
+        solid &= inside > edge_px
+    floor = np.where(solid, m, 0.0).astype(np.float32)
+    if overrides is not None:
+        floor[overrides == KEEP] = 1.0
+        floor[overrides == REMOVE] = 0.0
+    return floor
+
+
+def guard_alpha(
+    alpha: np.ndarray,
+    mask: np.ndarray,
+    evidence: np.ndarray | None = None,
+    overrides: np.ndarray | None = None,
+    edge_px: float = 0.0,
+) -> GuardResult:
+    """`alpha` after the two rules of this module.
+
+    mask: the model's soft mask; evidence: the mask after colour evidence (core.colour_evidence),
+    whose lean to subject counts as much as the model's; overrides: the painted touch-ups;
+    edge_px: how far inside the model's solid area matting may still lower alpha.
+    """
+    floor = subject_floor(mask, overrides, edge_px)
+    out = np.maximum(np.asarray(alpha, np.float32), floor)
+    held = np.asarray(mask, np.float32)
+    if evidence is not None:
+        held = np.maximum(held, np.asarray(evidence, np.float32))
+    if overrides is not None:
+        held = np.where(overrides == REMOVE, 0.0, held)
+    subject_area = float(np.count_nonzero(np.maximum(held, out) >= 0.5))
+    bitten = ((out < 0.5) & (held >= 0.5)).view(np.uint8)
+    if subject_area == 0 or not bitten.any():
+        return GuardResult(out, 0.0)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bitten, connectivity=8)
+    large = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= DISPUTE_MIN_FRACTION * subject_area)
+    if large.size == 0:
+        return GuardResult(out, 0.0)
+    disputed = np.isin(labels, large + 1)
+    out[disputed] = held[disputed]
+    return GuardResult(out, float(np.count_nonzero(disputed)) / subject_area)

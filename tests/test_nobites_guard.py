@@ -1,0 +1,93 @@
+"""No bites: refinement keeps what the model holds as solid subject (core/subject_guard.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bgeraser_gui.core import subject_guard
+from bgeraser_gui.core.matting import RefineOptions, refine
+from bgeraser_gui.core.subject_guard import guard_alpha, subject_floor
+from bgeraser_gui.core.trimap import KEEP, REMOVE
+
+OPTIONS = RefineOptions(decontaminate=False)
+
+
+def _camouflage(h: int = 120, w: int = 160):
+    """A red square subject on a blue background with a blue patch inside the subject (a dark
+    sweater in front of dark trees): colour alone says the patch is background."""
+    rng = np.random.default_rng(3)
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[...] = (30, 40, 200)
+    rgb[20:100, 30:130] = (210, 40, 30)
+    rgb[45:75, 55:105] = (30, 40, 200)  # the patch, background-coloured
+    rgb = np.clip(rgb + rng.normal(0, 3, rgb.shape), 0, 255).astype(np.uint8)
+    mask = np.zeros((h, w), np.float32)
+    mask[20:100, 30:130] = 1.0
+    return rgb, mask
+
+
+def test_floor_is_the_model_value_on_solid_pixels_and_follows_strokes():
+    mask = np.array([[0.95, 0.5, 0.0]], np.float32)
+    overrides = np.array([[REMOVE, 0, KEEP]], np.uint8)
+    assert subject_floor(mask, None).tolist() == [[np.float32(0.95), 0.0, 0.0]]
+    assert subject_floor(mask, overrides).tolist() == [[0.0, 0.0, 1.0]]
+
+
+def test_matting_cannot_lower_a_solid_pixel_below_the_model():
+    mask = np.full((4, 4), 0.97, np.float32)
+    alpha = np.zeros((4, 4), np.float32)
+    result = guard_alpha(alpha, mask)
+    assert np.all(result.alpha >= 0.97)
+
+
+def test_a_large_area_where_matting_bit_keeps_the_models_value_and_is_reported():
+    mask = np.zeros((100, 100), np.float32)
+    mask[10:90, 10:90] = 0.8  # leans to subject, below SOLID: the floor alone does not hold it
+    alpha = mask.copy()
+    alpha[30:60, 30:60] = 0.0  # a bite of 900 px, 14% of the subject
+    alpha[80, 80] = 0.0  # one stray pixel: below the dispute size, matting's call stands
+    result = guard_alpha(alpha, mask)
+    assert np.all(result.alpha[30:60, 30:60] == np.float32(0.8))
+    assert result.alpha[80, 80] == 0.0
+    assert 0.1 < result.disputed < 0.2
+
+
+def test_agreement_reports_no_dispute():
+    mask = np.zeros((50, 50), np.float32)
+    mask[10:40, 10:40] = 1.0
+    assert guard_alpha(mask.copy(), mask).disputed == 0.0
+
+
+def test_remove_strokes_are_never_restored():
+    mask = np.ones((40, 40), np.float32) * 0.8
+    alpha = np.zeros_like(mask)
+    overrides = np.full(mask.shape, REMOVE, np.uint8)
+    result = guard_alpha(alpha, mask, overrides=overrides)
+    assert result.alpha.max() == 0.0 and result.disputed == 0.0
+
+
+def test_refine_keeps_a_background_coloured_patch_the_model_holds_as_subject():
+    rgb, mask = _camouflage()
+    result = refine(rgb, mask, options=OPTIONS)
+    assert result.alpha[45:75, 55:105].min() >= subject_guard.SOLID
+
+
+def test_refine_keeps_a_thin_solid_spoke_inside_a_wide_band():
+    h, w = 120, 160
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[...] = (150, 120, 80)  # wood
+    rgb[:, 78:80] = (160, 130, 90)  # a 2 px spoke in nearly the wood's colour
+    mask = np.zeros((h, w), np.float32)
+    mask[:, 78:80] = 0.95
+    mask[:, 70:78] = 0.5  # the model is soft around it, so the band is wide
+    result = refine(rgb, mask, options=OPTIONS)
+    assert result.alpha[:, 78:80].min() >= 0.95
+
+
+def test_refine_with_a_keep_stroke_is_opaque_under_the_stroke():
+    rgb, mask = _camouflage()
+    soft = mask * 0.3  # the model barely sees the subject
+    overrides = np.zeros(mask.shape, np.uint8)
+    overrides[50:70, 60:100] = KEEP
+    result = refine(rgb, soft, overrides, options=OPTIONS)
+    assert np.all(result.alpha[50:70, 60:100] == 1.0)
