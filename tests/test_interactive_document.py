@@ -71,3 +71,26 @@ def test_a_click_after_refinement_drops_the_matte_and_undo_brings_it_back():
     assert doc.refined_alpha is None and doc.alpha()[60, 120] == 1.0
     doc.undo()
     assert doc.refined_alpha is not None and doc.alpha()[60, 40] == 0.5
+
+
+def test_clicks_are_journaled_and_recovered_with_their_undo_steps(tmp_path):
+    from PIL import Image
+    from test_autosave import assert_same_history
+
+    from bgeraser_gui.core.autosave import AutosaveWriter
+    from bgeraser_gui.core.image_io import load_image
+    from bgeraser_gui.core.journal import find_recoverable, recover_document
+
+    scene, model = _scene()
+    Image.fromarray(scene.rgb).save(tmp_path / "p.png")
+    doc = Document(load_image(tmp_path / "p.png"), model_mask=model)
+    writer = AutosaveWriter(tmp_path / "recovery")
+    writer.track(doc)
+    _click(doc, Click(120, 60, True))
+    _click(doc, Click(45, 60, False))
+    writer.close(discard=False)  # like a crash: the files stay
+    assert writer.error is None
+    (journal,) = find_recoverable(tmp_path / "recovery")
+    restored = recover_document(journal)
+    assert restored.clicks == doc.clicks
+    assert_same_history(doc, restored)

@@ -33,7 +33,14 @@ import numpy as np
 from PIL import Image
 
 from bgeraser_gui.core.atomic import atomic_write
-from bgeraser_gui.core.document import CONSTRAINTS, LAYERS, MODEL_MASK, REFINED_ALPHA, Document
+from bgeraser_gui.core.document import (
+    CLICK_MASK,
+    CONSTRAINTS,
+    LAYERS,
+    MODEL_MASK,
+    REFINED_ALPHA,
+    Document,
+)
 from bgeraser_gui.core.history import History, HistoryEntry
 from bgeraser_gui.core.journal import (
     SNAPSHOT_RE,
@@ -261,7 +268,8 @@ class DocumentJournal:
         self._thumb_time = time.monotonic()
         step = max(1, -(-max(self._rgb.shape[:2]) // THUMB_SIZE))
         layers = self._shadow.layers
-        base = next((layers[n] for n in (REFINED_ALPHA, MODEL_MASK) if layers[n] is not None), None)
+        shown = (REFINED_ALPHA, CLICK_MASK, MODEL_MASK)
+        base = next((layers[n] for n in shown if layers[n] is not None), None)
         small = np.zeros(self._rgb[::step, ::step].shape[:2], np.float32)
         if base is not None:
             small[...] = base[::step, ::step]
