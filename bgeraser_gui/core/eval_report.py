@@ -2,8 +2,12 @@
 
 A result row is a flat dict: `dataset`, `stem`, `model`, `mode` ("raw" | "refined"),
 `seconds` (prediction, plus refinement for "refined"), the metrics of
-`core.metrics.evaluate_alpha` (`iou`, `sad`, ..., `band_iou`, `band_sad`, ...) and `band`
-(which unknown region was used).
+`core.metrics.evaluate_alpha` (`iou`, `sad`, ..., `band_iou`, `band_sad`, ...), `band`
+(which unknown region was used) and `review` (the cutout's review score, core.review_score).
+
+The summary also measures the review score as a detector of bad cutouts, per group: its rank
+correlation with the real error (1 - IoU, and SAD) and how many of the failures (IoU below
+`REVIEW_FAILURE_IOU`) a person who looks at the top `REVIEW_TOP_FRACTION` of scores finds.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from pathlib import Path
 ID_COLUMNS = ("dataset", "stem", "model", "mode", "width", "height", "seconds", "band")
 METRIC_COLUMNS = ("iou", "sad", "mse", "grad", "conn", "bf")
 BAND_COLUMNS = tuple("band_" + name for name in METRIC_COLUMNS)
-CSV_COLUMNS = ID_COLUMNS + METRIC_COLUMNS + BAND_COLUMNS
+REVIEW_COLUMN = "review"
+CSV_COLUMNS = ID_COLUMNS + METRIC_COLUMNS + BAND_COLUMNS + (REVIEW_COLUMN,)
+REVIEW_FAILURE_IOU = 0.8  # a cutout below this IoU is a failure the review score should find
+REVIEW_TOP_FRACTION = 0.2  # the share of a batch a person looks at first
 SAD_FAILURE_THRESHOLD = 50.0  # SAD/1000 above this counts as a failed cutout
 ALL_SETS = "all sets"
 MODE_ORDER = {"raw": 0, "refined": 1}
@@ -60,7 +67,14 @@ def read_results_csv(path: Path) -> list[dict]:
     with path.open(newline="", encoding="utf-8") as f:
         for raw in csv.DictReader(f):
             row: dict = dict(raw)
-            for key in ("width", "height", "seconds", *METRIC_COLUMNS, *BAND_COLUMNS):
+            for key in (
+                "width",
+                "height",
+                "seconds",
+                *METRIC_COLUMNS,
+                *BAND_COLUMNS,
+                REVIEW_COLUMN,
+            ):
                 value = row.get(key)
                 row[key] = float(value) if value not in (None, "") else None
             rows.append(row)
@@ -77,6 +91,34 @@ class GroupSummary:
     median: dict[str, float]
     sad_failures: int  # images with SAD/1000 > SAD_FAILURE_THRESHOLD
     seconds_mean: float | None
+    review: ReviewDetection | None = None  # None when the rows carry no review score
+
+
+@dataclass(frozen=True)
+class ReviewDetection:
+    """How well the review score ranks the real errors of one group."""
+
+    rho_iou: float  # Spearman correlation of the score with 1 - IoU
+    rho_sad: float  # ... and with SAD
+    failures: int  # images with IoU < REVIEW_FAILURE_IOU
+    caught: int  # of those, how many rank in the top REVIEW_TOP_FRACTION of scores
+
+
+def review_detection(rows: Sequence[dict]) -> ReviewDetection | None:
+    """Detector figures of the review score over `rows` (None with fewer than 3 scored rows)."""
+    scored = [r for r in rows if all(_is_number(r.get(k)) for k in (REVIEW_COLUMN, "iou", "sad"))]
+    if len(scored) < 3:
+        return None
+    from scipy.stats import spearmanr
+
+    score = [r[REVIEW_COLUMN] for r in scored]
+    rho_iou = float(spearmanr(score, [1.0 - r["iou"] for r in scored])[0])
+    rho_sad = float(spearmanr(score, [r["sad"] for r in scored])[0])
+    top = max(1, round(REVIEW_TOP_FRACTION * len(scored)))
+    ranked = sorted(scored, key=lambda r: -r[REVIEW_COLUMN])  # stable: ties keep input order
+    failing = [r for r in scored if r["iou"] < REVIEW_FAILURE_IOU]
+    caught = sum(1 for r in ranked[:top] if r["iou"] < REVIEW_FAILURE_IOU)
+    return ReviewDetection(rho_iou, rho_sad, len(failing), caught)
 
 
 def _stats(values: list[float]) -> tuple[float, float]:
@@ -116,6 +158,7 @@ def summarize(rows: Iterable[dict]) -> list[GroupSummary]:
                     if _is_number(r.get("sad")) and r["sad"] > SAD_FAILURE_THRESHOLD
                 ),
                 seconds_mean=statistics.fmean(seconds) if seconds else None,
+                review=review_detection(members),
             )
         )
     summaries.sort(
@@ -188,9 +231,37 @@ def render_markdown(
         "",
     ]
     out += _table(summaries, BAND_TABLE, extra=False) + [""]
+    out += _review_table(summaries)
     if skipped:
         out += ["## Skipped", ""] + [f"- {line}" for line in skipped] + [""]
     return "\n".join(out)
+
+
+def _review_table(summaries: Sequence[GroupSummary]) -> list[str]:
+    rated = [s for s in summaries if s.review is not None]
+    if not rated:
+        return []
+    top = f"{REVIEW_TOP_FRACTION:.0%}"
+    out = [
+        "## Review score as a detector of bad cutouts",
+        "",
+        "Spearman rank correlation of the review score with the real error, and how many of "
+        f"the failures (IoU < {REVIEW_FAILURE_IOU:g}) rank in the top {top} of scores (the "
+        "share a person sorting a batch by the score looks at first).",
+        "",
+        "| data set | model | mode | n | rho (1 - IoU) | rho (SAD) | failures | in top "
+        + top
+        + " |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in rated:
+        d = s.review
+        share = "-" if not d.failures else f"{d.caught} ({d.caught / d.failures:.0%})"
+        out.append(
+            f"| {s.dataset} | {s.model} | {s.mode} | {s.count} | {d.rho_iou:+.2f} | "
+            f"{d.rho_sad:+.2f} | {d.failures} | {share} |"
+        )
+    return out + [""]
 
 
 def worst_rows(rows: Iterable[dict], count: int, key: str = "iou") -> list[dict]:

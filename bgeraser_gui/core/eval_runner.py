@@ -21,6 +21,7 @@ from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.eval_dataset import EvalSample, load_sample
 from bgeraser_gui.core.eval_report import CsvResultWriter
 from bgeraser_gui.core.metrics import evaluate_alpha, unknown_band
+from bgeraser_gui.core.review_score import score_mask
 
 MODES = ("raw", "refined")
 
@@ -123,6 +124,7 @@ class SampleScorer:
                 "seconds": seconds,
                 "band": band_name,
                 **metrics,
+                "review": score_mask(alpha).score,
             }
             self.rows.append(row)
             self.writer.write(row)
