@@ -38,6 +38,9 @@ DEFAULT_IMAGES = REPO.parent / "shared" / "eval" / "davis345_sub" / "images"
 DEFAULT_MODEL = REPO.parent / "models-cache" / "isnet_medium_fp16.onnx"
 DEFAULT_REMBG = REPO.parent / "venv-rembg" / "bin" / "rembg"
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
+CLIENT_TIMEOUT_S = (
+    3600  # the clients wait as long as the server's --timeout: errors are the server's
+)
 
 
 def free_port() -> int:
@@ -120,7 +123,7 @@ def run_level(target: Target, photos: list[tuple[Path, bytes]], requests: int, c
     counter = iter(range(requests))
 
     def client_loop() -> None:
-        with httpx.Client(timeout=600) as client:
+        with httpx.Client(timeout=CLIENT_TIMEOUT_S) as client:
             for index in counter:  # shared iterator: each request index is taken once
                 photo, data = photos[index % len(photos)]
                 try:
@@ -146,6 +149,7 @@ def run_level(target: Target, photos: list[tuple[Path, bytes]], requests: int, c
         "requests": requests,
         "ok": ok,
         "errors": requests - ok,
+        "statuses": {str(k): statuses.count(k) for k in sorted(set(statuses))},  # 0: no answer
         "seconds": round(wall, 1),
         "images_per_min": round(60 * ok / wall, 2),
         "p50_s": round(float(np.percentile(latencies, 50)), 3) if ok else None,
@@ -212,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, levels in results.items():
         for r in levels:
             rss = " / ".join(f"{v:g}" for v in r["rss_mib"].values())
+            failed = {k: v for k, v in r["statuses"].items() if k != "200"}
             print(
-                f"| {name} | {r['concurrency']} | {r['requests']} | {r['errors']} "
+                f"| {name} | {r['concurrency']} | {r['requests']} | {r['errors']} {failed or ''} "
                 f"| {r['images_per_min']} | {r['p50_s']} | {r['p95_s']} | {rss} "
                 f"| {r['rss_drift_pct']} % |"
             )
