@@ -36,7 +36,7 @@ def _peak_rss_mb() -> float:
 
 
 def child(args: argparse.Namespace) -> None:
-    """Runs inside the subprocess: one model, one engine/precision."""
+    """Runs inside the subprocess: one model, one runtime/precision."""
     from PIL import Image
 
     from bgeraser_gui.backends.loader import load_backend
@@ -44,7 +44,7 @@ def child(args: argparse.Namespace) -> None:
     from bgeraser_gui.backends.segmenter import RAW
 
     started = time.perf_counter()
-    backend = load_backend(args.model, engine=args.engine, precision=args.precision, options=RAW)
+    backend = load_backend(args.model, runtime=args.runtime, precision=args.precision, options=RAW)
     load_s = time.perf_counter() - started
     rgb = np.asarray(Image.open(args.photo).convert("RGB"))
     result: dict = {"load_s": round(load_s, 2), "device": backend.device}
@@ -76,15 +76,15 @@ def child(args: argparse.Namespace) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def run_child(model: Path, engine: str, precision: str, repeats: int, big: bool, save: Path):
+def run_child(model: Path, runtime: str, precision: str, repeats: int, big: bool, save: Path):
     command = [
         sys.executable,
         __file__,
         "--child",
         "--model",
         str(model),
-        "--engine",
-        engine,
+        "--runtime",
+        runtime,
         "--precision",
         precision,
         "--repeats",
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big", action="store_true", help="also segment a 24 MP photo")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
-    parser.add_argument("--engine", default="torch", help=argparse.SUPPRESS)
+    parser.add_argument("--runtime", default="torch", help=argparse.SUPPRESS)
     parser.add_argument("--precision", default="auto", help=argparse.SUPPRESS)
     parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--photo", type=Path, default=PHOTO, help=argparse.SUPPRESS)
@@ -139,25 +139,25 @@ def main(argv: list[str] | None = None) -> int:
         f"native bf16 {cpu_has_bf16_matmul()}, photo {PHOTO.name} -> each model's input size"
     )
     print(
-        f"{'model':28} {'engine':12} {'mode':14} {'wall s':>7} {'cpu s':>7} {'vs ORT':>7} "
+        f"{'model':28} {'runtime':12} {'mode':14} {'wall s':>7} {'cpu s':>7} {'vs ORT':>7} "
         f"{'RSS MB':>7} {'IoU/fp32':>9}"
     )
     with tempfile.TemporaryDirectory() as folder:
         for model in models:
             rows = {}
-            for engine, precision in modes:
-                if engine == "torch" and "quint8" in model.name and precision != "fp32":
+            for runtime, precision in modes:
+                if runtime == "torch" and "quint8" in model.name and precision != "fp32":
                     continue  # dequantised weights: one torch row is enough
-                save = Path(folder) / f"{model.stem}-{engine}-{precision}.npy"
-                rows[(engine, precision)] = (
-                    run_child(model, engine, precision, args.repeats, False, save),
+                save = Path(folder) / f"{model.stem}-{runtime}-{precision}.npy"
+                rows[(runtime, precision)] = (
+                    run_child(model, runtime, precision, args.repeats, False, save),
                     save,
                 )
             ort = rows.get(("onnxruntime", "auto"), ({}, None))[0].get("wall_s")
             reference = rows.get(("torch", "fp32"), ({}, None))[1]
-            for (engine, precision), (result, save) in rows.items():
+            for (runtime, precision), (result, save) in rows.items():
                 if "error" in result:
-                    print(f"{model.name:28} {engine:12} {precision:14} error: {result['error']}")
+                    print(f"{model.name:28} {runtime:12} {precision:14} error: {result['error']}")
                     continue
                 ratio = f"{result['wall_s'] / ort:7.2f}" if ort else "    n/a"
                 agreement = (
@@ -166,15 +166,15 @@ def main(argv: list[str] | None = None) -> int:
                     else "      n/a"
                 )
                 print(
-                    f"{model.name:28} {engine:12} {precision:14} {result['wall_s']:7.2f} "
+                    f"{model.name:28} {runtime:12} {precision:14} {result['wall_s']:7.2f} "
                     f"{result['cpu_s']:7.2f} {ratio} {result['peak_rss_mb']:7.0f} {agreement}",
                     flush=True,
                 )
         if args.big:
             for model in models[:1]:
-                for engine in ("torch", "onnxruntime"):
-                    result = run_child(model, engine, "auto", 1, True, Path(folder) / "big.npy")
-                    print(f"24 MP photo, {model.name}, {engine}: {json.dumps(result)}")
+                for runtime in ("torch", "onnxruntime"):
+                    result = run_child(model, runtime, "auto", 1, True, Path(folder) / "big.npy")
+                    print(f"24 MP photo, {model.name}, {runtime}: {json.dumps(result)}")
     return 0
 
 

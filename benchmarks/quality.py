@@ -49,7 +49,7 @@ def memoise_runs(backend, cache_dir: Path) -> dict[str, int]:
     """Wrap backend._run with a disk cache keyed by the batch's bytes; returns hit counters."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     run = backend._run
-    tag = f"{backend.name}-{getattr(backend, 'engine', '')}-{getattr(backend, 'precision', '')}"
+    tag = f"{backend.name}-{getattr(backend, 'runtime', '')}-{getattr(backend, 'precision', '')}"
     counts = {"hits": 0, "runs": 0}
 
     def cached(batch: np.ndarray) -> np.ndarray:
@@ -119,18 +119,18 @@ def main(argv: list[str] | None = None) -> int:
         "--variants", nargs="+", default=["raw", "improved"], choices=list(VARIANTS)
     )
     parser.add_argument("--limit", type=int, default=0, help="first N images per set (0 = all)")
-    parser.add_argument("--engine", default="torch")
+    parser.add_argument("--runtime", default="torch")
     parser.add_argument("--precision", default="channels_last")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/bgeraser-quality-cache"))
     parser.add_argument("--json", type=Path, help="also write the full results here")
     args = parser.parse_args(argv)
     args.backend = load_backend(
-        args.model, engine=args.engine, precision=args.precision, options=RAW
+        args.model, runtime=args.runtime, precision=args.precision, options=RAW
     )
     counts = memoise_runs(args.backend, args.cache)
     results = evaluate(args)
     print(
-        f"model {args.model} engine {args.engine} precision {args.precision} "
+        f"model {args.model} runtime {args.runtime} precision {args.precision} "
         f"(network runs {counts['runs']}, cached {counts['hits']})"
     )
     print(f"{'set':22} {'variant':12} {'IoU':>7} {'SAD/1000':>9}")

@@ -68,7 +68,7 @@ class PipelineSpec:
             backend = load_backend(
                 model,
                 self.device,
-                engine=self.runtime,
+                runtime=self.runtime,
                 options=QUALITY_PRESETS[self.quality],
                 progress=progress,
                 folder=self.model_folder,

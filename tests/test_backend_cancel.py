@@ -74,8 +74,8 @@ def photo(eval_dir) -> np.ndarray:
 
 
 def test_torch_isnet_stops_within_one_convolution(isnet_fp16_path, photo):
-    backend = load_backend(str(isnet_fp16_path), engine="torch", options=FAST)
-    assert backend.engine == "torch"
+    backend = load_backend(str(isnet_fp16_path), runtime="torch", options=FAST)
+    assert backend.runtime == "torch"
     counter = ConvCounter(backend.network)
     try:
         reference = backend.predict(photo)
@@ -104,7 +104,7 @@ def test_torch_isnet_stops_within_one_convolution(isnet_fp16_path, photo):
 
 def test_onnxruntime_isnet_run_is_terminated(isnet_fp16_path, photo):
     pytest.importorskip("onnxruntime")
-    backend = load_backend(str(isnet_fp16_path), engine="onnxruntime", options=FAST)
+    backend = load_backend(str(isnet_fp16_path), runtime="onnxruntime", options=FAST)
     real_session = backend.session
     token = CancelToken()
     calls: list[str] = []

@@ -1,7 +1,7 @@
 """The CUDA (fp16) and MPS code paths, exercised without a GPU.
 
 What is mocked is only the hardware answer ("is CUDA / MPS available?") and the final move of
-the weights to the device; the decisions (device order, precision, engine) and the fp16 tensor
+the weights to the device; the decisions (device order, precision, runtime) and the fp16 tensor
 plumbing are the real code. Real GPU latency and accuracy are not measured here.
 """
 
@@ -62,7 +62,7 @@ def test_fp16_is_refused_off_cuda():
     ("cuda", "mps", "device", "precision"), [(1, 0, "cuda", "fp16"), (0, 1, "mps", "fp32")]
 )
 def test_load_backend_on_a_gpu_machine(monkeypatch, isnet_fp16_path, cuda, mps, device, precision):
-    """engine/precision "auto" on a CUDA or Apple machine: torch, fp16 on CUDA, fp32 on MPS; the
+    """runtime/precision "auto" on a CUDA or Apple machine: torch, fp16 on CUDA, fp32 on MPS; the
     network is prepared for that device (the move itself is recorded instead of performed)."""
     _pretend(monkeypatch, bool(cuda), bool(mps))
     prepared: list[tuple[str, str]] = []
@@ -75,7 +75,7 @@ def test_load_backend_on_a_gpu_machine(monkeypatch, isnet_fp16_path, cuda, mps, 
     loader.clear_cache()
     try:
         backend = loader.load_backend(str(isnet_fp16_path))
-        assert (backend.engine, backend.device, backend.precision) == ("torch", device, precision)
+        assert (backend.runtime, backend.device, backend.precision) == ("torch", device, precision)
         assert prepared == [(device, precision)]
     finally:
         loader.clear_cache()

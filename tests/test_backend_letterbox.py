@@ -126,7 +126,7 @@ def test_real_photo_letterboxed_mask_aligns_with_the_stretched_one(isnet_fp16_pa
     rgb = np.asarray(Image.open(folder / "images" / f"{name}.jpg").convert("RGB"))
     gt = np.asarray(Image.open(folder / "alpha" / f"{name}.png").convert("L"))
     valid = scored_pixels(gt.shape, np.asarray(Image.open(folder / "ignore" / f"{name}.png")))
-    base = load_backend(str(isnet_fp16_path), engine="onnxruntime", options=FAST)
+    base = load_backend(str(isnet_fp16_path), runtime="onnxruntime", options=FAST)
     stretched, letterboxed = (
         type(base)(base.session, base.name, dataclasses.replace(base.spec, resize=mode), FAST)
         for mode in ("stretch", "letterbox")

@@ -1,4 +1,4 @@
-"""load_backend: caching, engine and device choice, errors, warm-up and cancellation."""
+"""load_backend: caching, runtime and device choice, errors, warm-up and cancellation."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from bgeraser_gui.core.segmentation import SegmentationBackend
 from bgeraser_gui.backends.device import cpu_has_bf16_matmul, pick_device
-from bgeraser_gui.backends.loader import choose_engine, load_backend
+from bgeraser_gui.backends.loader import choose_runtime, load_backend
 from bgeraser_gui.backends.segmenter import IMPROVED, RAW, as_rgb
 from bgeraser_gui.core.errors import Cancelled, ModelError
 from bgeraser_gui.core.progress import CancelToken
+from bgeraser_gui.core.segmentation import SegmentationBackend
 
 
 def test_pick_device_prefers_cuda_then_mps_then_cpu():
@@ -27,20 +27,20 @@ def test_pick_device_prefers_cuda_then_mps_then_cpu():
             pick_device("cuda")
 
 
-def test_engine_choice(isnet_fp16_path, isnet_quint8_path):
+def test_runtime_choice(isnet_fp16_path, isnet_quint8_path):
     pytest.importorskip("onnxruntime")
-    assert choose_engine("auto", "cuda", isnet_fp16_path) == "torch"
-    assert choose_engine("auto", "cpu", isnet_quint8_path) == "onnxruntime"
+    assert choose_runtime("auto", "cuda", isnet_fp16_path) == "torch"
+    assert choose_runtime("auto", "cpu", isnet_quint8_path) == "onnxruntime"
     fastest_cpu = "torch" if cpu_has_bf16_matmul() else "onnxruntime"
-    assert choose_engine("auto", "cpu", isnet_fp16_path) == fastest_cpu
-    with pytest.raises(ModelError, match="unknown engine"):
-        choose_engine("tensorrt", "cpu", isnet_fp16_path)
+    assert choose_runtime("auto", "cpu", isnet_fp16_path) == fastest_cpu
+    with pytest.raises(ModelError, match="unknown runtime"):
+        choose_runtime("tensorrt", "cpu", isnet_fp16_path)
 
 
 def test_backend_is_loaded_once_and_shared_across_options(isnet_fp16_path):
-    first = load_backend(str(isnet_fp16_path), engine="torch", options=RAW)
-    again = load_backend(str(isnet_fp16_path), engine="torch", options=RAW)
-    improved = load_backend(str(isnet_fp16_path), engine="torch", options=IMPROVED)
+    first = load_backend(str(isnet_fp16_path), runtime="torch", options=RAW)
+    again = load_backend(str(isnet_fp16_path), runtime="torch", options=RAW)
+    improved = load_backend(str(isnet_fp16_path), runtime="torch", options=IMPROVED)
     assert first is again
     assert improved is not first and improved.network is first.network
     assert isinstance(first, SegmentationBackend)
@@ -53,14 +53,14 @@ def test_parsed_weights_are_not_kept_once_the_network_holds_them(isnet_fp16_path
     from bgeraser_gui.backends import loader
 
     loader.clear_cache()
-    load_backend(str(isnet_fp16_path), engine="torch", options=RAW)
+    load_backend(str(isnet_fp16_path), runtime="torch", options=RAW)
     assert not loader._weights  # a second float32 copy of every weight would be ~176 MB
     assert loader.file_architecture(isnet_fp16_path) == "isnet"
     assert not loader._weights  # answered from the cached architecture, no re-parse
 
 
 def test_cancelled_before_inference_raises(isnet_fp16_path):
-    backend = load_backend(str(isnet_fp16_path), engine="torch", options=RAW)
+    backend = load_backend(str(isnet_fp16_path), runtime="torch", options=RAW)
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):

@@ -36,13 +36,13 @@ def network_batch(photo):
 
 @pytest.fixture(scope="module")
 def torch_fp32(isnet_fp16_path, network_batch):
-    backend = load_backend(str(isnet_fp16_path), engine="torch", precision="fp32", options=RAW)
+    backend = load_backend(str(isnet_fp16_path), runtime="torch", precision="fp32", options=RAW)
     return backend, backend._run(network_batch)[0]
 
 
 def test_torch_matches_onnxruntime_on_the_same_weights(isnet_fp16_path, torch_fp32, network_batch):
     pytest.importorskip("onnxruntime")
-    ort_backend = load_backend(str(isnet_fp16_path), engine="onnxruntime", options=RAW)
+    ort_backend = load_backend(str(isnet_fp16_path), runtime="onnxruntime", options=RAW)
     reference = ort_backend._run(network_batch)[0]
     ours = torch_fp32[1]
     max_diff = float(np.abs(ours - reference).max())
@@ -57,7 +57,7 @@ def test_torch_matches_onnxruntime_on_the_same_weights(isnet_fp16_path, torch_fp
 def test_bf16_autocast_is_exact_enough_where_chosen(isnet_fp16_path, torch_fp32, network_batch):
     if not cpu_has_bf16_matmul():
         pytest.skip("this CPU has no native bf16 matrix instructions; bf16 is never chosen")
-    backend = load_backend(str(isnet_fp16_path), engine="torch", precision="bf16", options=RAW)
+    backend = load_backend(str(isnet_fp16_path), runtime="torch", precision="bf16", options=RAW)
     ours = backend._run(network_batch)[0]
     agreement = _binary_iou(ours, torch_fp32[1])
     print(
@@ -80,7 +80,7 @@ def test_raw_pipeline_segments_the_person(torch_fp32, photo):
 def test_quantised_file_runs_through_onnxruntime(isnet_quint8_path, torch_fp32, network_batch):
     pytest.importorskip("onnxruntime")
     backend = load_backend(str(isnet_quint8_path), options=RAW)
-    assert backend.engine == "onnxruntime"
+    assert backend.runtime == "onnxruntime"
     quantised = backend._run(network_batch)[0]
     agreement = _binary_iou(quantised, torch_fp32[1])
     print(f"quint8 (onnxruntime) vs fp16 weights (torch fp32): IoU {agreement:.4f}")

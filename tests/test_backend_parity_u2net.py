@@ -60,8 +60,8 @@ def test_file_is_the_upstream_release(model):
 def test_torch_matches_onnxruntime_on_real_photos(model, eval_dir):
     pytest.importorskip("onnxruntime")
     spec, path = model
-    ours = load_backend(str(path), engine="torch", precision="fp32", options=RAW)
-    reference = load_backend(str(path), engine="onnxruntime", options=RAW)
+    ours = load_backend(str(path), runtime="torch", precision="fp32", options=RAW)
+    reference = load_backend(str(path), runtime="onnxruntime", options=RAW)
     assert ours.name == spec.name and ours.spec.size == spec.input_size
     for name in PHOTOS:
         batch = network_input(_photo(eval_dir, name)[0], ours.spec)
@@ -78,7 +78,7 @@ def test_torch_matches_onnxruntime_on_real_photos(model, eval_dir):
 
 def test_raw_pipeline_segments_the_person(model, eval_dir):
     spec, path = model
-    backend = load_backend(str(path), engine="torch", precision="fp32", options=RAW)
+    backend = load_backend(str(path), runtime="torch", precision="fp32", options=RAW)
     rgb, gt, valid = _photo(eval_dir, "person1")
     mask = backend.predict(rgb)
     assert mask.shape == gt.shape and mask.dtype == np.float32

@@ -39,7 +39,7 @@ def requested(monkeypatch):
     """Record the model names the loader is asked for, and hand back a fake backend."""
     names: list[str] = []
 
-    def fake_load_backend(name_or_path=None, device="auto", engine="auto", **_):
+    def fake_load_backend(name_or_path=None, device="auto", runtime="auto", **_):
         names.append(name_or_path)
         return EllipseBackend()
 

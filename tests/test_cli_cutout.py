@@ -101,7 +101,7 @@ def test_quality_option_selects_the_segmentation_preset(tmp_path, monkeypatch, q
 
     captured = {}
 
-    def fake_load_backend(model, device="auto", engine="auto", options=None, **kwargs):
+    def fake_load_backend(model, device="auto", runtime="auto", options=None, **kwargs):
         captured["options"] = options
         return EllipseBackend()
 

@@ -126,7 +126,7 @@ def test_on_a_real_photo_one_keep_stroke_settles_the_whole_sweater(isnet_fp16_pa
 
     rgb = load_image(eval_dir / "alphamatting_train27" / "images" / "GT23.png").rgb
     gt = cv2.imread(str(eval_dir / "alphamatting_train27" / "alpha" / "GT23.png"), 0) / 255.0
-    mask = load_backend(str(isnet_fp16_path), engine="onnxruntime", options=RAW).predict(rgb)
+    mask = load_backend(str(isnet_fp16_path), runtime="onnxruntime", options=RAW).predict(rgb)
     h, w = mask.shape
     stroke = np.zeros((h, w), np.uint8)
     cv2.line(stroke, (int(w * 0.15), int(h * 0.8)), (int(w * 0.35), int(h * 0.75)), KEEP, 12)

@@ -60,7 +60,7 @@ def requested(monkeypatch):
 
     calls: list[tuple[str, str | None]] = []
 
-    def fake_load_backend(name_or_path=None, device="auto", engine="auto", folder=None, **_):
+    def fake_load_backend(name_or_path=None, device="auto", runtime="auto", folder=None, **_):
         calls.append((name_or_path, folder))
         return EllipseBackend()
 

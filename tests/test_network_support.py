@@ -105,11 +105,11 @@ def test_features_are_named(tmp_path, build, expected):
     assert any(expected in feature for feature in features), features
 
 
-@pytest.mark.parametrize("engine", ["torch", "onnxruntime"])
-def test_load_backend_names_what_is_unsupported(tmp_path, engine):
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+def test_load_backend_names_what_is_unsupported(tmp_path, runtime):
     path = transformer_file(tmp_path / "swin.onnx")
     with pytest.raises(ModelError) as caught:
-        load_backend(str(path), engine=engine)
+        load_backend(str(path), runtime=runtime)
     message = str(caught.value)
     assert "no torch implementation" in message and "MatMul, Softmax" in message
     assert "ISNet (DIS), U²-Net and U²-Netp" in message
@@ -150,7 +150,7 @@ def test_real_video_matting_file_is_refused_clearly(tmp_path, cache):
     if not path.is_file():
         pytest.skip(f"{path} not found (see models/README.md)")
     with pytest.raises(ModelError) as caught:
-        load_backend(str(path), engine="torch")
+        load_backend(str(path), runtime="torch")
     message = str(caught.value)
     print(message)
     assert "6 inputs (src, r1i" in message and "grouped (depthwise)" in message

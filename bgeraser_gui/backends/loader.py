@@ -1,6 +1,6 @@
 """load_backend: a registry name or an .onnx path -> a ready SegmentationBackend, loaded once.
 
-engine "torch" runs our hand-written network with the file's weights (the reference; CUDA/MPS
+runtime "torch" runs our hand-written network with the file's weights (the reference; CUDA/MPS
 capable); "onnxruntime" runs the file itself; "auto" picks torch on GPUs and on CPUs with native
 bf16 matrix instructions for networks that stay exact in bf16 (ISNet; there it is the fastest),
 ONNX Runtime for dynamically quantised files, for U²-Net/U²-Netp and on other CPUs when it is
@@ -18,7 +18,7 @@ from bgeraser_gui.backends.segmenter import IMPROVED, QualityOptions, Segmenter
 from bgeraser_gui.core.errors import ModelError
 from bgeraser_gui.core.progress import ProgressFn
 
-ENGINES = ("auto", "torch", "onnxruntime")
+RUNTIMES = ("auto", "torch", "onnxruntime")
 
 # Preprocessing for a bare .onnx file that matches no registry entry, by detected architecture:
 # the normalisation of each network's own training code.
@@ -30,7 +30,7 @@ _ARCH_DEFAULTS = {
 
 _lock = threading.RLock()
 _networks: dict[tuple, object] = {}
-# Parsed weights live here only until a network is built from them (or the engine is ONNX
+# Parsed weights live here only until a network is built from them (or the runtime is ONNX
 # Runtime); the architecture found in them is kept in _archs.
 _weights: dict[tuple, object] = {}
 _archs: dict[tuple, str] = {}
@@ -154,15 +154,15 @@ def _is_quantized(path: Path) -> bool:
     return any(node.op_type in ("ConvInteger", "QLinearConv") for node in model.graph.node)
 
 
-def choose_engine(engine: str, device: str, path: Path) -> str:
-    """Resolve engine "auto" for this device and file (see the module docstring)."""
+def choose_runtime(runtime: str, device: str, path: Path) -> str:
+    """Resolve runtime "auto" for this device and file (see the module docstring)."""
     from bgeraser_gui.backends.ort_backend import ort_available
     from bgeraser_gui.backends.torch_backend import BF16_EXACT_ARCHS
 
-    if engine not in ENGINES:
-        raise ModelError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-    if engine != "auto":
-        return engine
+    if runtime not in RUNTIMES:
+        raise ModelError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    if runtime != "auto":
+        return runtime
     if device != "cpu" or not ort_available():
         return "torch"
     if _is_quantized(path):
@@ -175,7 +175,7 @@ def choose_engine(engine: str, device: str, path: Path) -> str:
 def load_backend(
     name_or_path: str | None = None,
     device: str = "auto",
-    engine: str = "auto",
+    runtime: str = "auto",
     precision: str = "auto",
     options: QualityOptions = IMPROVED,
     progress: ProgressFn | None = None,
@@ -192,7 +192,7 @@ def load_backend(
 
     path, spec = resolve_model(name_or_path or default_model(folder), progress, folder)
     resolved_device = pick_device(device)
-    chosen = choose_engine(engine, resolved_device, path)
+    chosen = choose_runtime(runtime, resolved_device, path)
     name = spec.name if spec is not None else path.stem
     if chosen == "torch":
         if precision == "auto":
@@ -217,7 +217,7 @@ def load_backend(
             arch = spec.arch if spec is not None else file_architecture(path)
             session = _ort_session(path, "cuda" if resolved_device.startswith("cuda") else "cpu")
             backend = OrtSegmenter(session, name, _input_spec(spec, arch), options)
-            _forget_weights(path)  # parsed only to choose the engine or find the architecture
+            _forget_weights(path)  # parsed only to choose the runtime or find the architecture
         _backends[key] = backend
         return backend
 

@@ -50,7 +50,7 @@ class OrtSegmenter(Segmenter):
         device = "cuda" if "CUDAExecutionProvider" in session.get_providers() else "cpu"
         super().__init__(name, device, spec, options)
         self.session = session
-        self.engine = "onnxruntime"
+        self.runtime = "onnxruntime"
         self.precision = "onnx"
         self._input = session.get_inputs()[0].name
         self._output = session.get_outputs()[0].name

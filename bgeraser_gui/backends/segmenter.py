@@ -1,8 +1,8 @@
-"""The engine-independent part of a segmentation backend: resize in, optional flip averaging,
+"""The runtime-independent part of a segmentation backend: resize in, optional flip averaging,
 optional second pass on the subject, clean-up and edge snapping, resize out.
 
 Engines (torch, ONNX Runtime) subclass `Segmenter` and implement `_run` on a normalised batch.
-`predict` runs inside `cancel_scope(cancel)`, so engines can also stop inside a network pass.
+`predict` runs inside `cancel_scope(cancel)`, so runtimes can also stop inside a network pass.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
 
 
 class Segmenter:
-    """SegmentationBackend implementation shared by all engines."""
+    """SegmentationBackend implementation shared by all runtimes."""
 
     name: str
     device: str
@@ -74,7 +74,7 @@ class Segmenter:
         self.spec = spec
         self.options = options
 
-    # --- engine hook -------------------------------------------------------------------------
+    # --- runtime hook -------------------------------------------------------------------------
     def _run(self, batch: np.ndarray) -> np.ndarray:
         """N x 3 x S x S float32 -> N x S x S float32 raw network output."""
         raise NotImplementedError

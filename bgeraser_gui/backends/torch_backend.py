@@ -72,7 +72,7 @@ class TorchSegmenter(Segmenter):
         # Cancel checks before every convolution (inert outside Segmenter.predict's scope).
         install_convolution_checks(network)
         self.precision = precision
-        self.engine = "torch"
+        self.runtime = "torch"
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(batch).to(self.device)
