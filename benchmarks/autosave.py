@@ -164,7 +164,7 @@ def main() -> None:
     (found,) = find_recoverable(root)
     doc = recover_document(found)
     print(f"recovery (find + load photo + replay): {time.perf_counter() - t0:.2f} s")
-    assert np.array_equal(doc.constraints, tracked.constraints)
+    assert np.array_equal(doc.touchups, tracked.touchups)
     assert np.array_equal(doc.alpha(), tracked.alpha())
     print("recovered state is bit-identical")
 

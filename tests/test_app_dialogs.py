@@ -198,7 +198,7 @@ def test_warm_up_loads_an_installed_model_but_never_downloads_at_start(
 def test_history_panel_lists_the_steps_and_jumps_back(qtbot, tmp_path):
     from PySide6.QtCore import Qt
 
-    from bgeraser_gui.core.document import CONSTRAINTS, KEEP, Rect
+    from bgeraser_gui.core.document import KEEP, TOUCHUPS, Rect
 
     window = make_window(qtbot, tmp_path / "s.ini", {"fake": InstantBackend()})
     window.open_paths([write_photo(tmp_path / "a.png", 20, 10)])
@@ -206,15 +206,15 @@ def test_history_panel_lists_the_steps_and_jumps_back(qtbot, tmp_path):
     doc = window.session.document
     qtbot.waitUntil(lambda: doc.model_mask is not None)
     with doc.transaction("Keep stroke") as tx:
-        tx.touch(CONSTRAINTS, Rect(15, 0, 20, 10))
-        doc.constraints[:, 15:] = KEEP
+        tx.touch(TOUCHUPS, Rect(15, 0, 20, 10))
+        doc.touchups[:, 15:] = KEEP
     panel = window.history_panel
     rows = [panel.list.item(i).text() for i in range(panel.list.count())]
     assert rows == ["Opened image", "Segment (fake)", "Keep stroke"]
     assert panel.list.currentRow() == 2
     first = panel.list.visualItemRect(panel.list.item(0)).center()
     qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=first)
-    assert doc.model_mask is None and not doc.constraints.any()
+    assert doc.model_mask is None and not doc.touchups.any()
     assert panel.list.currentRow() == 0
     window.actions_.action("redo").trigger()
     assert doc.model_mask is not None and panel.list.currentRow() == 1

@@ -90,8 +90,8 @@ def test_export_opens_in_the_last_export_folder_never_the_photos_folder(qtbot, t
     )
     doc = window.session.document
     with doc.transaction("Keep") as tx:
-        tx.touch("constraints")
-        doc.constraints[:, :5] = KEEP
+        tx.touch("touchups")
+        doc.touchups[:, :5] = KEEP
     first = Path(window.dialogs._default_out_dir())
     assert first != photos and first.is_dir()  # Pictures or home, not the data set
     window.settings.set_last_export({"format": "png"}, str(tmp_path / "cutouts"))

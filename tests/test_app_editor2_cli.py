@@ -66,8 +66,8 @@ def test_the_quit_question_offers_export(qtbot, tmp_path):
     doc = window.session.document
     qtbot.waitUntil(lambda: doc.model_mask is not None)
     with doc.transaction("Keep") as tx:
-        tx.touch("constraints")
-        doc.constraints[:, :5] = KEEP
+        tx.touch("touchups")
+        doc.touchups[:, :5] = KEEP
     assert not window.close()
     box = window.dialogs.discard_box
     texts = [b.text() for b in box.buttons()]

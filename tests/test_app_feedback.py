@@ -45,8 +45,8 @@ def test_a_photo_without_a_mask_is_shown_untouched_with_a_hint(qtbot, tmp_path):
     assert not _pixels(cache.image(ViewMode.OVERLAY)).any()
     # the first stroke makes a mask: now the unkept area really is removed, everywhere
     with doc.transaction("Keep") as tx:
-        tx.touch("constraints")
-        doc.constraints[:, :10] = KEEP
+        tx.touch("touchups")
+        doc.touchups[:, :10] = KEEP
     assert window.status.hint_label.isHidden()
     tint = _pixels(cache.image(ViewMode.OVERLAY))[:, : 40 * 4].reshape(30, 40, 4)
     assert not tint[:, :10].any() and (tint[:, 10:, 0] == 255).all()

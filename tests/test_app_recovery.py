@@ -67,12 +67,12 @@ def test_the_recovery_dialog_appears_at_start_and_restore_brings_the_strokes_bac
     qtbot.waitUntil(lambda: window.session.document is not None)
     doc = window.session.document
     assert window.canvas.document() is doc and not dialog.isVisible()
-    assert np.array_equal(doc.constraints, crashed.constraints)
+    assert np.array_equal(doc.touchups, crashed.touchups)
     assert np.array_equal(doc.model_mask, crashed.model_mask)  # no model run over it
     assert np.array_equal(doc.alpha(), crashed.alpha())
     assert window.session.needs_saving(doc) and window.isWindowModified()
     assert doc.undo() and crashed.undo()  # the history came back too
-    assert np.array_equal(doc.constraints, crashed.constraints)
+    assert np.array_equal(doc.touchups, crashed.touchups)
     # the recovered photo is journaled anew, and the old journal is gone
     window.recovery.writer.wait_idle()
     (new_folder,) = root.iterdir()
@@ -109,7 +109,7 @@ def test_edits_in_the_window_are_journaled_and_a_clean_close_clears_them(qtbot, 
     found = find_recoverable(root)
     assert found == []  # locked while this session runs
     journal = RecoverableJournal(folder, photo.resolve(), 0.0, None)
-    assert np.array_equal(recover_document(journal).constraints, doc.constraints)
+    assert np.array_equal(recover_document(journal).touchups, doc.touchups)
     # an export of the unchanged photo clears the journal; the next edit starts a new one
     out = tmp_path / "out"
     out.mkdir()

@@ -100,7 +100,7 @@ def test_a_newer_request_supersedes_an_older_one(qtbot, tmp_path):
 
 
 def test_touch_ups_survive_a_model_switch(qtbot, tmp_path):
-    from bgeraser_gui.core.document import CONSTRAINTS, KEEP, Rect
+    from bgeraser_gui.core.document import KEEP, TOUCHUPS, Rect
 
     left, right = InstantBackend("left", True), InstantBackend("right", False)
     window = make_window(qtbot, tmp_path / "s.ini", {"left": left, "right": right})
@@ -110,11 +110,11 @@ def test_touch_ups_survive_a_model_switch(qtbot, tmp_path):
     doc = window.session.document
     qtbot.waitUntil(lambda: doc.model_mask is not None)
     with doc.transaction("Keep stroke") as tx:
-        tx.touch(CONSTRAINTS, Rect(15, 0, 20, 10))
-        doc.constraints[:, 15:] = KEEP
+        tx.touch(TOUCHUPS, Rect(15, 0, 20, 10))
+        doc.touchups[:, 15:] = KEEP
     window.session.set_model("right")
     qtbot.waitUntil(lambda: doc.model_name == "right")
-    assert (doc.constraints[:, 15:] == KEEP).all()
+    assert (doc.touchups[:, 15:] == KEEP).all()
     assert doc.alpha()[:, 15:].min() == 1.0
 
 
@@ -133,7 +133,7 @@ def test_a_corrupt_file_shows_a_message_and_keeps_the_open_document(qtbot, tmp_p
 
 
 def test_a_missing_model_is_reported_without_losing_edits(qtbot, tmp_path):
-    from bgeraser_gui.core.document import CONSTRAINTS, KEEP, Rect
+    from bgeraser_gui.core.document import KEEP, TOUCHUPS, Rect
     from bgeraser_gui.core.errors import ModelError
 
     def missing(name, device, progress=None):
@@ -146,11 +146,11 @@ def test_a_missing_model_is_reported_without_losing_edits(qtbot, tmp_path):
     assert "not installed" in window.reporter.history[-1]
     doc = window.session.document
     with doc.transaction("Keep stroke") as tx:
-        tx.touch(CONSTRAINTS, Rect(0, 0, 5, 5))
-        doc.constraints[:5, :5] = KEEP
+        tx.touch(TOUCHUPS, Rect(0, 0, 5, 5))
+        doc.touchups[:5, :5] = KEEP
     window.session.segment()
     qtbot.waitUntil(lambda: len(window.reporter.history) >= 2)
-    assert window.session.document is doc and (doc.constraints[:5, :5] == KEEP).all()
+    assert window.session.document is doc and (doc.touchups[:5, :5] == KEEP).all()
 
 
 def test_page_down_and_up_step_through_the_folder(qtbot, tmp_path):
@@ -202,7 +202,7 @@ def test_real_isnet_model_segments_a_real_photo(qtbot, tmp_path, isnet_fp16_path
 def test_a_dropped_folder_goes_to_the_batch_queue_and_edits_flow_back(qtbot, tmp_path, monkeypatch):
     import functools
 
-    from bgeraser_gui.core.document import CONSTRAINTS, KEEP, Rect
+    from bgeraser_gui.core.document import KEEP, TOUCHUPS, Rect
     from bgeraser_gui.core.matting import RefineOptions
     from bgeraser_gui.gui import batch_link
 
@@ -238,8 +238,8 @@ def test_a_dropped_folder_goes_to_the_batch_queue_and_edits_flow_back(qtbot, tmp
     doc = window.session.document
     qtbot.waitUntil(lambda: doc.model_mask is not None)
     with doc.transaction("Keep stroke") as tx:
-        tx.touch(CONSTRAINTS, Rect(0, 0, 24, 16))
-        doc.constraints[...] = KEEP
+        tx.touch(TOUCHUPS, Rect(0, 0, 24, 16))
+        doc.touchups[...] = KEEP
     qtbot.waitUntil(lambda: panel.entries[item_id_for(folder / "p1.png")].state == EDITED)
     assert (panel.result_alpha(folder / "p1.png") == 255).all()
 
@@ -283,11 +283,11 @@ def test_ctrl_m_runs_real_matting_in_the_background(qtbot, tmp_path, eval_dir):
 
 
 def _paint_keep(doc, x: int = 0) -> None:
-    from bgeraser_gui.core.document import CONSTRAINTS, KEEP, Rect
+    from bgeraser_gui.core.document import KEEP, TOUCHUPS, Rect
 
     with doc.transaction("Keep stroke") as tx:
-        tx.touch(CONSTRAINTS, Rect(x, 0, x + 4, 4))
-        doc.constraints[:4, x : x + 4] = KEEP
+        tx.touch(TOUCHUPS, Rect(x, 0, x + 4, 4))
+        doc.touchups[:4, x : x + 4] = KEEP
 
 
 def test_quitting_with_unexported_touch_ups_asks_first_without_blocking(qtbot, tmp_path):

@@ -1,5 +1,5 @@
 """Autosave journal: a process killed with SIGKILL right after its edits were journaled is
-recovered bit-exactly (mask, constraints, alpha) with a working undo history; compaction,
+recovered bit-exactly (mask, touch-ups, alpha) with a working undo history; compaction,
 torn records, changed photos and clean closes."""
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def test_a_process_killed_with_sigkill_is_recovered_bit_exactly_with_undo(tmp_pa
     assert journal.thumbnail is not None
     restored = recover_document(journal)
     expected = _expected(photo)
-    assert restored.constraints.any() and restored.model_name == "fake"
+    assert restored.touchups.any() and restored.model_name == "fake"
     assert_same_history(expected, restored)
 
 
@@ -185,7 +185,7 @@ def test_a_torn_last_record_loses_only_that_record(tmp_path):
     for x in (20, 80):
         BrushStroke(doc, "keep", BrushSettings(20), (x, 30)).finish()
         writer.wait_idle()
-    expected = [doc.constraints.copy()]
+    expected = [doc.touchups.copy()]
     BrushStroke(doc, "remove", BrushSettings(20), (150, 30)).finish()
     writer.close(discard=False)
     (journal,) = find_recoverable(root)
@@ -194,7 +194,7 @@ def test_a_torn_last_record_loses_only_that_record(tmp_path):
     log.write_bytes(data[:-7])  # the kill landed in the middle of the last append
     assert log.name == journal_name(1)
     restored = recover_document(journal)
-    assert np.array_equal(restored.constraints, expected[0])
+    assert np.array_equal(restored.touchups, expected[0])
     assert restored.undo() and restored.undo() and not restored.undo()
 
 
@@ -229,11 +229,11 @@ def test_undo_past_what_a_snapshot_keeps_writes_a_new_snapshot(tmp_path, monkeyp
     writer.close(discard=False)
     (journal,) = find_recoverable(root)
     restored = recover_document(journal)
-    assert np.array_equal(restored.constraints, doc.constraints)
+    assert np.array_equal(restored.touchups, doc.touchups)
     assert 0 < restored.history.index <= 3 and len(restored.history.entries) < 12
     while restored.undo():
         assert doc.undo()
-        assert np.array_equal(restored.constraints, doc.constraints)
+        assert np.array_equal(restored.touchups, doc.touchups)
 
 
 def test_entries_the_live_history_drops_for_its_budget_keep_the_journal_in_step(tmp_path):

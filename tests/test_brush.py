@@ -59,7 +59,7 @@ def test_hard_segment_paints_exactly_the_capsule(p0, p1, radius):
 
 def test_soft_brush_paints_core_and_marks_ring_refine_only_on_empty_pixels():
     layer = np.zeros((70, 90), np.uint8)
-    layer[:, :10] = REMOVE  # an earlier constraint the ring must not overwrite
+    layer[:, :10] = REMOVE  # an earlier touch-up the ring must not overwrite
     p0, p1, radius, hardness = (8.0, 35.0), (60.0, 35.0), 12.0, 0.5
     paint_segment(layer, p0, p1, radius, hardness, KEEP)
     core = expected_capsule(90, 70, p0, p1, core_radius(radius, hardness))
@@ -104,12 +104,12 @@ def test_stroke_is_one_undo_entry_and_reports_small_dirty_rects():
     assert entry is not None and entry.label == "Remove stroke"
     assert doc.history.labels() == ["Remove stroke"]
     assert all(r is not None and r.width <= 4 + 8 + 1 and r.height <= 2 + 8 + 1 for r in rects)
-    painted = doc.constraints == REMOVE
+    painted = doc.touchups == REMOVE
     assert painted.sum() > 0 and stroke.dirty.x1 >= 60
     doc.undo()
-    assert not doc.constraints.any()
+    assert not doc.touchups.any()
     doc.redo()
-    np.testing.assert_array_equal(doc.constraints == REMOVE, painted)
+    np.testing.assert_array_equal(doc.touchups == REMOVE, painted)
 
 
 def test_shift_click_line_and_cancel():
@@ -117,10 +117,10 @@ def test_shift_click_line_and_cancel():
     entry = paint_line(doc, "keep", BrushSettings(size=6, hardness=1.0), (5.0, 5.0), (80.0, 60.0))
     assert entry is not None and entry.label == "Keep stroke"
     expected = expected_capsule(90, 70, (5.0, 5.0), (80.0, 60.0), 3.0)
-    np.testing.assert_array_equal(doc.constraints == KEEP, expected)
+    np.testing.assert_array_equal(doc.touchups == KEEP, expected)
     stroke = BrushStroke(doc, "refine", BrushSettings(size=20), (40.0, 40.0))
     stroke.cancel()
-    np.testing.assert_array_equal(doc.constraints == KEEP, expected)
+    np.testing.assert_array_equal(doc.touchups == KEEP, expected)
     assert doc.history.labels() == ["Keep stroke"]
     with pytest.raises(ValueError):
         BrushStroke(doc, "paint", BrushSettings(), (1.0, 1.0))
@@ -154,7 +154,7 @@ def test_stroke_on_24_megapixel_document_touches_only_a_small_rect():
 def test_undo_waits_while_a_stroke_is_in_progress():
     doc = _doc()
     paint_line(doc, "keep", BrushSettings(size=6), (5.0, 5.0), (20.0, 5.0))
-    first = doc.constraints.copy()
+    first = doc.touchups.copy()
     stroke = BrushStroke(doc, "remove", BrushSettings(size=6), (5.0, 5.0))
     stroke.add_point((20.0, 8.0))
     assert doc.history.busy and not doc.history.can_undo()
@@ -162,7 +162,7 @@ def test_undo_waits_while_a_stroke_is_in_progress():
     stroke.finish()
     assert not doc.history.busy
     assert doc.undo()
-    np.testing.assert_array_equal(doc.constraints, first)
+    np.testing.assert_array_equal(doc.touchups, first)
 
 
 def _two_tone_doc():
@@ -182,7 +182,7 @@ def test_smart_brush_stops_at_the_colour_edge_and_needs_connection():
     stroke = BrushStroke(doc, "keep", settings, (38.0, 20.0))
     stroke.add_point((38.0, 50.0))
     stroke.finish()
-    painted = doc.constraints == KEEP
+    painted = doc.touchups == KEEP
     capsule = expected_capsule(90, 70, (38.0, 20.0), (38.0, 50.0), 30.0)
     dark_left = np.zeros_like(capsule)
     dark_left[:, :45] = True
@@ -192,13 +192,13 @@ def test_smart_brush_stops_at_the_colour_edge_and_needs_connection():
     plain = BrushStroke(doc, "keep", BrushSettings(size=60), (38.0, 20.0))
     plain.add_point((38.0, 50.0))
     plain.finish()
-    np.testing.assert_array_equal(doc.constraints == KEEP, capsule)
+    np.testing.assert_array_equal(doc.touchups == KEEP, capsule)
 
 
 def test_smart_brush_on_the_bright_side_and_settings_keep_the_flag():
     doc = _two_tone_doc()
     paint_line(doc, "remove", BrushSettings(size=30, smart=True), (55.0, 10.0), (55.0, 60.0))
-    painted = doc.constraints == REMOVE
+    painted = doc.touchups == REMOVE
     capsule = expected_capsule(90, 70, (55.0, 10.0), (55.0, 60.0), 15.0)
     band = np.zeros_like(capsule)
     band[:, 45:62] = True

@@ -81,15 +81,15 @@ def test_mouse_drag_paints_exactly_the_expected_pixels_and_undo_redo_are_exact(c
         _drag(qtbot, canvas, [(20, 30), (60, 41)])
     assert finished.args == ["Remove stroke"]
     expected = _expected_capsule((20, 30), (60, 41), 5.5)
-    np.testing.assert_array_equal(doc.constraints == REMOVE, expected)
-    np.testing.assert_array_equal(doc.constraints != 0, expected)
+    np.testing.assert_array_equal(doc.touchups == REMOVE, expected)
+    np.testing.assert_array_equal(doc.touchups != 0, expected)
     alpha_after = doc.alpha().copy()
     assert (alpha_after[expected] == 0).all()
     np.testing.assert_array_equal(alpha_after[~expected], alpha_before[~expected])
     assert doc.history.labels() == ["Remove stroke"]
     doc.undo()
     np.testing.assert_array_equal(doc.alpha(), alpha_before)
-    assert not doc.constraints.any()
+    assert not doc.touchups.any()
     doc.redo()
     np.testing.assert_array_equal(doc.alpha(), alpha_after)
 
@@ -100,10 +100,10 @@ def test_shift_click_draws_a_straight_line_from_the_last_point(canvas, qtbot):
     canvas.set_brush_size(6)
     _drag(qtbot, canvas, [(10, 10)])
     first = _expected_capsule((10, 10), (10, 10), 3.0)
-    np.testing.assert_array_equal(doc.constraints == KEEP, first)
+    np.testing.assert_array_equal(doc.touchups == KEEP, first)
     _drag(qtbot, canvas, [(90, 70)], Qt.KeyboardModifier.ShiftModifier)
     line = _expected_capsule((10, 10), (90, 70), 3.0)
-    np.testing.assert_array_equal(doc.constraints == KEEP, first | line)
+    np.testing.assert_array_equal(doc.touchups == KEEP, first | line)
     assert doc.history.labels() == ["Keep stroke", "Keep stroke"]
 
 
@@ -112,9 +112,9 @@ def test_soft_brush_marks_a_refine_ring(canvas, qtbot):
     canvas.set_brush_size(20)
     canvas.set_brush_hardness(0.0)
     _drag(qtbot, canvas, [(50, 40)])
-    assert (doc.constraints == KEEP).sum() == _expected_capsule((50, 40), (50, 40), 2.5).sum()
+    assert (doc.touchups == KEEP).sum() == _expected_capsule((50, 40), (50, 40), 2.5).sum()
     ring = _expected_capsule((50, 40), (50, 40), 10.0) & ~_expected_capsule((50, 40), (50, 40), 2.5)
-    np.testing.assert_array_equal(doc.constraints == REFINE, ring)
+    np.testing.assert_array_equal(doc.touchups == REFINE, ring)
 
 
 def test_space_drag_and_middle_drag_pan_without_painting(canvas, qtbot):
@@ -132,7 +132,7 @@ def test_space_drag_and_middle_drag_pan_without_painting(canvas, qtbot):
     qtbot.mouseRelease(canvas, Qt.MouseButton.MiddleButton, pos=start - QPoint(16, 8))
     after = canvas.map_to_image(QPointF(200, 150))
     assert after[0] == pytest.approx(moved[0] + 2) and after[1] == pytest.approx(moved[1] + 1)
-    assert not doc.constraints.any() and doc.history.labels() == []
+    assert not doc.touchups.any() and doc.history.labels() == []
 
 
 def test_zoom_limits_fit_actual_and_wheel_about_the_cursor(canvas, qtbot):
@@ -336,7 +336,7 @@ def test_smart_brush_toggle_signal_and_stroke(canvas, qtbot):
     rgb[:, 50:] = 220
     canvas.set_brush_size(30)
     _drag(qtbot, canvas, [(40, 20), (40, 60)])
-    painted = doc.constraints == KEEP
+    painted = doc.touchups == KEEP
     assert painted[:, :50].any() and not painted[:, 50:].any()
     canvas.toggle_smart_brush()
     assert seen == [True, False] and not canvas.smart_brush()
@@ -352,7 +352,7 @@ def test_modes_cached_earlier_catch_up_with_strokes_made_in_another_mode(canvas,
     canvas.set_brush_size(10)
     canvas.set_tool("remove")
     _drag(qtbot, canvas, [(50, 40), (60, 40)])  # remove inside the subject
-    painted = doc.constraints == REMOVE
+    painted = doc.touchups == REMOVE
     assert painted.any()
     for mode in ("checker", "mask"):
         canvas.set_view_mode(mode)

@@ -26,12 +26,12 @@ def test_render_functions_match_the_documented_formulas():
     doc = _doc()
     rng = np.random.default_rng(9)
     doc.set_model_mask(rng.random((H, W), dtype=np.float32))
-    doc.constraints[40:45, 40:60] = REFINE
+    doc.touchups[40:45, 40:60] = REFINE
     rect = Rect(3, 5, 97, 77)
     sl = rect.slices()
     rgb = doc.rgb[sl].astype(np.float64)
     tint = render_overlay(doc, rect)
-    refine = doc.constraints[sl] == REFINE
+    refine = doc.touchups[sl] == REFINE
     inverse = 255 - doc.alpha_u8(rect)
     np.testing.assert_array_equal(tint[..., 0][~refine], inverse[~refine])
     np.testing.assert_array_equal(tint[..., 3][~refine], inverse[~refine])

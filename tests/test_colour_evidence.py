@@ -92,9 +92,9 @@ def test_keep_strokes_teach_the_colour_model():
     """A colour the model is never sure of becomes subject once the user paints it as keep."""
     rgb, mask, where = scene()
     green_rows, green_cols = where["green"]
-    overrides = np.zeros(mask.shape, np.uint8)
-    overrides[green_rows, green_cols.start : green_cols.start + 8] = KEEP
-    result = refine(rgb, mask, overrides, RefineOptions(band_px=2, decontaminate=False))
+    touchups = np.zeros(mask.shape, np.uint8)
+    touchups[green_rows, green_cols.start : green_cols.start + 8] = KEEP
+    result = refine(rgb, mask, touchups, RefineOptions(band_px=2, decontaminate=False))
     rest = (slice(green_rows.start + 4, green_rows.stop - 4), slice(110, 130))
     assert result.alpha[rest].mean() > 0.9
     unpainted = refine(rgb, mask, None, RefineOptions(band_px=2, decontaminate=False))

@@ -1,4 +1,4 @@
-"""Document: constraints over the model mask, refined matte, cached alpha, undoable edits."""
+"""Document: touch-ups over the model mask, refined matte, cached alpha, undoable edits."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def _expected_alpha(doc: Document) -> np.ndarray:
         base = doc.model_mask.copy()
     else:
         base = np.zeros((H, W), np.float32)
-    base[doc.constraints == KEEP] = 1.0
-    base[doc.constraints == REMOVE] = 0.0
+    base[doc.touchups == KEEP] = 1.0
+    base[doc.touchups == REMOVE] = 0.0
     return base
 
 
@@ -43,21 +43,21 @@ def _stroke(doc, tool, points, size=14, hardness=1.0):
     return stroke.finish()
 
 
-def test_constraints_override_the_model_mask_and_survive_a_model_change():
+def test_touchups_override_the_model_mask_and_survive_a_model_change():
     doc = _doc(_soft_mask(1))
     _stroke(doc, "keep", [(20.0, 20.0), (60.0, 30.0)])
     _stroke(doc, "remove", [(100.0, 90.0), (140.0, 100.0)])
     _stroke(doc, "refine", [(80.0, 60.0)])
     np.testing.assert_array_equal(doc.alpha(), _expected_alpha(doc))
-    constraints = doc.constraints.copy()
+    touchups = doc.touchups.copy()
     doc.set_model_mask(_soft_mask(2), "other-model")
-    np.testing.assert_array_equal(doc.constraints, constraints)
+    np.testing.assert_array_equal(doc.touchups, touchups)
     np.testing.assert_array_equal(doc.alpha(), _expected_alpha(doc))
     assert doc.model_name == "other-model"
     assert doc.history.labels()[-1] == "Segment (other-model)"
     eff = doc.effective_mask()
-    assert (eff[constraints == KEEP] == 1).all() and (eff[constraints == REMOVE] == 0).all()
-    refine = constraints == REFINE
+    assert (eff[touchups == KEEP] == 1).all() and (eff[touchups == REMOVE] == 0).all()
+    refine = touchups == REFINE
     np.testing.assert_array_equal(eff[refine], doc.model_mask[refine])
 
 
@@ -73,7 +73,7 @@ def test_cached_alpha_matches_a_full_recompute_after_many_edits_and_undos():
         np.testing.assert_array_equal(doc.alpha(), _expected_alpha(doc))
     while doc.undo():
         np.testing.assert_array_equal(doc.alpha(), _expected_alpha(doc))
-    assert not doc.constraints.any()
+    assert not doc.touchups.any()
 
 
 def test_refined_matte_replaces_the_base_and_strokes_stay_local():
@@ -90,7 +90,7 @@ def test_refined_matte_replaces_the_base_and_strokes_stay_local():
     assert not doc.refined_stale  # back at the refinement
     doc.redo()
     assert doc.refined_stale
-    painted = doc.constraints == REMOVE
+    painted = doc.touchups == REMOVE
     assert (doc.alpha()[painted] == 0).all()
     np.testing.assert_array_equal(doc.alpha()[~painted], refined[~painted])
     assert doc.foreground is fg or np.array_equal(doc.foreground, fg)
@@ -112,7 +112,7 @@ def test_undo_redo_of_model_runs_and_clear_is_bit_exact_and_notifies():
     doc.set_model_mask(_soft_mask(9), "a")
     doc.set_model_mask(_soft_mask(10), "b")
     _stroke(doc, "keep", [(50.0, 50.0), (90.0, 50.0)])
-    doc.clear_constraints()
+    doc.clear_touchups()
     states = []
     for _ in range(4):
         states.append(doc.alpha().copy())
@@ -126,10 +126,10 @@ def test_undo_redo_of_model_runs_and_clear_is_bit_exact_and_notifies():
 
 def test_refine_inputs_are_copies_and_shapes_are_validated():
     doc = _doc(_soft_mask(11))
-    rgb, mask, overrides = doc.refine_inputs()
+    rgb, mask, touchups = doc.refine_inputs()
     mask[...] = 0
-    overrides[...] = KEEP
-    assert doc.model_mask.any() and not doc.constraints.any()
+    touchups[...] = KEEP
+    assert doc.model_mask.any() and not doc.touchups.any()
     with pytest.raises(ValueError):
         doc.set_model_mask(np.zeros((H + 1, W), np.float32))
     with pytest.raises(ValueError):
@@ -142,12 +142,12 @@ def test_refine_inputs_are_copies_and_shapes_are_validated():
 
 def test_failed_edit_is_rolled_back():
     doc = _doc(_soft_mask(12))
-    before = doc.constraints.copy()
+    before = doc.touchups.copy()
     with pytest.raises(RuntimeError), doc.transaction("boom") as tx:
-        tx.touch("constraints")
-        doc.constraints[10:20, 10:20] = KEEP
+        tx.touch("touchups")
+        doc.touchups[10:20, 10:20] = KEEP
         raise RuntimeError("worker failed")
-    np.testing.assert_array_equal(doc.constraints, before)
+    np.testing.assert_array_equal(doc.touchups, before)
     np.testing.assert_array_equal(doc.alpha(), _expected_alpha(doc))
     assert doc.history.labels() == []
 

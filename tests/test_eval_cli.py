@@ -66,7 +66,7 @@ def fake_model(monkeypatch):
 
     refine_calls = []
 
-    def refine(rgb, mask, overrides=None, options=None, progress=None, cancel=None):
+    def refine(rgb, mask, touchups=None, options=None, progress=None, cancel=None):
         refine_calls.append(mask.shape)
         return FakeMattingResult(alpha=1.0 - mask)
 

@@ -143,8 +143,8 @@ class CountingToken(CancelToken):
 
 def test_cancel_stops_promptly_and_leaves_inputs_unchanged(monkeypatch):
     rgb, _, _, mask = synthetic_composite(200, 240)
-    overrides = np.zeros(mask.shape, np.uint8)
-    copies = rgb.copy(), mask.copy(), overrides.copy()
+    touchups = np.zeros(mask.shape, np.uint8)
+    copies = rgb.copy(), mask.copy(), touchups.copy()
     token = CountingToken(after=12)  # cancelled inside the solver's iterations
     started = []  # cancel polls seen when each tile started
     original = matting._solve_tile
@@ -154,12 +154,12 @@ def test_cancel_stops_promptly_and_leaves_inputs_unchanged(monkeypatch):
         matting, "_solve_tile", lambda *a, **k: (started.append(token.polls), original(*a, **k))[1]
     )
     with pytest.raises(Cancelled):
-        refine(rgb, mask, overrides, RefineOptions(band_px=8), cancel=token)
+        refine(rgb, mask, touchups, RefineOptions(band_px=8), cancel=token)
     assert token.polls == 12  # raised at the very poll that saw the cancel
     assert started and max(started) < 12  # no tile started after the cancel
     total = sum(1 for _ in matting.tiles_over(token_trimap(mask) == 128, 48, 12))
     assert len(started) < total  # the band was not finished
-    for now, before in zip((rgb, mask, overrides), copies, strict=True):
+    for now, before in zip((rgb, mask, touchups), copies, strict=True):
         assert np.array_equal(now, before)
 
 

@@ -28,9 +28,9 @@ def _camouflage(h: int = 120, w: int = 160):
 
 def test_floor_is_the_model_value_on_solid_pixels_and_follows_strokes():
     mask = np.array([[0.95, 0.5, 0.0]], np.float32)
-    overrides = np.array([[REMOVE, 0, KEEP]], np.uint8)
+    touchups = np.array([[REMOVE, 0, KEEP]], np.uint8)
     assert subject_floor(mask, None).tolist() == [[np.float32(0.95), 0.0, 0.0]]
-    assert subject_floor(mask, overrides).tolist() == [[0.0, 0.0, 1.0]]
+    assert subject_floor(mask, touchups).tolist() == [[0.0, 0.0, 1.0]]
 
 
 def test_matting_cannot_lower_a_solid_pixel_below_the_model():
@@ -61,8 +61,8 @@ def test_agreement_reports_no_dispute():
 def test_remove_strokes_are_never_restored():
     mask = np.ones((40, 40), np.float32) * 0.8
     alpha = np.zeros_like(mask)
-    overrides = np.full(mask.shape, REMOVE, np.uint8)
-    result = guard_alpha(alpha, mask, overrides=overrides)
+    touchups = np.full(mask.shape, REMOVE, np.uint8)
+    result = guard_alpha(alpha, mask, touchups=touchups)
     assert result.alpha.max() == 0.0 and result.disputed == 0.0
 
 
@@ -87,7 +87,7 @@ def test_refine_keeps_a_thin_solid_spoke_inside_a_wide_band():
 def test_refine_with_a_keep_stroke_is_opaque_under_the_stroke():
     rgb, mask = _camouflage()
     soft = mask * 0.3  # the model barely sees the subject
-    overrides = np.zeros(mask.shape, np.uint8)
-    overrides[50:70, 60:100] = KEEP
-    result = refine(rgb, soft, overrides, options=OPTIONS)
+    touchups = np.zeros(mask.shape, np.uint8)
+    touchups[50:70, 60:100] = KEEP
+    result = refine(rgb, soft, touchups, options=OPTIONS)
     assert np.all(result.alpha[50:70, 60:100] == 1.0)

@@ -79,7 +79,7 @@ def test_matting_notes_reach_the_caller(tmp_path, monkeypatch):
     from bgeraser_gui.core import pipeline as pipeline_module
     from bgeraser_gui.core.matting import MattingResult
 
-    def refine_with_note(rgb, mask, overrides=None, options=None, progress=None, cancel=None):
+    def refine_with_note(rgb, mask, touchups=None, options=None, progress=None, cancel=None):
         return MattingResult(alpha=mask, foreground=None, trimap=None, notes=["fell back"])
 
     monkeypatch.setattr(pipeline_module, "refine", refine_with_note)

@@ -1,4 +1,4 @@
-"""Trimap: band widths (fixed and adaptive), holes and thin parts, painted overrides."""
+"""Trimap: band widths (fixed and adaptive), holes and thin parts, painted touch-ups."""
 
 from __future__ import annotations
 
@@ -78,24 +78,24 @@ def test_thin_solid_stick_keeps_foreground_core():
     assert trimap[60, 56] == 128 and trimap[60, 64] == 128  # its edges are refined
 
 
-def test_overrides_win():
+def test_touchups_win():
     mask = disc_mask()
-    overrides = np.zeros(mask.shape, np.uint8)
-    overrides[5:20, 5:20] = KEEP  # in the background
-    overrides[95:105, 95:105] = REMOVE  # in the subject
-    overrides[150:160, 10:30] = REFINE  # in the background
-    before = overrides.copy()
-    trimap = make_trimap(mask, overrides=overrides)
+    touchups = np.zeros(mask.shape, np.uint8)
+    touchups[5:20, 5:20] = KEEP  # in the background
+    touchups[95:105, 95:105] = REMOVE  # in the subject
+    touchups[150:160, 10:30] = REFINE  # in the background
+    before = touchups.copy()
+    trimap = make_trimap(mask, touchups=touchups)
     assert np.all(trimap[5:20, 5:20] == 255)
     assert np.all(trimap[95:105, 95:105] == 0)
     assert np.all(trimap[150:160, 10:30] == 128)
-    assert np.array_equal(overrides, before)
+    assert np.array_equal(touchups, before)
 
 
-def test_rejects_mismatched_overrides_and_bad_mask():
+def test_rejects_mismatched_touchups_and_bad_mask():
     mask = disc_mask()
     with pytest.raises(ValueError):
-        make_trimap(mask, overrides=np.zeros((10, 10), np.uint8))
+        make_trimap(mask, touchups=np.zeros((10, 10), np.uint8))
     with pytest.raises(ValueError):
         make_trimap(np.zeros((4, 4, 3), np.float32))
 

@@ -35,10 +35,10 @@ from PIL import Image
 from bgeraser_gui.core.atomic import atomic_write
 from bgeraser_gui.core.document import (
     CLICK_MASK,
-    CONSTRAINTS,
     LAYERS,
     MODEL_MASK,
     REFINED_ALPHA,
+    TOUCHUPS,
     Document,
 )
 from bgeraser_gui.core.history import History, HistoryEntry
@@ -273,7 +273,7 @@ class DocumentJournal:
         small = np.zeros(self._rgb[::step, ::step].shape[:2], np.float32)
         if base is not None:
             small[...] = base[::step, ::step]
-        alpha = paint_strokes(small, layers[CONSTRAINTS][::step, ::step], MASK_VALUES)[..., None]
+        alpha = paint_strokes(small, layers[TOUCHUPS][::step, ::step], MASK_VALUES)[..., None]
         rgb = self._rgb[::step, ::step] * alpha + 160.0 * (1.0 - alpha)
         image = Image.fromarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), "RGB")
         atomic_write(self._folder() / "thumb.png", lambda tmp: image.save(tmp, "PNG"))

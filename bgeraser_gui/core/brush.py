@@ -1,4 +1,4 @@
-"""Rasterise brush strokes into the document's constraints (touch-up) layer.
+"""Rasterise brush strokes into the document's touch-up layer.
 
 Geometry: image pixel (i, j) (column i, row j) has its centre at (i + 0.5, j + 0.5). A stroke
 segment from p0 to p1 with radius r covers every pixel whose centre lies within r of the segment
@@ -6,7 +6,7 @@ segment from p0 to p1 with radius r covers every pixel whose centre lies within 
 
 Hardness h in [0, 1] (KEEP and REMOVE brushes): the inner capsule of radius
 `core_radius(r, h) = r * (0.25 + 0.75 * h)` is painted with the brush's value; the soft ring
-between the core and r is marked REFINE where no constraint exists yet (the matting solver then
+between the core and r is marked REFINE where no touch-up exists yet (the matting solver then
 computes a soft edge there instead of a hard cut). h = 1 paints a hard edge with no ring.
 REFINE and ERASE (value 0) brushes paint their full capsule regardless of hardness.
 Smart mode (`BrushSettings.smart`, KEEP/REMOVE only) snaps to colour edges: see
@@ -17,19 +17,15 @@ Everything is deterministic integer/float32 math; no anti-aliasing.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+from bgeraser_gui.core.document import TOUCHUPS, Document
 from bgeraser_gui.core.history import HistoryEntry, Rect
 from bgeraser_gui.core.trimap import KEEP, REFINE, REMOVE
 
-if TYPE_CHECKING:
-    from bgeraser_gui.core.document import Document
-
 ERASE = 0
-CONSTRAINTS_LAYER = "constraints"
 MIN_SIZE = 1
 MAX_SIZE = 2000
 TOOL_VALUES = {"keep": KEEP, "remove": REMOVE, "refine": REFINE, "erase": ERASE}
@@ -202,17 +198,17 @@ class BrushStroke:
     def _paint(self, p0: Point, p1: Point) -> Rect:
         if self._closed:
             raise RuntimeError("stroke already finished")
-        layer = self.doc.constraints
+        layer = self.doc.touchups
         rect = segment_rect(p0, p1, self.settings.radius, layer.shape[1], layer.shape[0])
         self.last_segment_rect = rect
         if rect.is_empty():
             return rect
-        self._edit.touch(CONSTRAINTS_LAYER, rect)
+        self._edit.touch(TOUCHUPS, rect)
         s = self.settings
         rgb = self.doc.rgb if s.smart else None
         paint_segment(layer, p0, p1, s.radius, s.hardness, self.value, rgb)
         self.dirty = self.dirty.union(rect)
-        self._edit.changed(CONSTRAINTS_LAYER, rect)
+        self._edit.changed(TOUCHUPS, rect)
         return rect
 
 

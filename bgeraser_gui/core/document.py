@@ -1,8 +1,8 @@
-"""The editor's document: a photo, the model's soft mask, painted constraints, refined matte.
+"""The editor's document: a photo, the model's soft mask, painted touch-ups, refined matte.
 
 Layers (all at image size, addressed by name for the undo history):
   "model_mask"          float32 HxW in [0, 1], the segmentation model's output, or None
-  "constraints"         uint8 HxW, the user's touch-ups: 0 none, KEEP, REMOVE, REFINE
+  "touchups"            uint8 HxW, the user's touch-ups: 0 none, KEEP, REMOVE, REFINE
   "refined_alpha"       float32 HxW, the matting result's alpha, or None
   "refined_foreground"  float32 HxWx3 in [0, 1], decontaminated colours, or None
   "clicks"              int32 Nx3 (x, y, 1 = positive / 0 = negative), select-object clicks
@@ -16,7 +16,7 @@ Displayed/exported alpha (`alpha()`):
   base  = refined alpha if present, else the click mask, else the model mask, else 0
   alpha = base with KEEP -> 1 and REMOVE -> 0 (REFINE leaves the base value)
 so a stroke painted after refinement is visible immediately and only where it was painted; the
-rest of the refined matte stays valid. `refined_stale` tells the UI that constraints changed
+rest of the refined matte stays valid. `refined_stale` tells the UI that touch-ups changed
 since the last refinement (re-running refinement solves the new strokes' edges properly).
 The alpha is cached and updated per dirty rectangle, so strokes on 24 MP images stay cheap.
 
@@ -53,12 +53,12 @@ if TYPE_CHECKING:
 __all__ = ["KEEP", "REFINE", "REMOVE", "Document", "PreparedMask", "Rect", "prepare_mask"]
 
 MODEL_MASK = "model_mask"
-CONSTRAINTS = "constraints"
+TOUCHUPS = "touchups"
 REFINED_ALPHA = "refined_alpha"
 REFINED_FOREGROUND = "refined_foreground"
 CLICKS = "clicks"
 CLICK_MASK = "click_mask"
-LAYERS = (MODEL_MASK, CONSTRAINTS, REFINED_ALPHA, REFINED_FOREGROUND, CLICKS, CLICK_MASK)
+LAYERS = (MODEL_MASK, TOUCHUPS, REFINED_ALPHA, REFINED_FOREGROUND, CLICKS, CLICK_MASK)
 
 ChangeListener = Callable[[Rect | None], None]
 
@@ -104,7 +104,7 @@ class Document:
         self.history = History(history_budget_bytes)
         self._refine_entry: HistoryEntry | None = None
         self._layers: dict[str, np.ndarray | None] = dict.fromkeys(LAYERS)
-        self._layers[CONSTRAINTS] = np.zeros((self.height, self.width), np.uint8)
+        self._layers[TOUCHUPS] = np.zeros((self.height, self.width), np.uint8)
         if model_mask is not None:
             self._layers[MODEL_MASK] = self._checked_mask(model_mask)
         self._alpha = np.zeros((self.height, self.width), np.float32)
@@ -143,9 +143,9 @@ class Document:
         return clicked if clicked is not None else self.model_mask
 
     @property
-    def constraints(self) -> np.ndarray:
+    def touchups(self) -> np.ndarray:
         """The touch-up layer; write to it only through a `Transaction` (see core.brush)."""
-        layer = self._layers[CONSTRAINTS]
+        layer = self._layers[TOUCHUPS]
         assert layer is not None
         return layer
 
@@ -168,14 +168,14 @@ class Document:
 
     @property
     def has_mask(self) -> bool:
-        """True once there is anything to cut out (a model mask or painted constraints)."""
-        return self.base_mask() is not None or bool(self.constraints.any())
+        """True once there is anything to cut out (a model mask or painted touch-ups)."""
+        return self.base_mask() is not None or bool(self.touchups.any())
 
     def effective_mask(self) -> np.ndarray:
         """Base mask with KEEP -> 1 and REMOVE -> 0 (a new array; for matting input)."""
         base = self.base_mask()
         mask = np.zeros((self.height, self.width), np.float32) if base is None else base.copy()
-        return paint_strokes(mask, self.constraints, MASK_VALUES)
+        return paint_strokes(mask, self.touchups, MASK_VALUES)
 
     def alpha(self) -> np.ndarray:
         """The displayed/exported alpha, float32 HxW in [0, 1]. Cached: do not modify."""
@@ -186,10 +186,10 @@ class Document:
         return to_alpha_u8(self._alpha if rect is None else self._alpha[rect.slices()])
 
     def refine_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rgb, base mask or zeros, constraints copy) for a matting worker thread."""
+        """(rgb, base mask or zeros, touch-ups copy) for a matting worker thread."""
         base = self.base_mask()
         mask = np.zeros((self.height, self.width), np.float32) if base is None else base.copy()
-        return self.rgb, mask, self.constraints.copy()
+        return self.rgb, mask, self.touchups.copy()
 
     # -- listeners -------------------------------------------------------------------------
     def add_listener(self, fn: ChangeListener) -> None:
@@ -253,11 +253,11 @@ class Document:
             tx.replace(REFINED_ALPHA, None)
             tx.replace(REFINED_FOREGROUND, None)
 
-    def clear_constraints(self) -> None:
+    def clear_touchups(self) -> None:
         """Erase every touch-up stroke; undoable."""
         with self.transaction("Clear touch-ups") as tx:
-            tx.touch(CONSTRAINTS)
-            self.constraints[...] = 0
+            tx.touch(TOUCHUPS)
+            self.touchups[...] = 0
 
     def undo(self) -> bool:
         return self.history.undo(self)
@@ -276,8 +276,8 @@ class Document:
     def restore_layer(self, name: str, array: np.ndarray | None) -> None:
         if name not in self._layers:
             raise KeyError(name)
-        if name == CONSTRAINTS and array is None:
-            raise ValueError("the constraints layer always exists")
+        if name == TOUCHUPS and array is None:
+            raise ValueError("the touch-up layer always exists")
         self._layers[name] = array
 
     def layers_changed(self, names: Iterable[str], rect: Rect | None) -> None:
@@ -308,7 +308,7 @@ class Document:
             out[...] = 0.0
         else:
             out[...] = base[sl]
-        c = self.constraints[sl]
+        c = self.touchups[sl]
         if c.any():
             paint_strokes(out, c, MASK_VALUES)
 

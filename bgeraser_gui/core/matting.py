@@ -34,7 +34,7 @@ from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress, sub
 from bgeraser_gui.core.trimap import (
     TRIMAP_FG,
     TRIMAP_UNKNOWN,
-    apply_overrides_to_mask,
+    apply_touchups_to_mask,
     make_trimap,
 )
 
@@ -297,7 +297,7 @@ def _solve_tile(rgb, trimap, prior, alpha, solved, tile: Tile, method, cancel, n
 def refine(
     rgb: np.ndarray,
     mask: np.ndarray,
-    overrides: np.ndarray | None = None,
+    touchups: np.ndarray | None = None,
     options: RefineOptions | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
@@ -307,15 +307,15 @@ def refine(
     progress = progress or no_progress
     if options.enabled:
         _KERNELS.ensure(progress)  # the first call in a process compiles or loads the kernels
-    return _refine(rgb, mask, overrides, options, progress, cancel)
+    return _refine(rgb, mask, touchups, options, progress, cancel)
 
 
-def _refine(rgb, mask, overrides, options: RefineOptions, progress: ProgressFn, cancel):
+def _refine(rgb, mask, touchups, options: RefineOptions, progress: ProgressFn, cancel):
     _check_inputs(rgb, mask)
     notes: list[str] = []
     progress(0.0, "Building trimap")
     if not options.enabled:
-        trimap = make_trimap(mask, options.band_px, overrides, adaptive=options.adaptive)
+        trimap = make_trimap(mask, options.band_px, touchups, adaptive=options.adaptive)
         alpha = np.clip(mask, 0.0, 1.0).astype(np.float32)
         alpha[trimap == TRIMAP_FG] = 1.0
         alpha[trimap == 0] = 0.0
@@ -328,8 +328,8 @@ def _refine(rgb, mask, overrides, options: RefineOptions, progress: ProgressFn, 
     prior = model
     if options.colour_evidence:
         # Painted keep / remove strokes are sure samples too: they teach the colour model.
-        prior = colour_posterior(rgb, apply_overrides_to_mask(prior, overrides), cancel=cancel)
-    trimap = make_trimap(prior, options.band_px, overrides, adaptive=options.adaptive)
+        prior = colour_posterior(rgb, apply_touchups_to_mask(prior, touchups), cancel=cancel)
+    trimap = make_trimap(prior, options.band_px, touchups, adaptive=options.adaptive)
     if cancel is not None:
         cancel.check()
     end_alpha = 0.8 if options.decontaminate else 1.0
@@ -337,7 +337,7 @@ def _refine(rgb, mask, overrides, options: RefineOptions, progress: ProgressFn, 
         rgb, trimap, options.method, sub_progress(progress, 0.05, end_alpha), cancel, prior, notes
     )
     edge_px = options.band_px if options.band_px is not None else default_band_px(*mask.shape)
-    guarded = guard_alpha(alpha, model, prior, overrides, edge_px)
+    guarded = guard_alpha(alpha, model, prior, touchups, edge_px)
     alpha = guarded.alpha
     del prior, model
     foreground = None

@@ -134,17 +134,17 @@ class Pipeline:
         self,
         image: LoadedImage | np.ndarray,
         mask: np.ndarray,
-        overrides: np.ndarray | None = None,
+        touchups: np.ndarray | None = None,
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
         options: RefineOptions | None = None,
     ) -> MattingResult:
-        """Alpha matting in the uncertain band, with colour decontamination; `overrides` are
+        """Alpha matting in the uncertain band, with colour decontamination; `touchups` are
         the user's touch-ups. `options` replace the pipeline's refine options for this call."""
         return refine(
             _rgb(image),
             mask,
-            overrides=overrides,
+            touchups=touchups,
             options=options or self.refine_options,
             progress=progress or no_progress,
             cancel=cancel,

@@ -36,7 +36,7 @@ class GuardResult:
 
 
 def subject_floor(
-    mask: np.ndarray, overrides: np.ndarray | None, edge_px: float = 0.0
+    mask: np.ndarray, touchups: np.ndarray | None, edge_px: float = 0.0
 ) -> np.ndarray:
     """The lowest alpha refinement may leave on each pixel (float32 HxW): the model's value
     where it is solid subject more than `edge_px` from the solid area's border, 1 under keep
@@ -47,9 +47,9 @@ def subject_floor(
         inside = cv2.distanceTransform(solid.view(np.uint8), cv2.DIST_L2, 3)
         solid &= inside > edge_px
     floor = np.where(solid, m, 0.0).astype(np.float32)
-    if overrides is not None:
-        floor[overrides == KEEP] = 1.0
-        floor[overrides == REMOVE] = 0.0
+    if touchups is not None:
+        floor[touchups == KEEP] = 1.0
+        floor[touchups == REMOVE] = 0.0
     return floor
 
 
@@ -57,22 +57,22 @@ def guard_alpha(
     alpha: np.ndarray,
     mask: np.ndarray,
     evidence: np.ndarray | None = None,
-    overrides: np.ndarray | None = None,
+    touchups: np.ndarray | None = None,
     edge_px: float = 0.0,
 ) -> GuardResult:
     """`alpha` after the two rules of this module.
 
     mask: the model's soft mask; evidence: the mask after colour evidence (core.colour_evidence),
-    whose lean to subject counts as much as the model's; overrides: the painted touch-ups;
+    whose lean to subject counts as much as the model's; touchups: the painted touch-ups;
     edge_px: how far inside the model's solid area matting may still lower alpha.
     """
-    floor = subject_floor(mask, overrides, edge_px)
+    floor = subject_floor(mask, touchups, edge_px)
     out = np.maximum(np.asarray(alpha, np.float32), floor)
     held = np.asarray(mask, np.float32)
     if evidence is not None:
         held = np.maximum(held, np.asarray(evidence, np.float32))
-    if overrides is not None:
-        held = np.where(overrides == REMOVE, 0.0, held)
+    if touchups is not None:
+        held = np.where(touchups == REMOVE, 0.0, held)
     subject_area = float(np.count_nonzero(np.maximum(held, out) >= 0.5))
     bitten = ((out < 0.5) & (held >= 0.5)).view(np.uint8)
     if subject_area == 0 or not bitten.any():

@@ -4,7 +4,7 @@ The unknown band follows the model's uncertainty: narrow along hard edges (where
 only lets the matting solver bleed colour), wide where the mask is soft over a large area
 (hair, fur, fringes), and it never swallows the core of thin structures or small holes (a mesh,
 gaps between spokes), because a band that covers a whole hole leaves the solver no background
-sample there and it fills the hole. Painted overrides win over everything.
+sample there and it fills the hole. Painted touch-ups win over everything.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# Values of the uint8 overrides layer painted in the editor (0 = no override).
+# Values of the uint8 touch-up layer painted in the editor (0 = none).
 KEEP = 1
 REMOVE = 2
 REFINE = 3
@@ -110,14 +110,12 @@ def _protect_cores(known: np.ndarray, unknown: np.ndarray, band: int, factor: in
     return keep
 
 
-def paint_strokes(
-    target: np.ndarray, overrides: np.ndarray, values: dict[int, float]
-) -> np.ndarray:
+def paint_strokes(target: np.ndarray, touchups: np.ndarray, values: dict[int, float]) -> np.ndarray:
     """Write `values[stroke kind]` into `target` (in place, returned) wherever that kind of
     stroke was painted: the one place touch-ups are applied to a trimap, a mask or an alpha."""
-    ov = np.asarray(overrides)
+    ov = np.asarray(touchups)
     if ov.shape != target.shape:
-        raise ValueError(f"overrides shape {ov.shape} does not match mask {target.shape}")
+        raise ValueError(f"touch-ups shape {ov.shape} does not match mask {target.shape}")
     for kind, value in values.items():
         target[ov == kind] = value
     return target
@@ -126,26 +124,26 @@ def paint_strokes(
 MASK_VALUES = {KEEP: 1.0, REMOVE: 0.0}  # what touch-ups do to a soft mask or alpha
 
 
-def apply_overrides(trimap: np.ndarray, overrides: np.ndarray | None) -> np.ndarray:
-    """Painted overrides win: KEEP -> foreground, REMOVE -> background, REFINE -> unknown."""
-    if overrides is None:
+def apply_touchups(trimap: np.ndarray, touchups: np.ndarray | None) -> np.ndarray:
+    """Painted touch-ups win: KEEP -> foreground, REMOVE -> background, REFINE -> unknown."""
+    if touchups is None:
         return trimap
     return paint_strokes(
-        trimap, overrides, {KEEP: TRIMAP_FG, REMOVE: TRIMAP_BG, REFINE: TRIMAP_UNKNOWN}
+        trimap, touchups, {KEEP: TRIMAP_FG, REMOVE: TRIMAP_BG, REFINE: TRIMAP_UNKNOWN}
     )
 
 
-def apply_overrides_to_mask(mask: np.ndarray, overrides: np.ndarray | None) -> np.ndarray:
+def apply_touchups_to_mask(mask: np.ndarray, touchups: np.ndarray | None) -> np.ndarray:
     """A copy of the soft mask with KEEP strokes at 1 and REMOVE strokes at 0 (REFINE ignored)."""
-    if overrides is None:
+    if touchups is None:
         return mask
-    return paint_strokes(np.array(mask, np.float32, copy=True), overrides, MASK_VALUES)
+    return paint_strokes(np.array(mask, np.float32, copy=True), touchups, MASK_VALUES)
 
 
 def make_trimap(
     mask: np.ndarray,
     band_px: int | None = None,
-    overrides: np.ndarray | None = None,
+    touchups: np.ndarray | None = None,
     fg_threshold: float = 0.95,
     bg_threshold: float = 0.05,
     adaptive: bool = True,
@@ -186,7 +184,7 @@ def make_trimap(
             unknown = dist < band
             del dist
         trimap[unknown] = TRIMAP_UNKNOWN
-    return apply_overrides(trimap, overrides)
+    return apply_touchups(trimap, touchups)
 
 
 def unknown_fraction(trimap: np.ndarray) -> float:

@@ -188,9 +188,7 @@ class EditorSession(QObject):
         """True when `doc` has hand edits (strokes, refinement) not exported since."""
         if self.is_autosaved is not None and self.is_autosaved(doc):
             return False
-        hand_edited = (
-            doc.refined_alpha is not None or bool(doc.constraints.any()) or bool(doc.clicks)
-        )
+        hand_edited = doc.refined_alpha is not None or bool(doc.touchups.any()) or bool(doc.clicks)
         return hand_edited and _state(doc) != self._saved_state.get(doc)
 
     def unsaved_documents(self) -> list[Document]:
@@ -272,8 +270,8 @@ class EditorSession(QObject):
         if doc is None or not doc.has_mask:
             self.message.emit("Nothing to refine yet: run the model or paint first")
             return False
-        rgb, mask, overrides = doc.refine_inputs()
-        self.refiner.refine(self.pipeline, rgb, mask, overrides, options, tag=doc)
+        rgb, mask, touchups = doc.refine_inputs()
+        self.refiner.refine(self.pipeline, rgb, mask, touchups, options, tag=doc)
         return True
 
     def _on_refined(self, _job_id: int, outcome: RefineOutcome) -> None:

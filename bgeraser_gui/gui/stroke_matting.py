@@ -55,10 +55,10 @@ class StrokeMatting(QObject):
         )
         box = box.clipped(doc.width, doc.height)
         sl = box.slices()
-        if not (doc.constraints[sl] == REFINE).any():
+        if not (doc.touchups[sl] == REFINE).any():
             return  # a hard stroke left nothing to solve
-        rgb, mask, constraints = doc.refine_inputs()
-        crop = (np.ascontiguousarray(rgb[sl]), mask[sl].copy(), constraints[sl].copy())
+        rgb, mask, touchups = doc.refine_inputs()
+        crop = (np.ascontiguousarray(rgb[sl]), mask[sl].copy(), touchups[sl].copy())
         pipeline = self.window.session.pipeline
 
         def job(progress, cancel):

@@ -44,7 +44,7 @@ class RefineService(QObject):
         pipeline: Pipeline,
         rgb: np.ndarray,
         mask: np.ndarray,
-        overrides: np.ndarray | None,
+        touchups: np.ndarray | None,
         options: object | None = None,
         tag: object = None,
     ) -> int:
@@ -53,7 +53,7 @@ class RefineService(QObject):
         def job(progress: ProgressFn, cancel: CancelToken) -> RefineOutcome:
             start = time.perf_counter()
             progress(0.0, "Refining edges…")
-            result = pipeline.refine(rgb, mask, overrides, progress, cancel, options)
+            result = pipeline.refine(rgb, mask, touchups, progress, cancel, options)
             return RefineOutcome(tag=tag, result=result, seconds=time.perf_counter() - start)
 
         return self.runner.submit(job)

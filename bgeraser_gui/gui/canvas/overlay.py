@@ -58,7 +58,7 @@ def _gray3(channel: np.ndarray) -> np.ndarray:
 
 def shown_alpha_u8(doc: Document, rect: Rect, masked: bool | None = None) -> np.ndarray:
     """The alpha to display inside `rect`: the document's, or fully opaque while the document
-    has no mask yet (`masked` = `doc.has_mask`, passed in to scan the constraints only once)."""
+    has no mask yet (`masked` = `doc.has_mask`, passed in to scan the touch-ups only once)."""
     if masked is None:
         masked = doc.has_mask
     if masked:
@@ -74,7 +74,7 @@ def render_overlay(
     sl = rect.slices()
     t = cv2.bitwise_not(shown_alpha_u8(doc, rect, masked))  # 255 - alpha
     out = cv2.merge([_scaled(t, c) for c in tint] + [t])
-    refine = doc.constraints[sl] == REFINE
+    refine = doc.touchups[sl] == REFINE
     if refine.any():
         out[refine] = REFINE_RGBA
     return out
