@@ -170,7 +170,7 @@ def targets(args, home: Path) -> list[Target]:
         env = {**os.environ, "REMBG_HOME": str(home)}
         env.pop("U2NET_HOME", None)
         extras = json.dumps({"model_path": str(home / args.model.name)})
-        command = [str(args.rembg), "s", "--no-ui", "--host", "127.0.0.1", "--log-level", "warning"]
+        command = [str(args.rembg), "s", "--no-ui", "--host", "127.0.0.1", "--log_level", "warning"]
         params = {"model": "dis_custom", "extras": extras}
         found.append(Target("rembg", command, env, "/api/remove", "file", params))
     return found
@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--rembg", type=Path, default=DEFAULT_REMBG, help="rembg executable")
     parser.add_argument("--no-rembg", dest="rembg", action="store_const", const=None)
+    parser.add_argument("--only", choices=("bgeraser", "rembg"), default=None, help="one server")
     parser.add_argument("--ours-args", default="", help="extra `bgeraser-cli serve` flags")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
@@ -196,8 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         home = Path(tmp) / "rembg_home"
         home.mkdir()
         for target in targets(args, home):
+            if args.only not in (None, target.name):
+                continue
+            log = Path(tmp) / f"{target.name}.log"
             try:
-                target.start(Path(tmp) / f"{target.name}.log")
+                target.start(log)
                 with httpx.Client(timeout=600) as client:  # warm-up (rembg loads lazily)
                     status, seconds = target.send(client, *photos[0])
                 print(f"{target.name} warm-up: {status} in {seconds:.1f} s", file=sys.stderr)
@@ -208,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
                     results[target.name].append(result)
             finally:
                 target.stop()
+                if any(r["errors"] for r in results.get(target.name, [])):
+                    print(
+                        f"{target.name} log:\n{log.read_text(errors='replace')[-3000:]}",
+                        file=sys.stderr,
+                    )
     print(f"\n{len(photos)} photos from {args.images}, {os.cpu_count()} CPUs, {args.model.name}")
     print(
         "| server | concurrency | requests | errors | images/min | p50 s | p95 s | RSS MiB | drift |"
@@ -222,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {r['images_per_min']} | {r['p50_s']} | {r['p95_s']} | {rss} "
                 f"| {r['rss_drift_pct']} % |"
             )
-    if "rembg" in results:
+    if {"bgeraser", "rembg"} <= set(results):
         for ours, theirs in zip(results["bgeraser"], results["rembg"], strict=True):
             ratio = ours["images_per_min"] / max(theirs["images_per_min"], 1e-9)
             print(f"throughput ratio ours/rembg at concurrency {ours['concurrency']}: {ratio:.2f}")
