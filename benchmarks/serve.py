@@ -102,7 +102,8 @@ class Target:
             response = client.post(self.url + self.path, content=data, params=self.params)
         else:
             upload = {self.field: (photo.name, data)}
-            response = client.post(self.url + self.path, files=upload, params=self.params)
+            query, form = self.params
+            response = client.post(self.url + self.path, files=upload, data=form, params=query)
         return response.status_code, time.perf_counter() - started
 
     def stop(self) -> None:
@@ -171,7 +172,7 @@ def targets(args, home: Path) -> list[Target]:
         env.pop("U2NET_HOME", None)
         extras = json.dumps({"model_path": str(home / args.model.name)})
         command = [str(args.rembg), "s", "--no-ui", "--host", "127.0.0.1", "--log_level", "warning"]
-        params = {"model": "dis_custom", "extras": extras}
+        params = ({"extras": extras}, {"model": "dis_custom"})  # (query, form fields)
         found.append(Target("rembg", command, env, "/api/remove", "file", params))
     return found
 
