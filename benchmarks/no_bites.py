@@ -23,7 +23,7 @@ import numpy as np
 from bgeraser_gui.backends import postprocess
 from bgeraser_gui.backends.model_io import mask_from_output, network_input
 from bgeraser_gui.core.colour_evidence import colour_posterior
-from bgeraser_gui.core.eval_runner import alpha_to_u8
+from bgeraser_gui.core.compose import to_alpha_u8
 from bgeraser_gui.core.matting import estimate_alpha
 from bgeraser_gui.core.metrics import iou, sad
 from bgeraser_gui.core.subject_guard import guard_alpha
@@ -61,7 +61,7 @@ def unguarded(rgb: np.ndarray, mask: np.ndarray, cache: Path) -> tuple[np.ndarra
 
 
 def score(alpha, gt, valid) -> tuple[float, float]:
-    a = alpha_to_u8(alpha).astype(np.float32) / 255.0
+    a = to_alpha_u8(alpha).astype(np.float32) / 255.0
     return float(iou(a, gt, valid)), float(sad(a, gt, valid))
 
 

@@ -38,10 +38,11 @@ from bgeraser_gui.core.click_report import (
     plot_iou_curves,
     render_click_summary,
 )
+from bgeraser_gui.core.compose import to_alpha_u8
 from bgeraser_gui.core.contact_sheet import SheetItem, write_contact_sheet
 from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.eval_dataset import EvalSample, LoadedSample, load_sample
-from bgeraser_gui.core.eval_runner import alpha_to_u8, load_alpha, prediction_path, save_alpha
+from bgeraser_gui.core.eval_runner import load_alpha, prediction_path, save_alpha
 
 
 def add_click_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,7 +122,7 @@ class _ModelAnswers:
         if reused:
             alpha = load_alpha(path)
         else:
-            alpha = alpha_to_u8(np.asarray(self.get_backend().predict(rgb), dtype=np.float32))
+            alpha = to_alpha_u8(np.asarray(self.get_backend().predict(rgb), dtype=np.float32))
             save_alpha(path, alpha)
         return alpha.astype(np.float32) / 255.0, reused
 
@@ -249,7 +250,7 @@ def run_click_eval(
 def _save_masks(out: Path, model: str, sample: EvalSample, run: Trajectory) -> None:
     for clicks, mask in run.kept_masks.items():
         path = out / "masks" / model / sample.dataset / f"{sample.stem}_k{clicks}.png"
-        save_alpha(path, alpha_to_u8(np.asarray(mask, dtype=np.float32)))
+        save_alpha(path, to_alpha_u8(np.asarray(mask, dtype=np.float32)))
 
 
 def _report(args, models, results: _Results, skipped: list[str], done: int, total: int) -> int:

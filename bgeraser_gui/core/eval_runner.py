@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from bgeraser_gui.core.compose import to_alpha_u8
 from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.eval_dataset import EvalSample, load_sample
 from bgeraser_gui.core.eval_report import CsvResultWriter
@@ -28,11 +29,6 @@ MODES = ("raw", "refined")
 
 def prediction_path(out: Path, model: str, mode: str, sample: EvalSample) -> Path:
     return out / "predictions" / model / mode / sample.dataset / f"{sample.stem}.png"
-
-
-def alpha_to_u8(alpha: np.ndarray) -> np.ndarray:
-    """8-bit alpha, as exported: what is scored and saved, so resumed runs score the same."""
-    return np.round(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def save_alpha(path: Path, alpha_u8: np.ndarray) -> None:
@@ -111,7 +107,7 @@ class SampleScorer:
                     elapsed = time.perf_counter() - start
                     spent += elapsed
                     seconds = None if raw_seconds is None else raw_seconds + elapsed
-                alpha = alpha_to_u8(alpha)
+                alpha = to_alpha_u8(alpha)  # as exported: resumed runs score the same
                 save_alpha(path, alpha)
             metrics = evaluate_alpha(alpha, data.alpha, data.ignore, band, cfg.boundary_tolerance)
             row = {
