@@ -11,8 +11,7 @@ costs only a copy of the entry list (references); one writer thread does all the
     atomically (temp file + fsync + rename) before the old generation is deleted.
 The writer keeps its own shadow of the layers (frozen arrays shared, edited ones copied once
 and kept current by applying the same entries), so it never reads a layer the UI thread may be
-painting. Snapshots keep the newest undo steps within UNDO_BUDGET_BYTES. Files and format:
-`core.journal`. Qt-free.
+painting. Snapshots keep the newest undo steps within UNDO_BUDGET_BYTES. Format: core.journal.
 """
 
 from __future__ import annotations
