@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from batch_fakes import LOAD_LOG_ENV, make_backend, write_corrupt, write_photo
 
+from bgeraser_gui.assemble import PipelineSpec
 from bgeraser_gui.core.batch_plan import collect_jobs
 from bgeraser_gui.core.compose import ExportOptions
 from bgeraser_gui.core.progress import CancelToken
 from bgeraser_gui.engines.local import LocalEngine
-from bgeraser_gui.assemble import PipelineSpec
 
 TESTS_DIR = Path(__file__).resolve().parent
 

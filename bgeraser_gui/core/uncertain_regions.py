@@ -103,9 +103,7 @@ def find_uncertain_regions(
 class RegionCursor:
     """Steps through the regions (Tab / Shift+Tab), wrapping around; recomputed on demand."""
 
-    def __init__(
-        self, finder: Callable[[np.ndarray], list[UncertainRegion]] | None = None
-    ) -> None:
+    def __init__(self, finder: Callable[[np.ndarray], list[UncertainRegion]] | None = None) -> None:
         self._find = finder or find_uncertain_regions  # the editor's: core.region_review
         self._regions: list[UncertainRegion] | None = None
         self.index = -1  # position of the region shown last; -1 = none yet
