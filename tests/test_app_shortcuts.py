@@ -120,8 +120,8 @@ def test_ctrl_r_reruns_the_model_and_ctrl_m_refines(qtbot, window, monkeypatch):
 
     calls = []
 
-    def fake_refine(rgb, mask, overrides, options, progress, cancel):
-        calls.append((mask.shape, overrides.shape))
+    def fake_refine(rgb, mask, touchups, options, progress, cancel):
+        calls.append((mask.shape, touchups.shape))
         alpha = np.full(mask.shape, 0.5, np.float32)
         trimap = np.full(mask.shape, 128, np.uint8)
         return MattingResult(alpha=alpha, foreground=None, trimap=trimap, notes=[])
