@@ -130,3 +130,18 @@ def test_a_newer_click_cancels_the_running_one_and_both_are_applied(qtbot, tmp_p
     assert doc.alpha()[40, 90] == 1.0 and doc.alpha()[40, 30] == 0.0
     doc.undo()  # one click per undo step
     assert doc.alpha()[40, 30] == 1.0 and doc.alpha()[40, 90] == 1.0
+
+
+def test_resting_pointer_prefetches_the_crops_so_the_click_runs_no_model(qtbot, tmp_path):
+    backend = SalientBackend()
+    window, doc = _open(qtbot, tmp_path, backend)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_W)
+    qtbot.mouseMove(window.canvas, _widget_point(window, 5, 5))  # (a move, wherever it was)
+    qtbot.mouseMove(window.canvas, _widget_point(window, 90, 40))  # rests over the left-out object
+    qtbot.waitUntil(lambda: backend.crops >= 1, timeout=10000)
+    qtbot.waitUntil(lambda: not window.selector.prefetcher.busy, timeout=10000)
+    before = backend.crops
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=_widget_point(window, 90, 40))
+    qtbot.waitUntil(lambda: doc.click_mask is not None, timeout=10000)
+    assert backend.crops == before  # the click answered from the prefetched crops
+    assert doc.alpha()[40, 90] == 1.0

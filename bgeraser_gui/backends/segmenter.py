@@ -121,6 +121,20 @@ class Segmenter:
         progress(1.0, "Subject found")
         return np.ascontiguousarray(mask, dtype=np.float32)
 
+    def predict_once(self, rgb: np.ndarray, cancel: CancelToken | None = None) -> np.ndarray:
+        """One network pass and nothing else (no flip averaging, crop pass or clean-up),
+        whatever the quality options: what click-to-select asks about crops, where the
+        graph cut settles the edges and the answer must come fast."""
+        with cancel_scope(cancel):
+            rgb = as_rgb(rgb)
+            height, width = rgb.shape[:2]
+            out = self._run(network_input(rgb, self.input_spec))[0]
+            mask = mask_from_output(
+                out, width, height, self.spec.output, self.options.rembg_exact,
+                self.input_spec.resize,
+            )  # fmt: skip
+        return np.ascontiguousarray(mask, dtype=np.float32)
+
     # --- steps ---------------------------------------------------------------------------------
     def predict_square(self, rgb: np.ndarray, check=lambda: None) -> np.ndarray:
         """The network's raw output at network size for one photo (flip-averaged if enabled)."""

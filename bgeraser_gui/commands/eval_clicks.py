@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bgeraser_gui.core.click_proposals import model_segment
 from bgeraser_gui.core.click_protocol import (
     DEFAULT_STOP_IOU,
     NOF_THRESHOLD,
@@ -43,6 +44,10 @@ from bgeraser_gui.core.contact_sheet import SheetItem, write_contact_sheet
 from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.eval_dataset import EvalSample, LoadedSample, load_sample
 from bgeraser_gui.core.eval_runner import load_alpha, prediction_path, save_alpha
+
+# The crops' answers (one network pass each, `model_segment`); renamed when what a crop is
+# asked changes, so that --resume never reuses answers of another kind
+CROPS_FOLDER = "crops-1pass"
 
 
 def add_click_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,7 +102,7 @@ def _command_line(args: argparse.Namespace, models) -> str:
 class _ModelAnswers:
     """The model's masks for one model, kept as 8-bit PNG in --out like eval's predictions:
     the automatic mask at `predictions/<model>/raw/<set>/<stem>.png`, each crop the engine asks
-    about at `predictions/<model>/crops/<hash of the crop's pixels>.png`. With --resume they
+    about at `predictions/<model>/crops-1pass/<hash of the crop's pixels>.png`. With --resume they
     are read back instead of recomputed, so a rerun costs only the engine's own work. Fresh or
     reused, they are handed on as the same 8-bit values, so a resumed run gives the same
     clicks."""
@@ -107,22 +112,23 @@ class _ModelAnswers:
         self.crops_computed = self.crops_reused = 0
 
     def automatic(self, sample: EvalSample, rgb: np.ndarray) -> np.ndarray:
-        return self._answer(prediction_path(self.out, self.label, "raw", sample), rgb)[0]
+        path = prediction_path(self.out, self.label, "raw", sample)
+        return self._answer(path, rgb, lambda: self.get_backend().predict)[0]
 
     def crop(self, rgb: np.ndarray) -> np.ndarray:
         key = hashlib.sha1(rgb.tobytes() + repr(rgb.shape).encode()).hexdigest()
-        path = self.out / "predictions" / self.label / "crops" / f"{key}.png"
-        mask, reused = self._answer(path, rgb)
+        path = self.out / "predictions" / self.label / CROPS_FOLDER / f"{key}.png"
+        mask, reused = self._answer(path, rgb, lambda: model_segment(self.get_backend()))
         self.crops_reused += reused
         self.crops_computed += not reused
         return mask
 
-    def _answer(self, path: Path, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
+    def _answer(self, path: Path, rgb: np.ndarray, segment: Callable) -> tuple[np.ndarray, bool]:
         reused = self.resume and path.exists()
         if reused:
             alpha = load_alpha(path)
         else:
-            alpha = to_alpha_u8(np.asarray(self.get_backend().predict(rgb), dtype=np.float32))
+            alpha = to_alpha_u8(np.asarray(segment()(rgb), dtype=np.float32))
             save_alpha(path, alpha)
         return alpha.astype(np.float32) / 255.0, reused
 

@@ -11,15 +11,13 @@ import cv2
 import numpy as np
 
 from bgeraser_gui.core.click_cut import cut_bounded
-from bgeraser_gui.core.click_proposals import CropSegmenter
+from bgeraser_gui.core.click_proposals import CropSegmenter, crop_fractions
 from bgeraser_gui.core.colour_evidence import MAX_LOG_RATIO, colour_bins, colour_histogram
 from bgeraser_gui.core.history import Rect
 from bgeraser_gui.core.progress import CancelToken
 
 WorkClick = tuple[int, int, bool]  # x, y in working pixels, positive
 
-CROP_FRACTIONS = (0.4, 0.8)  # crop sides tried, as fractions of the image's long side
-NEGATIVE_CROP_FRACTIONS = (0.2, 0.4, 0.8)  # smaller first: the unwanted thing alone
 SEED_RADIUS_FRACTION = 0.006  # a click's hard-seed disc, fraction of the long side
 MIN_SEED_RADIUS = 2
 PRIOR_CLIP = 0.02  # the current mask's logit is taken from [0.02, 0.98]: at most +-3.9
@@ -78,6 +76,7 @@ def _object_under_click(
     scale: float,
     current: np.ndarray,
     earlier: list[WorkClick],
+    cancel: CancelToken | None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(bool object, float soft mask), both in working pixels, from the smallest crop whose
     object under the click is trusted (`_trusted_object`) and not cut off by the crop; a
@@ -87,8 +86,9 @@ def _object_under_click(
     hf, wf = segmenter.image_shape
     r = seed_radius(work_shape)
     fallback = None
-    for fraction in CROP_FRACTIONS if positive else NEGATIVE_CROP_FRACTIONS:
-        prop = segmenter.proposal(int(x / scale), int(y / scale), int(fraction * max(hf, wf)))
+    for fraction in crop_fractions(positive):
+        side = int(fraction * max(hf, wf))
+        prop = segmenter.proposal(int(x / scale), int(y / scale), side, cancel)
         b = prop.box
         wb = Rect(int(b.x0 * scale), int(b.y0 * scale), round(b.x1 * scale), round(b.y1 * scale))
         wb = wb.clipped(work_shape[1], work_shape[0])
@@ -227,7 +227,7 @@ def apply_click(
     r = seed_radius(shape)
     obj = soft = None
     if segmenter is not None:
-        found = _object_under_click(segmenter, click, scale, current, earlier)
+        found = _object_under_click(segmenter, click, scale, current, earlier, cancel)
         if cancel is not None:
             cancel.check()
         if found is not None:

@@ -30,7 +30,7 @@ from bgeraser_gui.core.click_proposals import CropSegmenter, Segment
 from bgeraser_gui.core.history import Rect
 from bgeraser_gui.core.progress import CancelToken
 
-__all__ = ["Click", "ClickSession", "CropSegmenter", "Segment"]
+__all__ = ["Click", "ClickSession", "CropSegmenter", "Segment", "prefetch_crops"]
 
 WORK_SIDE = 1280  # long side of the working copy
 
@@ -42,6 +42,34 @@ class Click:
     x: int
     y: int
     positive: bool
+
+
+def work_scale(height: int, width: int) -> float:
+    """Scale of the working copy of a height x width photo."""
+    return min(1.0, WORK_SIDE / max(height, width))
+
+
+def _work_size(height: int, width: int, scale: float) -> tuple[int, int]:
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _work_point(click: Click, scale: float, work_w: int, work_h: int) -> tuple[int, int, bool]:
+    x = min(work_w - 1, int(click.x * scale))
+    y = min(work_h - 1, int(click.y * scale))
+    return x, y, click.positive
+
+
+def prefetch_crops(
+    segmenter: CropSegmenter, click: Click, cancel: CancelToken | None = None
+) -> int:
+    """Run the model on the crops `ClickSession.add(click)` would ask about, so that the click
+    itself costs only local work (the editor calls it while the pointer rests on the photo);
+    returns how many crops ran."""
+    h, w = segmenter.image_shape
+    scale = work_scale(h, w)
+    work_w, work_h = _work_size(h, w, scale) if scale < 1.0 else (w, h)
+    x, y, positive = _work_point(click, scale, work_w, work_h)
+    return segmenter.prefetch(int(x / scale), int(y / scale), positive, cancel)
 
 
 @dataclass
@@ -81,9 +109,9 @@ class ClickSession:
             self.segmenter: CropSegmenter | None = segment
         else:
             self.segmenter = None if segment is None else CropSegmenter(rgb, segment)
-        self.scale = min(1.0, WORK_SIDE / max(h, w))
+        self.scale = work_scale(h, w)
         if self.scale < 1.0:
-            size = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
+            size = _work_size(h, w, self.scale)
             self._work_rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
             self._work = cv2.resize(full, size, interpolation=cv2.INTER_AREA)
         else:
@@ -151,9 +179,7 @@ class ClickSession:
     # -- internals -------------------------------------------------------------------------
     def _to_work(self, click: Click) -> tuple[int, int, bool]:
         hw, ww = self._work.shape
-        x = min(ww - 1, int(click.x * self.scale))
-        y = min(hw - 1, int(click.y * self.scale))
-        return x, y, click.positive
+        return _work_point(click, self.scale, ww, hw)
 
     def _commit(self, click: Click, edit: ClickEdit) -> _Step:
         r = edit.rect

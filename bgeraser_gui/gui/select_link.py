@@ -7,6 +7,7 @@ is still being computed; the status bar says what each click did.
 
 from __future__ import annotations
 
+from bgeraser_gui.core.click_proposals import model_segment
 from bgeraser_gui.core.document import Document
 from bgeraser_gui.core.interactive import Click
 from bgeraser_gui.core.progress import ProgressFn
@@ -20,8 +21,7 @@ def attach_select_tool(window) -> SelectService:
     session = window.session
 
     def segment_provider(progress: ProgressFn):
-        backend = session.pipeline.load(progress)
-        return backend.predict
+        return model_segment(session.pipeline.load(progress))
 
     selector = SelectService(segment_provider, window)
 
@@ -35,7 +35,13 @@ def attach_select_tool(window) -> SelectService:
         if isinstance(doc, Document) and doc.clicks:
             selector.replay(doc)
 
+    def rested(x: int, y: int, positive: bool) -> None:
+        doc = session.document
+        if doc is not None and doc.model_mask is not None:
+            selector.prefetch(doc, Click(x, y, positive))
+
     window.canvas.selectClicked.connect(clicked)
+    window.canvas.selectHoverRest.connect(rested)
     session.inference.runner.finished.connect(segmented)
     session.documentChanged.connect(lambda _doc: selector.cancel())
     selector.message.connect(lambda text: window.statusBar().showMessage(text, MESSAGE_MS))

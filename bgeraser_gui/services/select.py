@@ -20,7 +20,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from bgeraser_gui.core.document import Document, PreparedMask, prepare_mask
-from bgeraser_gui.core.interactive import Click, ClickSession, CropSegmenter
+from bgeraser_gui.core.interactive import Click, ClickSession, CropSegmenter, prefetch_crops
 from bgeraser_gui.core.progress import CancelToken, ProgressFn
 from bgeraser_gui.services.worker import JobRunner
 
@@ -49,10 +49,16 @@ class SelectResult:
 @dataclass
 class _EngineState:
     doc: Document
-    segment: object  # the predict the segmenter was built with (None: no model)
     segmenter: CropSegmenter | None
     base: np.ndarray | None
     session: ClickSession
+
+
+@dataclass
+class _CropModel:
+    doc: Document
+    segment: object  # the predict the segmenter was built with (None: no model)
+    segmenter: CropSegmenter | None
 
 
 class SelectService(QObject):
@@ -65,11 +71,14 @@ class SelectService(QObject):
         self.runner = JobRunner(self, "select")
         self.runner.finished.connect(self._on_finished)
         self.runner.failed.connect(self._on_failed)
+        self.prefetcher = JobRunner(self, "select-prefetch")  # results stay in the crop cache
         self._pending: list[Click] = []
         self._pending_doc: Document | None = None
         self._state: _EngineState | None = None
         self._lock = threading.Lock()  # one job at a time uses the engine state
-        self._job_cancel: CancelToken | None = None
+        self._crop_lock = threading.Lock()
+        self._crop_model: _CropModel | None = None
+        self._job = threading.local()  # .cancel: the token of the job running on this thread
 
     @property
     def busy(self) -> bool:
@@ -92,14 +101,31 @@ class SelectService(QObject):
         self.message.emit(f"Applying {len(doc.clicks)} click(s) to the new mask…")
         return self._submit(doc, (), replay=True)
 
+    def prefetch(self, doc: Document, click: Click) -> int | None:
+        """Compute, on a worker, the crops `click` would need (a newer prefetch replaces an
+        older one; a click in progress is not slowed down: then nothing starts)."""
+        if self.runner.busy:
+            return None
+        rgb = doc.rgb
+
+        def job(progress: ProgressFn, cancel: CancelToken) -> int:
+            self._job.cancel = cancel
+            segmenter = self._segmenter_for(doc, rgb, progress)
+            return 0 if segmenter is None else prefetch_crops(segmenter, click, cancel)
+
+        return self.prefetcher.submit(job)
+
     def cancel(self) -> bool:
         self._pending = []
+        self.prefetcher.cancel()
         return self.runner.cancel()
 
     def forget(self) -> None:
         """Drop the engine state (the photo was closed or the model changed)."""
         with self._lock:
             self._state = None
+        with self._crop_lock:
+            self._crop_model = None
 
     # -- worker --------------------------------------------------------------------------
     def _submit(self, doc: Document, new: tuple[Click, ...], replay: bool) -> int:
@@ -110,7 +136,7 @@ class SelectService(QObject):
         def job(progress: ProgressFn, cancel: CancelToken) -> SelectResult:
             start = time.perf_counter()
             with self._lock:
-                self._job_cancel = cancel
+                self._job.cancel = cancel
                 cancel.check()
                 session = self._session_for(doc, rgb, model_mask, known, progress)
                 steps = []
@@ -130,15 +156,11 @@ class SelectService(QObject):
 
     def _session_for(self, doc, rgb, model_mask, wanted, progress: ProgressFn) -> ClickSession:
         """The engine state for `doc`, rewound to the longest prefix of clicks it can reuse."""
-        predict = self._provider(progress)
+        segmenter = self._segmenter_for(doc, rgb, progress)
         state = self._state
-        if state is None or state.doc is not doc or state.segment != predict:
-            segmenter = None
-            if predict is not None:
-                segmenter = CropSegmenter(rgb, self._cancellable(predict))
-            state = self._state = _EngineState(
-                doc, predict, segmenter, model_mask, ClickSession(rgb, model_mask, segmenter)
-            )
+        if state is None or state.doc is not doc or state.segmenter is not segmenter:
+            session = ClickSession(rgb, model_mask, segmenter)
+            state = self._state = _EngineState(doc, segmenter, model_mask, session)
         if state.base is not model_mask:
             state.base = model_mask
             state.session = ClickSession(rgb, model_mask, state.segmenter)
@@ -147,12 +169,25 @@ class SelectService(QObject):
             session.undo()
         return session
 
+    def _segmenter_for(self, doc, rgb, progress: ProgressFn) -> CropSegmenter | None:
+        """The crop model (and its cache) of `doc` with the current model; None without one."""
+        predict = self._provider(progress)
+        with self._crop_lock:
+            crop = self._crop_model
+            if crop is None or crop.doc is not doc or crop.segment != predict:
+                segmenter = None
+                if predict is not None:
+                    segmenter = CropSegmenter(rgb, self._cancellable(predict))
+                crop = self._crop_model = _CropModel(doc, predict, segmenter)
+            return crop.segmenter
+
     def _cancellable(
         self, predict: Callable[..., np.ndarray]
     ) -> Callable[[np.ndarray], np.ndarray]:
         def segment(crop: np.ndarray) -> np.ndarray:
+            cancel = getattr(self._job, "cancel", None)
             try:
-                return predict(crop, cancel=self._job_cancel)
+                return predict(crop, cancel=cancel)
             except TypeError:  # a predict without cancel support
                 return predict(crop)
 

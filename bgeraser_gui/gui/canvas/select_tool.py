@@ -4,12 +4,14 @@ Alt+click or right click removes it; hovering outlines roughly what a click woul
 The canvas only reports clicks (`selectClicked(x, y, positive)` in image pixels); the main
 window hands them to `services.select`, which computes them on a worker. The hover outline is
 `core.click_preview`'s cheap guess, drawn dashed: green where a click would add, red where it
-would remove.
+would remove. When the pointer rests (`REST_MS`) the canvas reports that too
+(`selectHoverRest`): the service then runs the model on the crops a click there would need,
+so that the click answers at once.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, SignalInstance
+from PySide6.QtCore import QPointF, Qt, QTimer, SignalInstance
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPolygonF
 
 from bgeraser_gui.core.click_preview import HoverPreview
@@ -18,6 +20,7 @@ from bgeraser_gui.core.document import Document
 SELECT_TOOL = "select"
 ADD_COLOR = QColor(40, 220, 90)
 REMOVE_COLOR = QColor(240, 60, 60)
+REST_MS = 250  # the pointer resting this long over the photo starts the crops' model runs
 
 
 def click_polarity(event: QMouseEvent) -> bool | None:
@@ -35,6 +38,9 @@ class SelectToolSlots:
 
     _doc: Document | None
     selectClicked: SignalInstance
+    selectHoverRest: SignalInstance
+    _rest_timer: QTimer | None = None
+    _rest_point: tuple[int, int, bool] | None = None
     _hover_preview: HoverPreview | None = None
     _hover_stale = True  # the mask changed since the preview was built
     _hover_outline: tuple[list, bool] | None = None
@@ -59,6 +65,7 @@ class SelectToolSlots:
         if 0 <= x < doc.width and 0 <= y < doc.height:
             self.selectClicked.emit(int(x), int(y), positive)
         self._set_hover_outline(None)
+        self._rest_point = None
         return True
 
     def _select_hover(self, pos: QPointF) -> None:
@@ -73,7 +80,24 @@ class SelectToolSlots:
             self._hover_preview.set_mask(doc.alpha())
         self._hover_stale = False
         x, y = self.map_to_image(pos)  # type: ignore[attr-defined]
-        self._set_hover_outline(self._hover_preview.outline(x, y))
+        outline = self._hover_preview.outline(x, y)
+        self._set_hover_outline(outline)
+        if 0 <= x < doc.width and 0 <= y < doc.height:
+            adds = outline[1] if outline is not None else doc.alpha()[int(y), int(x)] < 0.5
+            self._rest_point = (int(x), int(y), bool(adds))
+            self._rest_timer_started()
+
+    def _rest_timer_started(self) -> None:
+        if self._rest_timer is None:
+            self._rest_timer = QTimer(self)  # type: ignore[arg-type]
+            self._rest_timer.setSingleShot(True)
+            self._rest_timer.setInterval(REST_MS)
+            self._rest_timer.timeout.connect(self._pointer_rested)
+        self._rest_timer.start()
+
+    def _pointer_rested(self) -> None:
+        if self._rest_point is not None and self.select_tool_active():
+            self.selectHoverRest.emit(*self._rest_point)
 
     def _select_document_changed(self, new_photo: bool) -> None:
         """The mask changed (or another photo is shown): the outline is out of date."""

@@ -54,6 +54,7 @@ class CanvasView(ViewModeSlots, SelectToolSlots, RegionReviewSlots, BrushToolSlo
     zoomChanged = Signal(float)  # zoom factor, 1.0 = 100 %
     strokeFinished = Signal(str)  # history label of the stroke just recorded
     selectClicked = Signal(int, int, bool)  # select tool: image x, y, positive (add)
+    selectHoverRest = Signal(int, int, bool)  # select tool: the pointer rests; would add
     toolChanged = Signal(str)  # "keep" | "remove" | "refine" | "erase"
     brushChanged = Signal(int, float)  # size (image px), hardness 0..1
     smartBrushChanged = Signal(bool)  # edge-snapping keep/remove brush on/off
