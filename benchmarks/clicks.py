@@ -9,9 +9,11 @@ simulated user of `bgeraser-cli eval --clicks` would choose without ground truth
   remove - negative click at the point deepest inside the mask (take a part away),
   add    - positive click at the background point farthest from the mask (add an object),
   edge   - positive click just outside the mask's contour, near its top (fix a boundary).
-"cold" is the first session (the model runs on crops around the clicks); "warm" repeats the
-same clicks in new sessions that share the crop cache (what undo/redo, replay and nearby clicks
-cost: local work only). Wall seconds and process CPU seconds are printed (on a busy machine
+"cold" is the first session (the model runs on crops around the clicks, one network pass per
+crop, at click time); "warm" repeats the same clicks in new sessions that share the crop cache:
+what a click costs when the editor has prefetched its crops while the pointer rested there
+(and what undo/redo, replay and nearby clicks cost): local work only. benchmarks/click_ui.py
+measures the same clicks in the real window, with the UI thread's share. Wall seconds and process CPU seconds are printed (on a busy machine
 CPU seconds / cores is the better estimate of an idle machine's wall time). Each row prints the ratio to the issue's targets, side by side:
 0.3 s per click at 6 MP and 1 s at 24 MP (the 1 MP row is compared with 0.3 s too).
 `--cores 2` pins this process to 2 CPU cores (the target machine) where more are present.
@@ -89,13 +91,14 @@ def time_session(rgb, mask, clicks, segmenter) -> tuple[float, list[tuple[float,
 
 def bench_size(backend, rgb, megapixels: float, clicks, repeats: int):
     """Print one size's rows; returns the clicks (chosen on the first size's mask)."""
+    from bgeraser_gui.core.click_proposals import model_segment
     from bgeraser_gui.core.interactive import CropSegmenter
 
     began = time.perf_counter()
     mask = backend.predict(rgb)
     automatic = time.perf_counter() - began
     clicks = clicks or scripted_clicks(mask)
-    segmenter = CropSegmenter(rgb, backend.predict)
+    segmenter = CropSegmenter(rgb, model_segment(backend))
     setup, cold = time_session(rgb, mask, clicks, segmenter)
     warm_runs = [time_session(rgb, mask, clicks, segmenter) for _ in range(repeats)]
     warm = [

@@ -145,3 +145,17 @@ def test_resting_pointer_prefetches_the_crops_so_the_click_runs_no_model(qtbot, 
     qtbot.waitUntil(lambda: doc.click_mask is not None, timeout=10000)
     assert backend.crops == before  # the click answered from the prefetched crops
     assert doc.alpha()[40, 90] == 1.0
+
+
+def test_esc_cancels_a_click_being_computed_and_says_so(qtbot, tmp_path):
+    backend = GatedSalientBackend()
+    window, doc = _open(qtbot, tmp_path, backend)
+    window.canvas.set_tool("select")
+    window.canvas.selectClicked.emit(90, 40, True)
+    qtbot.waitUntil(backend.entered.is_set)
+    window.actions_.action("cancel").trigger()
+    qtbot.waitUntil(backend.cancelled.is_set)
+    assert window.statusBar().currentMessage() == "Click cancelled"  # not "Nothing to cancel"
+    backend.gate.set()
+    qtbot.wait(200)
+    assert doc.clicks == () and doc.alpha()[40, 90] == 0.0

@@ -241,7 +241,12 @@ class MainWindow(QMainWindow):
             self.session.open_path(target)
 
     def cancel(self) -> None:
-        if not self.session.cancel():
+        click_stopped = self.selector.cancel()
+        if self.session.cancel():
+            return
+        if click_stopped:
+            self.statusBar().showMessage("Click cancelled", 3000)
+        else:
             self.statusBar().showMessage("Nothing to cancel", 2000)
 
     # -- drag and drop ---------------------------------------------------------------------

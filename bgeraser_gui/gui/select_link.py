@@ -45,5 +45,4 @@ def attach_select_tool(window) -> SelectService:
     session.inference.runner.finished.connect(segmented)
     session.documentChanged.connect(lambda _doc: selector.cancel())
     selector.message.connect(lambda text: window.statusBar().showMessage(text, MESSAGE_MS))
-    window.actions_.action("cancel").triggered.connect(selector.cancel)
     return selector
