@@ -70,19 +70,24 @@ def test_big_photo_prefetch_asks_for_the_same_boxes_as_the_click():
     assert len(boxes) == n
 
 
-def test_a_crop_running_in_another_thread_is_waited_for_not_run_twice():
+def _two_threads_ask_for_one_crop(first_run_fails: bool) -> tuple[int, list]:
+    """Thread 1 starts the model on a crop; thread 2 asks for the same crop while it runs.
+    Returns (model runs, thread 2's answers)."""
     img, *_ = _scene()
     started, release = threading.Event(), threading.Event()
     calls = []
 
-    def slow(crop):
+    def model(crop):
         calls.append(1)
-        started.set()
-        release.wait(5)
+        if len(calls) == 1:
+            started.set()
+            release.wait(5)
+            if first_run_fails:
+                raise RuntimeError("cancelled prefetch")
         return _salient(crop)
 
-    segmenter = CropSegmenter(img, slow)
-    first = threading.Thread(target=segmenter.proposal, args=(200, 100, 80))
+    segmenter = CropSegmenter(img, model)
+    first = threading.Thread(target=lambda: _swallow(segmenter.proposal, 200, 100, 80))
     first.start()
     started.wait(5)
     answers = []
@@ -91,34 +96,19 @@ def test_a_crop_running_in_another_thread_is_waited_for_not_run_twice():
     release.set()
     first.join(5)
     second.join(5)
-    assert len(calls) == 1 and len(answers) == 1
+    return len(calls), answers
+
+
+def test_a_crop_running_in_another_thread_is_waited_for_not_run_twice():
+    runs, answers = _two_threads_ask_for_one_crop(first_run_fails=False)
+    assert runs == 1 and len(answers) == 1
     assert answers[0].mask[40, 40] == 1.0
 
 
 def test_a_failed_run_is_retried_by_the_waiting_thread():
-    img, *_ = _scene()
-    started, release = threading.Event(), threading.Event()
-    calls = []
-
-    def flaky(crop):
-        calls.append(1)
-        if len(calls) == 1:
-            started.set()
-            release.wait(5)
-            raise RuntimeError("cancelled prefetch")
-        return _salient(crop)
-
-    segmenter = CropSegmenter(img, flaky)
-    first = threading.Thread(target=lambda: _swallow(segmenter.proposal, 200, 100, 80))
-    first.start()
-    started.wait(5)
-    answers = []
-    second = threading.Thread(target=lambda: answers.append(segmenter.proposal(200, 100, 80)))
-    second.start()
-    release.set()
-    first.join(5)
-    second.join(5)
-    assert len(calls) == 2 and len(answers) == 1
+    runs, answers = _two_threads_ask_for_one_crop(first_run_fails=True)
+    assert runs == 2 and len(answers) == 1
+    assert answers[0].mask[40, 40] == 1.0
 
 
 def _swallow(fn, *args):
