@@ -45,10 +45,11 @@ def remove_small_regions(
         areas = stats[1:, cv2.CC_STAT_AREA]
         small = np.flatnonzero(areas < island_fraction * areas.max()) + 1
         if small.size:
-            drop = np.isin(labels, small)
+            specks = _labelled(labels, small, count)
             # take the soft fringe around each removed speck with it
-            drop = cv2.dilate(drop.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-            out[drop & (binary == 0) | np.isin(labels, small)] = 0.0
+            drop = cv2.dilate(specks.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            out[drop & (binary == 0) | specks] = 0.0
+            del specks, drop
     foreground_area = int(binary.sum())
     if foreground_area:
         count, labels, stats, _ = cv2.connectedComponentsWithStats(1 - binary, connectivity=4)
@@ -57,8 +58,16 @@ def remove_small_regions(
         enclosed = (x > 0) & (y > 0) & (x + w < width) & (y + h < height)
         fill = np.flatnonzero(enclosed & (area < hole_fraction * foreground_area)) + 1
         if fill.size:
-            out[np.isin(labels, fill)] = 1.0
+            out[_labelled(labels, fill, count)] = 1.0
     return out
+
+
+def _labelled(labels: np.ndarray, ids: np.ndarray, count: int) -> np.ndarray:
+    """Pixels whose label is one of `ids` (a lookup table: 1 byte per pixel, where np.isin
+    makes several full-size temporaries)."""
+    table = np.zeros(count, bool)
+    table[ids] = True
+    return table[labels]
 
 
 def _box(image: np.ndarray, radius: int) -> np.ndarray:

@@ -76,7 +76,17 @@ def to_alpha_u8(alpha: np.ndarray) -> np.ndarray:
     """Float alpha in [0, 1] (or uint8 already) -> uint8 0..255."""
     if alpha.dtype == np.uint8:
         return alpha
-    return np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8)
+    return unit_to_u8(alpha)
+
+
+def unit_to_u8(values: np.ndarray, rows_per_chunk: int = 256) -> np.ndarray:
+    """Float values in [0, 1] (alpha, colours) -> uint8 0..255, a band of rows at a time: no
+    full-size float temporaries (three of 1.2 GB each for 100 MP colours)."""
+    out = np.empty(values.shape, np.uint8)
+    for start in range(0, values.shape[0], rows_per_chunk):
+        rows = slice(start, start + rows_per_chunk)
+        out[rows] = np.clip(np.rint(values[rows] * 255.0), 0, 255)
+    return out
 
 
 def subject_box(alpha_u8: np.ndarray, margin: int = 0) -> tuple[int, int, int, int] | None:
@@ -130,10 +140,7 @@ def compose_image(
         raise ExportError(
             f"mask size {alpha_u8.shape[::-1]} does not match the image {image.rgb.shape[1::-1]}"
         )
-    if foreground is not None:
-        rgb = np.clip(np.rint(foreground * 255.0), 0, 255).astype(np.uint8)
-    else:
-        rgb = image.rgb
+    rgb = unit_to_u8(foreground) if foreground is not None else image.rgb
     if options.crop_to_subject:
         box = subject_box(alpha_u8, options.crop_margin_px)
         if box is not None:

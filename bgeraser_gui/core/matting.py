@@ -220,7 +220,8 @@ def _coarse_guess(rgb, trimap, prior, method, progress, cancel, notes) -> np.nda
     small_prior = cv2.resize(prior, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     coarse = estimate_alpha(small_rgb, small_trimap, method, progress, cancel, small_prior, notes)
     coarse = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.where(trimap == TRIMAP_UNKNOWN, coarse, prior).astype(np.float32)
+    np.copyto(coarse, prior, where=trimap != TRIMAP_UNKNOWN)  # in place: no full-size copies
+    return coarse
 
 
 def estimate_alpha(
@@ -324,7 +325,7 @@ def _refine(rgb, mask, touchups, options: RefineOptions, progress: ProgressFn, c
     from bgeraser_gui.core.subject_guard import guard_alpha  # here: the imports above are shared
     from bgeraser_gui.core.trimap import default_band_px
 
-    model = np.clip(mask, 0.0, 1.0).astype(np.float32)
+    model = _unit_range(mask)
     prior = model
     if options.colour_evidence:
         # Painted keep / remove strokes are sure samples too: they teach the colour model.
@@ -347,6 +348,13 @@ def _refine(rgb, mask, touchups, options: RefineOptions, progress: ProgressFn, c
         )
     progress(1.0, "Done")
     return MattingResult(alpha, foreground, trimap, notes, guarded.disputed)
+
+
+def _unit_range(mask: np.ndarray) -> np.ndarray:
+    """The mask as float32 in [0, 1]; the mask itself (no 400 MB copy at 100 MP) when it is."""
+    if mask.dtype == np.float32 and mask.size and mask.min() >= 0.0 and mask.max() <= 1.0:
+        return mask
+    return np.clip(mask, 0.0, 1.0).astype(np.float32)
 
 
 def warm_up() -> None:

@@ -46,7 +46,8 @@ def subject_floor(
     if edge_px > 0:
         inside = cv2.distanceTransform(solid.view(np.uint8), cv2.DIST_L2, 3)
         solid &= inside > edge_px
-    floor = np.where(solid, m, 0.0).astype(np.float32)
+        del inside
+    floor = np.where(solid, m, np.float32(0.0))
     if touchups is not None:
         floor[touchups == KEEP] = 1.0
         floor[touchups == REMOVE] = 0.0
@@ -66,14 +67,13 @@ def guard_alpha(
     whose lean to subject counts as much as the model's; touchups: the painted touch-ups;
     edge_px: how far inside the model's solid area matting may still lower alpha.
     """
-    floor = subject_floor(mask, touchups, edge_px)
-    out = np.maximum(np.asarray(alpha, np.float32), floor)
+    out = np.maximum(np.asarray(alpha, np.float32), subject_floor(mask, touchups, edge_px))
     held = np.asarray(mask, np.float32)
     if evidence is not None:
         held = np.maximum(held, np.asarray(evidence, np.float32))
     if touchups is not None:
         held = np.where(touchups == REMOVE, 0.0, held)
-    subject_area = float(np.count_nonzero(np.maximum(held, out) >= 0.5))
+    subject_area = float(np.count_nonzero((held >= 0.5) | (out >= 0.5)))  # no float copy
     bitten = ((out < 0.5) & (held >= 0.5)).view(np.uint8)
     if subject_area == 0 or not bitten.any():
         return GuardResult(out, 0.0)

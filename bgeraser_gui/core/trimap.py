@@ -26,6 +26,7 @@ TRIMAP_FG = 255
 _ANALYSIS_LONG_SIDE = 1024
 # A straight hard edge upsampled from the model resolution is this many analysis pixels soft.
 _HARD_EDGE_SOFT_PX = 3.0
+_ROWS_PER_BAND = 256  # full-resolution comparisons run this many rows at a time
 
 
 def default_band_px(height: int, width: int) -> int:
@@ -45,7 +46,7 @@ def _clean_mask(mask: np.ndarray) -> np.ndarray:
 
 def _distance_to(zero_where: np.ndarray) -> np.ndarray:
     """Euclidean distance (float32) of every pixel to the nearest pixel where `zero_where` is True."""
-    src = np.where(zero_where, 0, 255).astype(np.uint8)
+    src = np.where(zero_where, np.uint8(0), np.uint8(255))  # uint8 directly: no int64 copy
     return cv2.distanceTransform(src, cv2.DIST_L2, 5)
 
 
@@ -54,32 +55,42 @@ def _analysis_factor(height: int, width: int) -> int:
 
 
 def _max_pool(values: np.ndarray, factor: int) -> np.ndarray:
+    """Max over factor x factor blocks (a partial block at the end: its own pixels) of
+    non-negative `values`, without a full-size copy."""
     if factor == 1:
         return values
     h, w = values.shape
-    hp, wp = -(-h // factor) * factor, -(-w // factor) * factor
-    padded = np.zeros((hp, wp), values.dtype)
-    padded[:h, :w] = values
-    return padded.reshape(hp // factor, factor, wp // factor, factor).max(axis=(1, 3))
+    rows = np.maximum.reduceat(values, np.arange(0, h, factor), axis=0)
+    return np.maximum.reduceat(rows, np.arange(0, w, factor), axis=1)
 
 
-def _upsample_nearest(small: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
+def _compare_upsampled(values: np.ndarray, small: np.ndarray, factor: int, compare) -> np.ndarray:
+    """`compare(values, small upsampled to the size of values by nearest neighbour)` as a bool
+    array, a band of rows at a time: no full-size float copy of `small` (400 MB at 100 MP)."""
     if factor == 1:
-        return small
-    big = np.repeat(np.repeat(small, factor, axis=0), factor, axis=1)
-    return np.ascontiguousarray(big[: shape[0], : shape[1]])
+        return compare(values, small)
+    height, width = values.shape
+    cols = np.arange(width) // factor
+    out = np.empty((height, width), bool)
+    for start in range(0, height, _ROWS_PER_BAND):
+        stop = min(height, start + _ROWS_PER_BAND)
+        out[start:stop] = compare(
+            values[start:stop], small[np.arange(start, stop) // factor][:, cols]
+        )
+    return out
 
 
 def _local_max(values: np.ndarray, factor: int, radius_px: float) -> np.ndarray:
-    """Max of `values` within about `radius_px` full-resolution pixels (computed at low res)."""
+    """Max of `values` within about `radius_px` full-resolution pixels, at analysis resolution
+    (one value per factor x factor block)."""
     pooled = _max_pool(values, factor)
     r = max(1, int(np.ceil(radius_px / factor)))
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
-    return _upsample_nearest(cv2.dilate(pooled, kernel), factor, values.shape)
+    return cv2.dilate(pooled, kernel)
 
 
 def _adaptive_width(soft: np.ndarray, band: int, factor: int) -> np.ndarray:
-    """Per-pixel band width (float32 full-res): grows with the local thickness of the soft zone.
+    """Band width per analysis block (float32, one value per factor x factor block): grows with the local thickness of the soft zone.
 
     Hard edges are about `_HARD_EDGE_SOFT_PX` analysis pixels soft; hair and fur make soft zones
     many times thicker. Thickness is measured at analysis resolution and spread over a
@@ -93,8 +104,7 @@ def _adaptive_width(soft: np.ndarray, band: int, factor: int) -> np.ndarray:
     hairiness = np.clip((thickness - _HARD_EDGE_SOFT_PX) / (4.0 * _HARD_EDGE_SOFT_PX), 0.0, 1.0)
     narrow = max(2.0, band / 3.0)
     wide = 2.0 * band
-    width_small = (narrow + (wide - narrow) * hairiness).astype(np.float32)
-    return _upsample_nearest(width_small, factor, soft.shape)
+    return (narrow + (wide - narrow) * hairiness).astype(np.float32)
 
 
 def _protect_cores(known: np.ndarray, unknown: np.ndarray, band: int, factor: int) -> np.ndarray:
@@ -105,8 +115,11 @@ def _protect_cores(known: np.ndarray, unknown: np.ndarray, band: int, factor: in
     background samples and a thin solid stick keeps foreground samples.
     """
     inside = _distance_to(~known)
-    local = _local_max(inside, factor, 3.0 * band)
-    keep = known & unknown & (inside >= np.maximum(1.0, 0.5 * local))
+    threshold = np.maximum(0.5 * _local_max(inside, factor, 3.0 * band), 1.0)
+    keep = _compare_upsampled(inside, threshold, factor, np.greater_equal)
+    del inside
+    keep &= known
+    keep &= unknown
     return keep
 
 
@@ -175,7 +188,7 @@ def make_trimap(
         if adaptive:
             factor = _analysis_factor(h, w)
             width = _adaptive_width(soft, band, factor)
-            unknown = dist < width
+            unknown = _compare_upsampled(dist, width, factor, np.less)
             del width, dist
             unknown &= ~soft  # soft pixels are unknown anyway; look at the known ones only
             unknown &= ~_protect_cores(fg, unknown, band, factor)
