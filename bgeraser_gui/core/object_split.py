@@ -1,0 +1,200 @@
+"""Work-resolution steps of splitting a cutout into objects (used by `core.objects`).
+
+Everything here runs on a copy of at most WORK_SIDE pixels and returns int32 label maps
+(0 = none, 1..n = regions):
+- `split_component`: one connected region of the model's mask is cut into touching subjects
+  by a marker watershed. Markers are the region's thick cores (distance to the region's edge at
+  least CORE_DEPTH of its deepest point); the flooding follows image edges and valleys of the
+  model's confidence. Two neighbouring parts stay apart only where the image shows an edge (or
+  the model a valley) along their common border; otherwise they are merged back.
+- `found_in_crops`: things the model left out, found by re-running it on crops (the engine of
+  click-to-select, `core.click_proposals.CropSegmenter`): what a crop calls subject, away from
+  what is already taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from bgeraser_gui.core.click_proposals import CropSegmenter
+from bgeraser_gui.core.progress import CancelToken
+
+WORK_SIDE = 1024  # long side of the working copy
+CORE_DEPTH = 0.5  # a core: distance to the region's edge >= this share of the deepest point
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """Thresholds of the split (chosen on one half of coco_mval_sub, see eval --objects)."""
+
+    min_area: float = 0.002  # smallest object, as a share of the image
+    min_part: float = 0.08  # smallest part a region is cut into, as a share of the region
+    edge_ratio: float = 1.6  # border's image gradient / region's mean gradient to keep a cut
+    valley: float = 0.7  # ...or the model's mean confidence along the border at most this
+    crop_grid: int = 2  # crops per side when searching for left-out things (0 = no search)
+    crop_overlap: float = 1.3  # crop side = long side / crop_grid * this
+
+
+def work_scale(height: int, width: int) -> float:
+    return min(1.0, WORK_SIDE / max(height, width))
+
+
+def gradient_magnitude(rgb: np.ndarray) -> np.ndarray:
+    """Colour gradient (float32, max over channels of the Sobel magnitude) of a uint8 image."""
+    img = cv2.GaussianBlur(rgb, (3, 3), 0).astype(np.float32)
+    gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
+    mag = np.sqrt(gx * gx + gy * gy)
+    return mag.max(axis=2) if mag.ndim == 3 else mag
+
+
+def split_component(
+    region: np.ndarray, soft: np.ndarray, grad: np.ndarray, settings: SplitSettings
+) -> np.ndarray:
+    """Labels (int32, 0 outside `region`) of the subjects inside one connected region."""
+    dist = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)
+    deepest = float(dist.max())
+    count, cores = cv2.connectedComponents((dist >= CORE_DEPTH * deepest).astype(np.uint8), 8)
+    if count <= 2:
+        return region.astype(np.int32)
+    scale = float(np.mean(grad[region])) + 1e-6
+    elevation = np.clip(grad / (4.0 * scale), 0, 1) * 0.5 + (1.0 - soft) * 0.5
+    markers = np.where(region, cores, 0).astype(np.int32)
+    elevation[~region] = 1.0  # paths through the outside cost the most: never taken first
+    flooded = ndimage.watershed_ift((elevation * 65535).astype(np.uint16), markers)
+    labels = np.where(region, flooded, 0).astype(np.int32)
+    return _merge_weak_borders(labels, soft, grad / scale, settings)
+
+
+def _merge_weak_borders(
+    labels: np.ndarray, soft: np.ndarray, grad: np.ndarray, settings: SplitSettings
+) -> np.ndarray:
+    """Merge neighbouring parts whose common border shows no edge, weakest first; parts below
+    `min_part` of the region join the neighbour they share the longest border with."""
+    total = int((labels > 0).sum())
+    while True:
+        borders = _borders(labels)
+        if not borders:
+            return _relabel(labels)
+        areas = np.bincount(labels.ravel())
+        weakest, merge = None, None
+        for (a, b), pixels in borders.items():
+            small = min(areas[a], areas[b]) < settings.min_part * total
+            edge = float(grad[pixels].mean())
+            valley = float(soft[pixels].mean())
+            strength = max(edge / settings.edge_ratio, settings.valley / max(valley, 1e-6))
+            key = (not small, strength if not small else -len(pixels[0]))
+            if (small or strength < 1.0) and (weakest is None or key < weakest):
+                weakest, merge = key, (a, b)
+        if merge is None:
+            return _relabel(labels)
+        labels[labels == max(merge)] = min(merge)
+
+
+def _borders(labels: np.ndarray) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
+    """Pixels (row, col arrays) on the common border of each pair of touching labels."""
+    pairs: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray]]] = {}
+    for da, db in (((slice(None), slice(1, None)), (slice(None), slice(None, -1))),
+                   ((slice(1, None), slice(None)), (slice(None, -1), slice(None)))):  # fmt: skip
+        a, b = labels[da], labels[db]
+        touching = (a > 0) & (b > 0) & (a != b)
+        rows, cols = np.nonzero(touching)
+        if da[0].start:  # vertical neighbours: rows of `a` are shifted by one
+            rows = rows + 1
+        else:
+            cols = cols + 1
+        lo, hi = np.minimum(a[touching], b[touching]), np.maximum(a[touching], b[touching])
+        for pair in set(zip(lo.tolist(), hi.tolist(), strict=True)):
+            sel = (lo == pair[0]) & (hi == pair[1])
+            pairs.setdefault(pair, []).append((rows[sel], cols[sel]))
+    return {
+        pair: (np.concatenate([r for r, _ in parts]), np.concatenate([c for _, c in parts]))
+        for pair, parts in pairs.items()
+    }
+
+
+def _relabel(labels: np.ndarray) -> np.ndarray:
+    ids = np.unique(labels[labels > 0])
+    lut = np.zeros(int(labels.max()) + 1, np.int32)
+    lut[ids] = np.arange(1, len(ids) + 1, dtype=np.int32)
+    return lut[labels]
+
+
+def crop_centres(height: int, width: int, settings: SplitSettings) -> list[tuple[int, int, int]]:
+    """(x, y, side) of the crops searched for left-out things, in full-resolution pixels."""
+    n = settings.crop_grid
+    if n <= 0:
+        return []
+    side = int(max(height, width) / n * settings.crop_overlap)
+    xs = [int((i + 0.5) * width / n) for i in range(n)]
+    ys = [int((j + 0.5) * height / n) for j in range(n)]
+    return [(x, y, side) for y in ys for x in xs]
+
+
+def found_in_crops(
+    crops: CropSegmenter,
+    taken: np.ndarray,
+    scale: float,
+    settings: SplitSettings,
+    cancel: CancelToken | None = None,
+) -> list[tuple[np.ndarray, float]]:
+    """Regions (bool, work resolution) a crop calls subject that `taken` (bool, work
+    resolution) does not hold, with the crop's mean confidence in them; best first."""
+    h, w = crops.image_shape
+    wh, ww = taken.shape
+    min_pixels = settings.min_area * wh * ww
+    near_taken = cv2.dilate(taken.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    found: list[tuple[np.ndarray, float]] = []
+    for x, y, side in crop_centres(h, w, settings):
+        if cancel is not None:
+            cancel.check()
+        proposal = crops.proposal(x, y, side, cancel)
+        box = proposal.box
+        x0, y0 = int(box.x0 * scale), int(box.y0 * scale)
+        x1, y1 = max(x0 + 1, round(box.x1 * scale)), max(y0 + 1, round(box.y1 * scale))
+        x1, y1 = min(x1, ww), min(y1, wh)
+        soft = np.zeros((wh, ww), np.float32)
+        soft[y0:y1, x0:x1] = cv2.resize(proposal.mask, (x1 - x0, y1 - y0))
+        fresh = (soft >= 0.5) & ~near_taken
+        count, comps, stats, _ = cv2.connectedComponentsWithStats(fresh.astype(np.uint8), 8)
+        for i in range(1, count):
+            if stats[i, cv2.CC_STAT_AREA] < min_pixels:
+                continue
+            region = comps == i
+            if _touches_crop_border(stats[i], (x0, y0, x1, y1), (ww, wh)):
+                continue  # cut by the crop: the crop saw only part of it
+            found.append((region, float(soft[region].mean())))
+    return _distinct(found)
+
+
+def _touches_crop_border(stat: np.ndarray, crop: tuple, size: tuple) -> bool:
+    x, y, w, h = (int(v) for v in stat[:4])
+    x0, y0, x1, y1 = crop
+    ww, wh = size
+    return (
+        (x <= x0 and x0 > 0)
+        or (y <= y0 and y0 > 0)
+        or (x + w >= x1 and x1 < ww)
+        or (y + h >= y1 and y1 < wh)
+    )
+
+
+def _distinct(found: list[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, float]]:
+    """Drop regions mostly covered by a bigger one already kept (crops overlap)."""
+    kept: list[tuple[np.ndarray, float]] = []
+    for region, score in sorted(found, key=lambda f: -int(f[0].sum())):
+        area = int(region.sum())
+        if all(int((region & k).sum()) < 0.5 * area for k, _ in kept):
+            kept.append((region & ~_union(kept, region.shape), score))
+    return sorted(kept, key=lambda f: -f[1])
+
+
+def _union(kept: list[tuple[np.ndarray, float]], shape: tuple[int, int]) -> np.ndarray:
+    out = np.zeros(shape, bool)
+    for region, _ in kept:
+        out |= region
+    return out

@@ -1,0 +1,85 @@
+"""core.objects: a cutout split into objects (separate, touching, left out by the model)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from bgeraser_gui.core.click_proposals import CropSegmenter
+from bgeraser_gui.core.objects import SOFT_HALO, SplitSettings, compose_alpha, split_objects
+
+GREY = (120, 120, 120)
+
+
+def _photo(h: int = 300, w: int = 400) -> np.ndarray:
+    return np.full((h, w, 3), GREY, np.uint8)
+
+
+def _two_disks(rgb: np.ndarray, colours, centres=((130, 150), (250, 150)), r: int = 60):
+    mask = np.zeros(rgb.shape[:2], np.float32)
+    for colour, (cx, cy) in zip(colours, centres, strict=True):
+        cv2.circle(rgb, (cx, cy), r, colour, -1)
+        cv2.circle(mask, (cx, cy), r, 1.0, -1)
+    return mask
+
+
+def test_separate_subjects_are_separate_objects_named_by_position():
+    rgb = _photo()
+    mask = _two_disks(rgb, [(200, 40, 40), (40, 40, 200)], centres=((80, 150), (320, 150)), r=50)
+    objects = split_objects(rgb, mask)
+    assert [o.id for o in objects] == [1, 2]
+    assert all(o.suggested and o.source == "model" for o in objects)
+    names = sorted(o.name for o in objects)
+    assert names[0] == "main subject" and names[1] in ("left subject", "right subject")
+    union = compose_alpha(objects, [1, 2], mask.shape)
+    assert np.array_equal(union >= 0.5, mask >= 0.5)
+
+
+def test_touching_subjects_split_only_where_the_image_shows_an_edge():
+    red_blue = _photo()
+    mask = _two_disks(red_blue, [(200, 40, 40), (40, 40, 200)])  # overlapping disks
+    assert len(split_objects(red_blue, mask)) == 2
+    one_colour = _photo()
+    mask = _two_disks(one_colour, [(200, 40, 40), (200, 40, 40)])
+    assert len(split_objects(one_colour, mask)) == 1
+
+
+def test_split_objects_partition_the_cutout_and_keep_soft_edges():
+    rgb = _photo()
+    mask = cv2.GaussianBlur(_two_disks(rgb, [(200, 40, 40), (40, 40, 200)]), (0, 0), 3)
+    objects = split_objects(rgb, mask)
+    masks = [o.full_mask(mask.shape) for o in objects]
+    assert not (masks[0] & masks[1]).any()
+    union = compose_alpha(objects, [o.id for o in objects], mask.shape)
+    agree = (union >= 0.5) == (mask >= 0.5)
+    assert agree.mean() > 0.999
+    # soft edges are the model's own (a faint halo below SOFT_HALO is dropped)
+    assert np.abs(union - mask).max() <= SOFT_HALO + 1 / 255
+    for o in objects:
+        assert o.alpha.shape == (o.bbox.height, o.bbox.width) and o.alpha.dtype == np.uint8
+        assert 0.0 < o.score <= 1.0
+
+
+def test_things_the_model_left_out_are_found_on_crops_hidden_by_default():
+    rgb = _photo(400, 400)
+    cv2.circle(rgb, (100, 100), 40, (200, 40, 40), -1)  # the model's subject
+    cv2.rectangle(rgb, (260, 260), (330, 340), (30, 160, 30), -1)  # left out by the model
+    mask = np.zeros((400, 400), np.float32)
+    cv2.circle(mask, (100, 100), 40, 1.0, -1)
+
+    def segment(crop: np.ndarray) -> np.ndarray:  # "salient" = not grey
+        return (np.abs(crop.astype(int) - GREY).sum(axis=2) > 60).astype(np.float32)
+
+    crops = CropSegmenter(rgb, segment)
+    objects = split_objects(rgb, mask, crops=crops, settings=SplitSettings(crop_grid=2))
+    assert [o.source for o in objects] == ["model", "crop"]
+    found = objects[1]
+    assert not found.suggested and "(found)" in found.name
+    assert found.bbox.x0 <= 262 and found.bbox.x1 >= 328 and found.bbox.y1 >= 338
+    assert found.mask.sum() > 0.9 * 70 * 80
+    assert len(crops._cache) == 4  # crop_grid^2 model runs, cached for clicks
+
+
+def test_no_subject_gives_no_objects():
+    rgb = _photo()
+    assert split_objects(rgb, np.zeros(rgb.shape[:2], np.float32)) == []
