@@ -3,7 +3,7 @@
 Peaks are measured with tracemalloc (numpy reports its allocations to it), in bytes per image
 pixel, on photos big enough that a full-size temporary shows clearly: one float32 HxW copy is
 4 bytes per pixel, one float32 HxWx3 copy 12. Before the fix the export composition peaked at
-24 B/px, the trimap at 22, the no-bites guard at 17 and alpha -> uint8 at 8.
+24 B/px (43 onto a background), the trimap at 22, the no-bites guard at 17, alpha -> uint8 at 8.
 """
 
 from __future__ import annotations
@@ -59,6 +59,23 @@ def test_export_of_decontaminated_colours_makes_no_full_size_float_copies():
     np.testing.assert_array_equal(rgba[..., :3], expected)
     np.testing.assert_array_equal(rgba[..., 3], alpha_u8)
     assert per_pixel < 10  # uint8 colours (3 B/px) + RGBA (4 B/px), no float copy (12 B/px)
+
+
+def test_export_onto_a_background_makes_no_whole_image_float_copies():
+    height, width = 1600, 1000
+    foreground = np.random.default_rng(8).random((height, width, 3), dtype=np.float32)
+    alpha_u8 = to_alpha_u8(_soft_disc(height, width))
+    image = LoadedImage(None, np.zeros((height, width, 3), np.uint8), None, None, None, 8, "JPEG")
+    options = ExportOptions(format="jpeg", background=(20, 40, 200))
+    result, per_pixel = _peak_bytes_per_pixel(
+        height * width, compose_image, image, alpha_u8, options, foreground
+    )
+    a = alpha_u8[..., None].astype(np.float32) / 255.0
+    colours = np.clip(np.rint(foreground * 255.0), 0, 255).astype(np.uint8).astype(np.float32)
+    flat = colours * a + np.array((20, 40, 200), np.float32) * (1.0 - a)
+    expected = np.clip(np.rint(flat), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(np.asarray(result), expected)
+    assert per_pixel < 15  # uint8 result (3 B/px) + one band of rows (16% of 1600); was 43
 
 
 def test_unit_to_u8_equals_the_one_shot_formula_on_any_band_size():

@@ -22,6 +22,7 @@ from bgeraser_gui.core.watermark import Watermark, apply_watermark
 FORMATS = {"png": ".png", "webp": ".webp", "tiff": ".tif", "jpeg": ".jpg"}
 EXISTING_POLICIES = ("skip", "overwrite", "number")
 WEBP_MAX_SIDE = 16383
+ROWS_PER_BAND = 256  # full-size conversions run on bands of rows: no whole-image float copies
 SUBJECT_THRESHOLD = 8  # alpha (0..255) above which a pixel counts as subject for cropping
 
 Color = tuple[int, int, int]
@@ -79,10 +80,13 @@ def to_alpha_u8(alpha: np.ndarray) -> np.ndarray:
     return unit_to_u8(alpha)
 
 
-def unit_to_u8(values: np.ndarray, rows_per_chunk: int = 256) -> np.ndarray:
+def unit_to_u8(
+    values: np.ndarray, rows_per_chunk: int = ROWS_PER_BAND, out: np.ndarray | None = None
+) -> np.ndarray:
     """Float values in [0, 1] (alpha, colours) -> uint8 0..255, a band of rows at a time: no
-    full-size float temporaries (three of 1.2 GB each for 100 MP colours)."""
-    out = np.empty(values.shape, np.uint8)
+    full-size float temporaries (three of 1.2 GB each for 100 MP colours). `out`: a uint8
+    array (or view) of the same shape to write into."""
+    out = np.empty(values.shape, np.uint8) if out is None else out
     for start in range(0, values.shape[0], rows_per_chunk):
         rows = slice(start, start + rows_per_chunk)
         out[rows] = np.clip(np.rint(values[rows] * 255.0), 0, 255)
@@ -121,11 +125,39 @@ def _cover(background: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 
 def _background_array(background: Color | Path, size: tuple[int, int]) -> np.ndarray:
+    """The background at `size`: a broadcast colour or the image's uint8 pixels (made float a
+    band of rows at a time by `_flatten`)."""
     width, height = size
     if isinstance(background, tuple):
         return np.broadcast_to(np.array(background, np.float32), (height, width, 3))
     bg = load_image(background)
-    return np.asarray(_cover(Image.fromarray(bg.rgb), size), np.float32)
+    return np.asarray(_cover(Image.fromarray(bg.rgb), size))
+
+
+def _flatten(colours: np.ndarray, alpha_u8: np.ndarray, background: Color | Path) -> np.ndarray:
+    """`colours` (uint8, or float in [0, 1]) over `background` by alpha, HxWx3 uint8, a band
+    of rows at a time (whole-image float temporaries cost ~50 bytes per pixel)."""
+    height, width = alpha_u8.shape
+    bg = _background_array(background, (width, height))
+    out = np.empty((height, width, 3), np.uint8)
+    for start in range(0, height, ROWS_PER_BAND):
+        rows = slice(start, start + ROWS_PER_BAND)
+        rgb = colours[rows] if colours.dtype == np.uint8 else unit_to_u8(colours[rows])
+        a = alpha_u8[rows][..., None].astype(np.float32) / 255.0
+        flat = rgb.astype(np.float32) * a + np.asarray(bg[rows], np.float32) * (1.0 - a)
+        out[rows] = np.clip(np.rint(flat), 0, 255)
+    return out
+
+
+def _rgba(colours: np.ndarray, alpha_u8: np.ndarray) -> np.ndarray:
+    """HxWx4 uint8 filled in place from uint8 or float [0, 1] colours (no separate copies)."""
+    rgba = np.empty((*alpha_u8.shape, 4), np.uint8)
+    if colours.dtype == np.uint8:
+        rgba[..., :3] = colours
+    else:
+        unit_to_u8(colours, out=rgba[..., :3])
+    rgba[..., 3] = alpha_u8
+    return rgba
 
 
 def compose_image(
@@ -140,7 +172,7 @@ def compose_image(
         raise ExportError(
             f"mask size {alpha_u8.shape[::-1]} does not match the image {image.rgb.shape[1::-1]}"
         )
-    rgb = unit_to_u8(foreground) if foreground is not None else image.rgb
+    rgb = foreground if foreground is not None else image.rgb  # float colours: converted below
     if options.crop_to_subject:
         box = subject_box(alpha_u8, options.crop_margin_px)
         if box is not None:
@@ -149,13 +181,9 @@ def compose_image(
     if options.mask_only:
         result = Image.fromarray(np.ascontiguousarray(alpha_u8), "L")
     elif options.background is None:
-        result = Image.fromarray(np.ascontiguousarray(np.dstack([rgb, alpha_u8])), "RGBA")
+        result = Image.fromarray(_rgba(rgb, alpha_u8), "RGBA")
     else:
-        height, width = alpha_u8.shape
-        a = alpha_u8[..., None].astype(np.float32) / 255.0
-        bg = _background_array(options.background, (width, height))
-        flat = rgb.astype(np.float32) * a + bg * (1.0 - a)
-        result = Image.fromarray(np.clip(np.rint(flat), 0, 255).astype(np.uint8), "RGB")
+        result = Image.fromarray(_flatten(rgb, alpha_u8, options.background), "RGB")
     if options.resize_long_side and max(result.size) != options.resize_long_side:
         scale = options.resize_long_side / max(result.size)
         new_size = (max(1, round(result.width * scale)), max(1, round(result.height * scale)))

@@ -12,6 +12,7 @@ import numpy as np
 
 from bgeraser_gui.core.kernel_cache import pymatting_part
 from bgeraser_gui.core.matting_tiles import Tile, run_parallel, tiles_over, worker_count
+from bgeraser_gui.core.memory import release_free_memory
 from bgeraser_gui.core.progress import CancelToken, ProgressFn
 
 FOREGROUND_TILE_PX = 256
@@ -53,6 +54,7 @@ def estimate_foreground(
             progress(done[0] / len(tiles), "Removing background colour from edges")
 
     run_parallel(tiles, solve, worker_count(), finished)
+    release_free_memory()
     if progress is not None:
         progress(1.0, "Removing background colour from edges")
     return foreground

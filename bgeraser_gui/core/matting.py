@@ -30,6 +30,7 @@ from bgeraser_gui.core.matting_tiles import (
     tiles_over,
     worker_count,
 )
+from bgeraser_gui.core.memory import release_free_memory
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress, sub_progress
 from bgeraser_gui.core.trimap import (
     TRIMAP_FG,
@@ -273,6 +274,7 @@ def estimate_alpha(
         # biggest tiles first, so no thread is left with a large one at the end of a class
         group.sort(key=lambda tile: -np.count_nonzero(unknown[tile.core]))
         run_parallel(group, solve, MAX_WORKERS, finished)
+    release_free_memory()  # the tiles' systems, freed in the worker threads' arenas
     progress(1.0, "Refining edges")
     return alpha
 

@@ -57,7 +57,9 @@ def _as_unit_float(alpha: np.ndarray) -> np.ndarray:
     if alpha.ndim != 2:
         raise ValueError(f"alpha must be HxW, got shape {alpha.shape}")
     if alpha.dtype == np.uint8:
-        return alpha.astype(np.float32) / 255.0
+        unit = alpha.astype(np.float32)
+        unit /= 255.0  # in place: one full-size float array, not two
+        return unit
     return np.clip(alpha.astype(np.float32), 0.0, 1.0)
 
 
