@@ -26,6 +26,7 @@ from bgeraser_gui.core.colour_evidence import colour_posterior
 from bgeraser_gui.core.compose import to_alpha_u8
 from bgeraser_gui.core.matting import estimate_alpha
 from bgeraser_gui.core.metrics import iou, sad
+from bgeraser_gui.core.one_pass_fallback import MARGIN
 from bgeraser_gui.core.subject_guard import guard_alpha
 from bgeraser_gui.core.trimap import default_band_px, make_trimap
 
@@ -89,6 +90,7 @@ def measure(set_dir: Path, backend, cache: Path, step: int) -> dict[str, list]:
 
 
 def per_image_rule(rows: dict[str, list], margin: float) -> list:
+    """core/one_pass_fallback.py's rule (row[3]: the disputed fraction)."""
     fast, best = rows["refined fast, guard"], rows["refined best, guard"]
     return [f if b[3] > f[3] + margin else b for f, b in zip(fast, best, strict=True)]
 
@@ -117,7 +119,7 @@ def main() -> None:
     parser.add_argument("sets", nargs="+", help="folder names under ../shared/eval or paths")
     parser.add_argument("--cache", type=Path, required=True, help="folder for network outputs")
     parser.add_argument("--step", type=int, default=1, help="every n-th photo (davis: 2)")
-    parser.add_argument("--margin", type=float, default=0.01, help="per-image rule margin")
+    parser.add_argument("--margin", type=float, default=MARGIN, help="per-image rule margin")
     args = parser.parse_args()
     backend = load_backend(str(MODEL), options=FAST)
     for name in args.sets:

@@ -8,7 +8,9 @@ Engines (torch, ONNX Runtime) subclass `Segmenter` and implement `_run` on a nor
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -101,14 +103,34 @@ class Segmenter:
         with cancel_scope(cancel):
             return self._predict(rgb, progress or no_progress, cancel)
 
-    def _predict(self, rgb: np.ndarray, progress: ProgressFn, cancel: CancelToken | None):
+    def predict_passes(
+        self,
+        rgb: np.ndarray,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> tuple[np.ndarray, Callable[[], np.ndarray] | None]:
+        """`predict`'s mask, and with flip averaging a function that builds the first pass's
+        own mask (as `fast` quality gives it) from its network-size output, kept from the same
+        run: no second network call. None without flip averaging or with the crop pass."""
+        kept: list[np.ndarray] = []
+        with cancel_scope(cancel):
+            mask = self._predict(rgb, progress or no_progress, cancel, kept)
+        if not kept or self.options.crop_pass:
+            return mask, None
+        height, width = mask.shape
+        return mask, partial(
+            mask_from_output, kept[0], width, height, self.spec.output,
+            self.options.rembg_exact, self.input_spec.resize,
+        )  # fmt: skip
+
+    def _predict(self, rgb, progress: ProgressFn, cancel: CancelToken | None, kept=None):
         check = cancel.check if cancel is not None else (lambda: None)
         rgb = as_rgb(rgb)
         height, width = rgb.shape[:2]
         options = self.options
         check()
         progress(0.0, "Finding the subject")
-        mask = self._mask(rgb, progress, 0.0, 0.6 if options.crop_pass else 0.9, check)
+        mask = self._mask(rgb, progress, 0.0, 0.6 if options.crop_pass else 0.9, check, kept)
         if options.crop_pass:
             mask = self._crop_pass(rgb, mask, progress, check)
         check()
@@ -136,20 +158,23 @@ class Segmenter:
         return np.ascontiguousarray(mask, dtype=np.float32)
 
     # --- steps ---------------------------------------------------------------------------------
-    def predict_square(self, rgb: np.ndarray, check=lambda: None) -> np.ndarray:
-        """The network's raw output at network size for one photo (flip-averaged if enabled)."""
+    def predict_square(self, rgb: np.ndarray, check=lambda: None, kept=None) -> np.ndarray:
+        """The network's raw output at network size for one photo (flip-averaged if enabled;
+        then the first pass's output is appended to `kept` when a list is given)."""
         batch = network_input(rgb, self.input_spec)
         out = self._run(batch)[0]
         if self.options.flip_tta:
+            if kept is not None:
+                kept.append(out)
             check()
             flipped = self._run(np.ascontiguousarray(batch[..., ::-1]))[0]
             out = (out + flipped[:, ::-1]) * 0.5
         return out
 
-    def _mask(self, rgb, progress, start, end, check) -> np.ndarray:
+    def _mask(self, rgb, progress, start, end, check, kept=None) -> np.ndarray:
         height, width = rgb.shape[:2]
         progress(start, "Running the model")
-        pred = self.predict_square(rgb, check)
+        pred = self.predict_square(rgb, check, kept)
         progress(end, "Resizing the mask")
         return mask_from_output(
             pred, width, height, self.spec.output, self.options.rembg_exact, self.input_spec.resize

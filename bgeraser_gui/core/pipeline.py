@@ -28,6 +28,7 @@ from bgeraser_gui.core.errors import ModelError
 from bgeraser_gui.core.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from bgeraser_gui.core.matting import MattingResult, RefineOptions, refine
 from bgeraser_gui.core.memory import release_free_memory
+from bgeraser_gui.core.one_pass_fallback import OnePassFallback
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress, sub_progress
 from bgeraser_gui.core.review_score import ReviewScore, score_mask
 from bgeraser_gui.core.segmentation import SegmentationBackend
@@ -91,6 +92,7 @@ class Pipeline:
         self.export_options = export if export is not None else ExportOptions()
         self.max_pixels = max_pixels
         self.last_result: CutoutResult | None = None
+        self._one_pass = OnePassFallback()  # refinement's fallback to the first pass's mask
 
     # -- the model -------------------------------------------------------------------------
     @property
@@ -126,7 +128,7 @@ class Pipeline:
         if cancel is not None:
             cancel.check()
         rgb = _rgb(image)
-        mask = self.load().predict(rgb, progress=progress or no_progress, cancel=cancel)
+        mask = self._one_pass.predict(self.load(), rgb, progress or no_progress, cancel)
         release_free_memory()  # the network's activations, before the full-size stages
         if np.shape(mask) != rgb.shape[:2]:
             raise ModelError(f"model returned a {np.shape(mask)} mask for a {rgb.shape[:2]} image")
@@ -142,15 +144,21 @@ class Pipeline:
         options: RefineOptions | None = None,
     ) -> MattingResult:
         """Alpha matting in the uncertain band, with colour decontamination; `touchups` are
-        the user's touch-ups. `options` replace the pipeline's refine options for this call."""
-        return refine(
-            _rgb(image),
-            mask,
-            touchups=touchups,
-            options=options or self.refine_options,
-            progress=progress or no_progress,
-            cancel=cancel,
-        )
+        the user's touch-ups. `options` replace the pipeline's refine options for this call.
+        A mask this pipeline segmented may be refined from its first pass instead
+        (core/one_pass_fallback.py)."""
+
+        def run(start: np.ndarray) -> MattingResult:
+            return refine(
+                _rgb(image),
+                start,
+                touchups=touchups,
+                options=options or self.refine_options,
+                progress=progress or no_progress,
+                cancel=cancel,
+            )
+
+        return self._one_pass.refine(run, mask)
 
     @staticmethod
     def score(alpha: np.ndarray) -> ReviewScore:
