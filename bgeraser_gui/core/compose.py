@@ -1,7 +1,8 @@
 """Compose a cutout (photo + alpha) into its export image and write it safely.
 
 Formats: PNG, lossless WebP and TIFF with alpha; JPEG when flattened onto a background;
-mask only as 8-bit PNG. ICC profile and EXIF (orientation 1) are written back.
+mask only as PNG. A 16-bit source gives 16-bit PNG, TIFF and masks (core/deep_export.py).
+ICC profile and EXIF (orientation 1) are written back.
 """
 
 from __future__ import annotations
@@ -14,6 +15,14 @@ import numpy as np
 from PIL import Image
 
 from bgeraser_gui.core.atomic import atomic_write
+from bgeraser_gui.core.deep_export import (
+    DeepImage,
+    compose_16bit,
+    encode_16bit,
+    exports_16bit,
+    resize_16bit,
+    watermark_16bit,
+)
 from bgeraser_gui.core.errors import ExportError, OutputExistsError
 from bgeraser_gui.core.image_io import LoadedImage, identity, load_image
 from bgeraser_gui.core.output_ledger import is_our_output, record_output
@@ -38,6 +47,7 @@ class ExportOptions:
     resize_long_side: int | None = None
     watermark: Watermark | None = None
     existing: str = "number"
+    sixteen_bit: bool = True  # a 16-bit source gives a 16-bit PNG / TIFF / mask
     name_pattern: str = "{stem}_cutout"
     mask_name_pattern: str = "{stem}_mask"
     # Files no policy may write (the run's inputs and outputs it wrote already), resolved
@@ -160,37 +170,56 @@ def _rgba(colours: np.ndarray, alpha_u8: np.ndarray) -> np.ndarray:
     return rgba
 
 
+def _resized(size: tuple[int, int], long_side: int | None) -> tuple[int, int] | None:
+    """The (width, height) that gives `size` the long side `long_side`; None: no resize."""
+    if not long_side or max(size) == long_side:
+        return None
+    scale = long_side / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
 def compose_image(
     image: LoadedImage,
-    alpha_u8: np.ndarray,
+    alpha: np.ndarray,
     options: ExportOptions,
     foreground: np.ndarray | None = None,
-) -> Image.Image:
-    """Build the export image. `foreground` (HxWx3 float in [0, 1]) carries decontaminated colours."""
-    alpha_u8 = to_alpha_u8(alpha_u8)
+) -> Image.Image | DeepImage:
+    """Build the export image. `alpha` is uint8 or float in [0, 1] (a 16-bit export keeps the
+    float's precision); `foreground` (HxWx3 float in [0, 1]) carries decontaminated colours."""
+    alpha_u8 = to_alpha_u8(alpha)
     if alpha_u8.shape != image.rgb.shape[:2]:
         raise ExportError(
             f"mask size {alpha_u8.shape[::-1]} does not match the image {image.rgb.shape[1::-1]}"
         )
+    box = subject_box(alpha_u8, options.crop_margin_px) if options.crop_to_subject else None
+    if options.sixteen_bit and exports_16bit(image, options.format, options.mask_only):
+        return _compose_deep(image, alpha, box, options, foreground)
     rgb = foreground if foreground is not None else image.rgb  # float colours: converted below
-    if options.crop_to_subject:
-        box = subject_box(alpha_u8, options.crop_margin_px)
-        if box is not None:
-            left, top, right, bottom = box
-            rgb, alpha_u8 = rgb[top:bottom, left:right], alpha_u8[top:bottom, left:right]
+    if box is not None:
+        left, top, right, bottom = box
+        rgb, alpha_u8 = rgb[top:bottom, left:right], alpha_u8[top:bottom, left:right]
     if options.mask_only:
         result = Image.fromarray(np.ascontiguousarray(alpha_u8), "L")
     elif options.background is None:
         result = Image.fromarray(_rgba(rgb, alpha_u8), "RGBA")
     else:
         result = Image.fromarray(_flatten(rgb, alpha_u8, options.background), "RGB")
-    if options.resize_long_side and max(result.size) != options.resize_long_side:
-        scale = options.resize_long_side / max(result.size)
-        new_size = (max(1, round(result.width * scale)), max(1, round(result.height * scale)))
+    new_size = _resized(result.size, options.resize_long_side)
+    if new_size is not None:
         result = result.resize(new_size, Image.Resampling.LANCZOS)
     if options.watermark is not None and not options.mask_only:
         result = apply_watermark(result, options.watermark)
     return result
+
+
+def _compose_deep(image, alpha, box, options: ExportOptions, foreground) -> DeepImage:
+    pixels = compose_16bit(image, alpha, box, options.mask_only, options.background, foreground)
+    new_size = _resized((pixels.shape[1], pixels.shape[0]), options.resize_long_side)
+    if new_size is not None:
+        pixels = resize_16bit(pixels, new_size)
+    if options.watermark is not None and not options.mask_only:
+        pixels = watermark_16bit(pixels, options.watermark)
+    return DeepImage(pixels)
 
 
 def output_name(options: ExportOptions, stem: str) -> str:
@@ -237,8 +266,19 @@ def _numbered(path: Path, n: int) -> Path:
 
 
 def _save(
-    result: Image.Image, tmp: Path | io.BytesIO, image: LoadedImage, options: ExportOptions
+    result: Image.Image | DeepImage,
+    tmp: Path | io.BytesIO,
+    image: LoadedImage,
+    options: ExportOptions,
 ) -> None:
+    if isinstance(result, DeepImage):
+        fmt = "png" if options.mask_only else options.format
+        data = encode_16bit(result, fmt, image.icc_profile, image.exif)
+        if isinstance(tmp, io.BytesIO):
+            tmp.write(data)
+        else:
+            Path(tmp).write_bytes(data)
+        return
     params: dict = {}
     if not options.mask_only:
         if image.icc_profile:
@@ -260,14 +300,14 @@ def _save(
 
 def encode_cutout(
     image: LoadedImage,
-    alpha_u8: np.ndarray,
+    alpha: np.ndarray,
     options: ExportOptions,
     foreground: np.ndarray | None = None,
 ) -> bytes:
     """Compose and encode the export in memory, the bytes `export_cutout` would write (the HTTP
     server answers with them; nothing touches the disk). The naming and existing-file options
     do not apply."""
-    result = compose_image(image, alpha_u8, options, foreground)
+    result = compose_image(image, alpha, options, foreground)
     buffer = io.BytesIO()
     try:
         _save(result, buffer, image, options)
@@ -278,7 +318,7 @@ def encode_cutout(
 
 def export_cutout(
     image: LoadedImage,
-    alpha_u8: np.ndarray,
+    alpha: np.ndarray,
     out_path: str | Path,
     options: ExportOptions,
     foreground: np.ndarray | None = None,
@@ -300,7 +340,7 @@ def export_cutout(
         return None
     refuse_overwriting_input(out_path, inputs, options)
     taken = _protected(options, {str(p) for p in inputs})
-    result = compose_image(image, alpha_u8, options, foreground)
+    result = compose_image(image, alpha, options, foreground)
 
     def write(tmp: Path) -> None:
         try:

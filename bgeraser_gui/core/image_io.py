@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
@@ -41,6 +42,18 @@ DEFAULT_MAX_PIXELS = 250_000_000  # 250 MP: room for 200 MP medium-format files
 Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS // 2
 EXIF_ORIENTATION = 0x0112
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# EXIF orientation -> the array operation that makes the pixels upright (as ImageOps.exif_transpose)
+_UPRIGHT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
 READABLE_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF", "AVIF"}
 SUPPORTED_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
@@ -50,7 +63,8 @@ SUPPORTED_EXTENSIONS = frozenset(
 
 @dataclass
 class LoadedImage:
-    """A decoded photo, upright, as 8-bit RGB plus what export needs to write back."""
+    """A decoded photo, upright, as 8-bit RGB plus what export needs to write back (a 16-bit
+    PNG or TIFF also keeps its full-precision colours for a 16-bit export)."""
 
     path: Path | None
     rgb: np.ndarray  # HxWx3 uint8, EXIF orientation applied
@@ -59,6 +73,7 @@ class LoadedImage:
     exif: bytes | None  # the source's EXIF block with orientation reset to 1
     bit_depth: int  # bits per channel of the source (8 or 16)
     format: str  # the decoder's format name, e.g. "JPEG"
+    rgb16: np.ndarray | None = None  # HxWx3 uint16 of a 16-bit PNG/TIFF source, upright
 
     @property
     def width(self) -> int:
@@ -157,7 +172,13 @@ def decode_image(
             im.load()
     except (OSError, SyntaxError, ValueError, struct.error) as exc:
         raise CorruptImageError(f"{name}: damaged or truncated image data ({exc})") from None
-    return _to_loaded(im, path)
+    loaded = _to_loaded(im, path)
+    loaded.bit_depth = _bit_depth(im, data)
+    rgb16 = _deep_rgb(data, im) if loaded.bit_depth == 16 else None
+    if rgb16 is not None and rgb16.shape == loaded.rgb.shape:
+        loaded.rgb16 = rgb16
+        loaded.rgb = cv2.convertScaleAbs(rgb16, alpha=1.0 / 257.0)  # nearest 8-bit value
+    return loaded
 
 
 def _exif_without_orientation(im: Image.Image) -> bytes | None:
@@ -169,7 +190,9 @@ def _exif_without_orientation(im: Image.Image) -> bytes | None:
     return exif.tobytes()
 
 
-def _bit_depth(im: Image.Image) -> int:
+def _bit_depth(im: Image.Image, data: bytes = b"") -> int:
+    if im.format == "PNG" and data[:8] == PNG_SIGNATURE and len(data) > 24:
+        return 16 if data[24] == 16 else 8  # IHDR bit depth (Pillow reads 16-bit RGB as 8)
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         return 16
     bits = im.info.get("bits")
@@ -178,6 +201,24 @@ def _bit_depth(im: Image.Image) -> int:
         if tag:
             bits = max(tag) if isinstance(tag, tuple) else tag
     return 16 if bits == 16 else 8
+
+
+def _deep_rgb(data: bytes, im: Image.Image) -> np.ndarray | None:
+    """HxWx3 uint16 colours of a 16-bit PNG or TIFF (Pillow keeps only 8 bits of RGB), EXIF
+    orientation applied; None for CMYK or what OpenCV cannot decode at 16 bits."""
+    if im.format not in ("PNG", "TIFF") or im.mode == "CMYK":
+        return None
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.dtype != np.uint16 or decoded.shape[:2] != im.size[::-1]:
+        return None
+    if decoded.ndim == 2:
+        rgb = np.repeat(decoded[..., None], 3, axis=2)
+    elif decoded.shape[2] in (3, 4):
+        rgb = cv2.cvtColor(decoded[..., :3], cv2.COLOR_BGR2RGB)
+    else:
+        return None
+    upright = _UPRIGHT.get(im.getexif().get(EXIF_ORIENTATION, 1))
+    return rgb if upright is None else np.ascontiguousarray(upright(rgb))
 
 
 def _to_loaded(im: Image.Image, path: Path | None) -> LoadedImage:

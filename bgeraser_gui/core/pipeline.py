@@ -210,9 +210,7 @@ class Pipeline:
         """Write the cutout atomically (None when the existing-file policy skipped it).
         `alpha` is float in [0, 1] or uint8; `options` replace the pipeline's for this call."""
         options = options or self.export_options
-        return export_cutout(
-            image, to_alpha_u8(alpha), Path(target), options, foreground=foreground
-        )
+        return export_cutout(image, alpha, Path(target), options, foreground=foreground)
 
     def encode(
         self,
@@ -223,7 +221,7 @@ class Pipeline:
     ) -> bytes:
         """The export `export` would write, as bytes in memory (the HTTP server's answer)."""
         options = options or self.export_options
-        return encode_cutout(image, to_alpha_u8(alpha), options, foreground=foreground)
+        return encode_cutout(image, alpha, options, foreground=foreground)
 
     # -- files -----------------------------------------------------------------------------
     def output_path(self, path: str | Path, out_dir: str | Path) -> Path:

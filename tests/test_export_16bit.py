@@ -1,0 +1,152 @@
+"""16-bit end to end (issue 18.5): a real photo converted to 16-bit with an ICC profile goes out
+as 16-bit PNG / TIFF (colours and alpha), with the profile, through the one export path."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image, ImageCms
+
+from bgeraser_gui.core.compose import ExportOptions
+from bgeraser_gui.core.deep_export import encode_png16
+from bgeraser_gui.core.image_io import load_image
+from bgeraser_gui.core.pipeline import Pipeline
+
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+U16 = 65535.0
+
+
+def real_photo_16bit(eval_dir) -> np.ndarray:
+    """GT05 of alphamatting halved in float: real detail with values between the 8-bit steps."""
+    bgr = cv2.imread(str(eval_dir / "alphamatting_train27" / "images" / "GT05.png"))
+    small = cv2.resize(bgr.astype(np.float32), None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+    return np.clip(np.rint(rgb * 257.0), 0, 65535).astype(np.uint16)
+
+
+@pytest.fixture(scope="module")
+def photo16(eval_dir, tmp_path_factory):
+    rgb16 = real_photo_16bit(eval_dir)
+    folder = tmp_path_factory.mktemp("x16")
+    tiff = folder / "x16.tif"
+    tifffile.imwrite(tiff, rgb16, photometric="rgb", iccprofile=SRGB)
+    png = folder / "x16.png"
+    png.write_bytes(encode_png16(rgb16, SRGB, None))
+    assert (rgb16 % 257 != 0).mean() > 0.5  # the test data really uses the 16 bits
+    return rgb16, tiff, png
+
+
+def soft_alpha(shape) -> np.ndarray:
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    radius = np.hypot(yy - shape[0] / 2, xx - shape[1] / 2) / (min(shape) / 2)
+    return np.clip(1.5 - radius * 1.2, 0.0, 1.0).astype(np.float32)
+
+
+def read16(path) -> np.ndarray:
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert pixels is not None and pixels.dtype == np.uint16, (path, getattr(pixels, "dtype", None))
+    if pixels.ndim == 3:
+        pixels = cv2.cvtColor(
+            pixels, cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        )
+    return pixels
+
+
+def icc_of(path) -> bytes | None:
+    with Image.open(path) as im:
+        return im.info.get("icc_profile")
+
+
+@pytest.mark.parametrize("source", ["tiff", "png"])
+def test_load_keeps_16bit_colours(photo16, source):
+    rgb16, tiff, png = photo16
+    image = load_image(tiff if source == "tiff" else png)
+    assert image.bit_depth == 16 and image.icc_profile == SRGB
+    np.testing.assert_array_equal(image.rgb16, rgb16)
+    np.testing.assert_array_equal(image.rgb, np.rint(rgb16 / 257.0).astype(np.uint8))
+
+
+@pytest.mark.parametrize("fmt,ext", [("png", ".png"), ("tiff", ".tif")])
+def test_cutout_16bit_colour_alpha_and_icc(photo16, tmp_path, fmt, ext):
+    rgb16, tiff, _ = photo16
+    image = load_image(tiff)
+    alpha = soft_alpha(rgb16.shape[:2])
+    written = Pipeline().export(
+        image, alpha, tmp_path / f"out{ext}", options=ExportOptions(format=fmt)
+    )
+    rgba = read16(written)
+    assert rgba.shape == (*rgb16.shape[:2], 4)
+    np.testing.assert_array_equal(rgba[..., :3], rgb16)  # no 8-bit step anywhere
+    np.testing.assert_array_equal(rgba[..., 3], np.rint(alpha * U16).astype(np.uint16))
+    assert len(np.unique(rgba[..., 3])) > 256  # alpha really has more than 8 bits
+    assert icc_of(written) == SRGB
+
+
+def test_decontaminated_edges_and_background_keep_16bit(photo16, tmp_path):
+    rgb16, tiff, _ = photo16
+    image = load_image(tiff)
+    alpha = soft_alpha(rgb16.shape[:2])
+    foreground = image.rgb.astype(np.float32) / 255.0
+    band = (alpha > 0.2) & (alpha < 0.8)
+    foreground[band] = np.clip(foreground[band] * 0.9 + 0.05, 0, 1)  # a decontamination's shift
+    pipeline = Pipeline()
+    out = pipeline.export(image, alpha, tmp_path / "fg.png", foreground, ExportOptions())
+    rgba = read16(out)
+    np.testing.assert_array_equal(rgba[..., :3][~band], rgb16[~band])
+    shifted = rgb16 / U16 + (foreground - image.rgb / 255.0)
+    expected = np.rint(np.clip(shifted, 0, 1) * U16)
+    assert np.abs(rgba[..., :3][band] - expected[band]).max() <= 1
+    # onto a colour: alpha * colour + (1 - alpha) * background, rounded once at 16 bits
+    flat_options = ExportOptions(background=(20, 40, 250))
+    flat = read16(pipeline.export(image, alpha, tmp_path / "flat.png", None, flat_options))
+    a = alpha[..., None]
+    expected = np.rint((rgb16 / U16 * a + np.array([20, 40, 250]) / 255.0 * (1 - a)) * U16)
+    assert flat.shape == rgb16.shape
+    assert np.abs(flat.astype(float) - expected).max() <= 1
+
+
+def test_mask_resize_crop_and_watermark_stay_16bit(photo16, tmp_path):
+    from bgeraser_gui.core.watermark import Watermark
+
+    rgb16, tiff, _ = photo16
+    image = load_image(tiff)
+    alpha = soft_alpha(rgb16.shape[:2])
+    mask = read16(
+        Pipeline().export(image, alpha, tmp_path / "m.png", options=ExportOptions(mask_only=True))
+    )
+    np.testing.assert_array_equal(mask, np.rint(alpha * U16).astype(np.uint16))
+    options = ExportOptions(crop_to_subject=True, resize_long_side=101,
+                            watermark=Watermark(text="bg", opacity=0.5))  # fmt: skip
+    small = read16(Pipeline().export(image, alpha, tmp_path / "s.tif", options=ExportOptions(
+        format="tiff", crop_to_subject=True, resize_long_side=101)))  # fmt: skip
+    assert max(small.shape[:2]) == 101 and small.shape[2] == 4
+    marked = read16(Pipeline().export(image, alpha, tmp_path / "w.png", options=options))
+    assert marked.shape == small.shape
+    assert np.abs(marked.astype(int) - small.astype(int)).max() > 1000  # the mark is drawn
+    assert (small[..., :3] % 257 != 0).mean() > 0.3
+
+
+def test_8bit_only_where_the_format_has_nothing_else(photo16, tmp_path):
+    _, tiff, _ = photo16
+    image = load_image(tiff)
+    alpha = soft_alpha(image.rgb.shape[:2])
+    webp = Pipeline().encode(image, alpha, options=ExportOptions(format="webp"))
+    jpeg = Pipeline().encode(
+        image, alpha, options=ExportOptions(format="jpeg", background=(0, 0, 0))
+    )
+    eight = Pipeline().encode(image, alpha, options=ExportOptions(sixteen_bit=False))
+    for data in (webp, jpeg, eight):
+        with Image.open(io.BytesIO(data)) as im:
+            assert im.mode in ("RGB", "RGBA")
+            assert im.info.get("icc_profile") == SRGB
+
+
+def test_8bit_source_stays_8bit(tmp_path, eval_dir):
+    image = load_image(eval_dir / "alphamatting_train27" / "images" / "GT05.png")
+    assert image.rgb16 is None and image.bit_depth == 8
+    data = Pipeline().encode(image, soft_alpha(image.rgb.shape[:2]), options=ExportOptions())
+    assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED).dtype == np.uint8
