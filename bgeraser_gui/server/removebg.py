@@ -137,7 +137,9 @@ def _zip_answer(
     image: LoadedImage, alpha_u8, result: CutoutResult, options, pipeline
 ) -> tuple[bytes, tuple[int, int]]:
     """remove.bg's zip: color.jpg (the subject's colours, opaque) and alpha.png (the mask)."""
-    colour_options = dataclasses.replace(options, background=None, mask_only=False, format="png")
+    colour_options = dataclasses.replace(
+        options, background=None, mask_only=False, format="png", sixteen_bit=False
+    )
     colours = compose_image(image, alpha_u8, colour_options, result.foreground).convert("RGB")
     jpeg = io.BytesIO()
     colours.save(jpeg, "JPEG", quality=95)
