@@ -1,4 +1,5 @@
-"""Test helper: run `bgeraser-cli serve` for real, in a subprocess on a free loopback port."""
+"""Test helper: run `bgeraser-cli serve` for real, in a subprocess on a free loopback port; and
+a backend that holds the GIL like a numba stage (the server's worker processes import this)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,43 @@ import time
 from pathlib import Path
 
 import httpx
+from batch_fakes import EllipseBackend
 
 TESTS = Path(__file__).resolve().parent
 FAKE = ["--backend-factory", "batch_fakes:make_backend"]
 SLOW = ["--backend-factory", "batch_fakes:make_slow_backend"]
+GIL = ["--backend-factory", "serve_process:make_gil_backend"]
+GIL_SECONDS_ENV = "BGERASER_TEST_GIL_S"
+
+
+def hold_gil(seconds: float) -> None:
+    """Keep the GIL for about `seconds` in one C call, as a numba stage without nogil does: the
+    builtin sum over a range runs no bytecode, so no other thread of the process runs meanwhile
+    (its length is measured on a short run first)."""
+    probe = 1_000_000
+    started = time.perf_counter()
+    sum(range(probe))
+    per_item = max(time.perf_counter() - started, 1e-9) / probe
+    sum(range(int(seconds / per_item)))
+
+
+class GilBackend(EllipseBackend):
+    """EllipseBackend that first holds the GIL for `seconds` without polling the cancel token."""
+
+    name = "fake-gil"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def predict(self, rgb, progress=None, cancel=None):
+        hold_gil(self.seconds)
+        return super().predict(rgb, progress, cancel)
+
+
+def make_gil_backend() -> GilBackend:
+    """Backend factory: seconds of GIL per image from GIL_SECONDS_ENV (default 1)."""
+    return GilBackend(float(os.environ.get(GIL_SECONDS_ENV, "1.0")))
 
 
 def free_port() -> int:

@@ -1,7 +1,8 @@
 """`bgeraser-cli serve` under pressure, against real server processes on loopback with the slow
-fake backend (seconds per image, polling the cancel token like the real model): a full queue
-answers 503 with Retry-After, a request past its timeout (or whose client left) frees its worker, and a
-SIGTERM lets in-flight work finish (or cancels it after the grace period)."""
+fake backend (seconds per image, polling the cancel token like the real model): a full queue or
+too many requests in progress answer 503 with Retry-After, a request past its timeout (or whose
+client left) frees its worker, a worker holding the GIL for seconds stalls neither timeouts nor
+/health, and a SIGTERM lets in-flight work finish (or cancels it after the grace period)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from batch_fakes import SLOW_SECONDS_ENV, write_photo
-from serve_process import SLOW, start_server
+from serve_process import GIL, GIL_SECONDS_ENV, SLOW, start_server
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -54,6 +55,59 @@ def test_full_queue_answers_503_with_retry_after(tmp_path, photo_bytes, workers,
             assert refused.json()["errors"][0]["code"] == "queue_full"
         metrics = server.client.get("/metrics").text
         assert 'route="/api/remove",method="POST",status="503"} 2' in metrics
+    finally:
+        server.stop()
+
+
+def test_too_many_requests_in_progress_answer_json_503(tmp_path, photo_bytes):
+    server = _slow_server(tmp_path, 2.0, "--max-queue", "8", "--max-connections", "2")
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: _post(server.url, photo_bytes), range(4)))
+            # while two requests are in progress, monitoring still gets through
+            assert server.client.get("/health").status_code == 200
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [200, 200, 503, 503], [a.text[:200] for a in answers]
+        for refused in (a for a in answers if a.status_code == 503):
+            assert refused.headers["content-type"] == "application/json"
+            assert refused.json()["errors"][0]["code"] == "too_many_requests"
+            assert int(refused.headers["retry-after"]) >= 1
+    finally:
+        server.stop()
+
+
+def test_a_worker_holding_the_gil_stalls_neither_timeouts_nor_health(tmp_path, photo_bytes):
+    """The worker's first image holds the GIL for `work_s` in one call (like a numba stage);
+    meanwhile every /health answers well within that time, and the request's 1 s timeout
+    answers 504 long before the work could have ended."""
+    work_s = 8.0
+    env = {GIL_SECONDS_ENV: str(work_s)}
+    server = start_server(tmp_path, [*GIL, "--no-refine", "--timeout", "1"], env=env)
+    answers: list[tuple[httpx.Response, float]] = []
+
+    def request() -> None:
+        started = time.monotonic()
+        answer = _post(server.url, photo_bytes)
+        answers.append((answer, time.monotonic() - started))
+
+    try:
+        thread = threading.Thread(target=request)
+        thread.start()
+        polls: list[tuple[float, int]] = []  # (seconds to answer, jobs running)
+        until = time.monotonic() + work_s / 2
+        while time.monotonic() < until:
+            started = time.monotonic()
+            health = httpx.get(f"{server.url}/health", timeout=work_s * 3)
+            polls.append((time.monotonic() - started, health.json()["jobs_running"]))
+            time.sleep(0.05)
+        slowest = max(seconds for seconds, _ in polls)
+        assert slowest < work_s / 4, polls
+        assert any(running for _, running in polls), "the job never ran"
+        thread.join(work_s * 3)
+        answer, seconds = answers[0]
+        assert answer.status_code == 504, answer.text
+        assert seconds < work_s / 2, seconds  # on time: not once the work let go of the GIL
+        assert server.client.get("/metrics").status_code == 200
     finally:
         server.stop()
 

@@ -2,7 +2,7 @@
 
 The model and export flags are `bgeraser-cli cutout`'s, turned into the same `PipelineSpec` by
 `spec_from_args`, so an answer's alpha is the CLI's for the same photo and settings. The models
-load (one pipeline per worker) before the server listens; a missing model is one message.
+load (one pipeline per worker process) before the server listens; a missing model is one message.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     group.add_argument("--port", type=int, default=7000)
     group.add_argument(
-        "--workers", type=int, default=1, help="worker threads running cutouts in parallel"
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes running cutouts in parallel, one model each (default: 1)",
     )
     group.add_argument(
         "--threads-per-worker",
@@ -63,7 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="seconds in-flight requests may finish after Ctrl+C or SIGTERM (default: 30)",
     )
     group.add_argument(
-        "--max-connections", type=int, default=64, help="open connections before 503"
+        "--max-connections",
+        type=int,
+        default=64,
+        help="requests in progress (uploads included) before answering 503 (default: 64)",
     )
     group.add_argument(
         "--log-level", choices=("critical", "error", "warning", "info", "debug"), default="info"
@@ -88,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from bgeraser_gui.server.app import create_app
-        from bgeraser_gui.server.config import LOOPBACK_HOSTS, ServerConfig
+        from bgeraser_gui.server.config import (
+            LOOPBACK_HOSTS,
+            ServerConfig,
+            uvicorn_connection_limit,
+        )
         from bgeraser_gui.server.workers import WorkerPool
     except ImportError as exc:
         return fail(f"the server needs its extra: pip install 'bgeraser-gui[serve]' ({exc})")
@@ -108,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             shutdown_grace_s=args.shutdown_grace,
             max_connections=args.max_connections,
         )
-        pool = WorkerPool(spec, workers=args.workers, max_queue=args.max_queue)
+        pool = WorkerPool(spec, args.workers, args.max_queue, config.cancel_kill_s)
         print(f"loading {spec.model or 'the model'} in {args.workers} worker(s)", file=sys.stderr)
         pool.start()
     except (ValueError, BgEraserError) as exc:
@@ -126,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        limit_concurrency=config.max_connections,
+        limit_concurrency=uvicorn_connection_limit(config.max_connections),
         timeout_graceful_shutdown=int(config.shutdown_grace_s),
     )
     return 0

@@ -7,13 +7,10 @@ cost of one model copy each. Results are yielded as jobs finish, in completion o
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import signal
-import sys
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -27,13 +24,12 @@ from concurrent.futures.process import BrokenProcessPool
 
 from bgeraser_gui.assemble import PipelineSpec, build_pipeline
 from bgeraser_gui.core.batch_plan import STATUS_CANCELLED, STATUS_FAILED, BatchJob, ReportRecord
+from bgeraser_gui.core.process_life import die_with_parent
 from bgeraser_gui.core.progress import CancelToken
 from bgeraser_gui.engines.job import MODEL_LOAD_FAILED, run_job
 
 POOL_KINDS = ("thread", "process")
 POLL_S = 0.2  # how often the scheduler looks at the cancel token while jobs run
-PARENT_WATCH_S = 0.5  # how often a process worker checks that its parent still lives
-_PR_SET_PDEATHSIG = 1  # prctl(2) option (Linux)
 
 # Per-worker state: each thread (or process) builds its pipeline once, on first use.
 _worker = threading.local()
@@ -48,25 +44,6 @@ def _worker_pipeline(spec: PipelineSpec):
         pipeline.load()  # a missing model fails here, once per worker, not per image
         _worker.pipeline = pipeline
     return pipeline
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """End this worker process as soon as its parent is gone (killed with SIGKILL too), so
-    no orphan keeps writing outputs: the kernel's parent-death signal on Linux, plus a
-    watch thread everywhere (it also covers the parent dying before the signal was armed)."""
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):  # pragma: no cover - no prctl: the thread remains
-            pass
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(PARENT_WATCH_S)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="bgeraser-parent-watch", daemon=True).start()
 
 
 def _process_init(spec: PipelineSpec, cancel_event, parent_pid: int) -> None:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from bgeraser_gui.core.compose import FORMATS, ExportOptions, parse_color
 from bgeraser_gui.server.errors import Problem
-from bgeraser_gui.server.jobs import Answer, CutoutJob, cutout_task, run_job
+from bgeraser_gui.server.jobs import Answer, CutoutJob, CutoutTask, run_job
 
 router = APIRouter()
 
@@ -81,7 +81,7 @@ async def remove(
         changes["resize_long_side"] = resize
     options = request_options(config.spec.export, changes)
     job = CutoutJob(data, "image", options, quality=quality, refine=refine)
-    answer: Answer = await run_job(request, pool, cutout_task(job), config.request_timeout_s)
+    answer: Answer = await run_job(request, pool, CutoutTask(job), config.request_timeout_s)
     headers = {"X-Width": str(answer.width), "X-Height": str(answer.height)}
     return Response(answer.body, media_type=answer.media_type, headers=headers)
 

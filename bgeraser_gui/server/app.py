@@ -1,7 +1,7 @@
 """The ASGI application: routes, error answers, guards, metrics and shutdown.
 
 Middleware, outermost first: `MetricsMiddleware` (counts every request, refused ones too),
-`RequestGuard` (API key, request size), then FastAPI. Every exception a route raises becomes a
+`RequestLimit` (requests in progress), `RequestGuard` (API key, request size), then FastAPI. Every exception a route raises becomes a
 JSON error answer (`errors.problem_for`); the traceback of an unexpected one goes to the log.
 On shutdown the worker pool finishes queued and running jobs for the grace period, then cancels.
 """
@@ -21,7 +21,7 @@ from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.server import api, removebg
 from bgeraser_gui.server.config import ServerConfig
 from bgeraser_gui.server.errors import Problem, error_response, problem_for
-from bgeraser_gui.server.guards import RequestGuard
+from bgeraser_gui.server.guards import RequestGuard, RequestLimit
 from bgeraser_gui.server.metrics import Metrics, MetricsMiddleware
 from bgeraser_gui.server.workers import WorkerPool
 
@@ -90,5 +90,8 @@ def create_app(config: ServerConfig, pool: WorkerPool) -> FastAPI:
         return error_response(Problem(400, _validation_title(exc), "invalid_parameters"))
 
     app.add_middleware(RequestGuard, api_key=config.api_key, max_body_bytes=config.max_upload_bytes)
+    app.add_middleware(
+        RequestLimit, max_requests=config.max_connections, retry_after=pool.retry_after_s
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

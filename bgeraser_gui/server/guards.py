@@ -1,4 +1,9 @@
-"""Checks made before a request body is parsed: the API key and the request size.
+"""Checks made before a request body is parsed: requests in progress, the API key, the size.
+
+`RequestLimit` answers 503 with Retry-After (remove.bg's JSON, like every error) once
+`max_requests` requests are in progress (uploads being received or waiting for their cutout),
+so a crowd of clients costs bounded memory; /health and /metrics always pass (monitoring must
+see a busy server). uvicorn's own connection limit stays above it as a last resort.
 
 `RequestGuard` is pure ASGI middleware. With an API key configured, a request without the key
 (`X-Api-Key: KEY`, remove.bg's header, or `Authorization: Bearer KEY`) gets 401 before a byte of
@@ -102,3 +107,32 @@ class RequestGuard:
         except _TooLarge:
             if not started:
                 await send_error(send, 413, too_large, "request_too_large")
+
+
+UNLIMITED_PATHS = frozenset({"/health", "/metrics"})
+
+
+class RequestLimit:
+    """At most `max_requests` HTTP requests in progress (monitoring paths excepted); beyond,
+    503 with `Retry-After: retry_after()` seconds."""
+
+    def __init__(self, app, max_requests: int, retry_after) -> None:
+        self.app = app
+        self.max_requests = max_requests
+        self.retry_after = retry_after
+        self.in_progress = 0  # only touched on the event loop: no lock needed
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if self.in_progress >= self.max_requests:
+            title = f"too many requests in progress ({self.max_requests}, --max-connections)"
+            retry = [("retry-after", str(self.retry_after()))]
+            await send_error(send, 503, title, "too_many_requests", retry)
+            return
+        self.in_progress += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_progress -= 1

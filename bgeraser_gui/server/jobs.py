@@ -1,6 +1,6 @@
 """One request's cutout as a worker job, and waiting for it without blocking the event loop.
 
-`cutout_task(job, render)` is what a worker thread runs: decode the uploaded bytes under the
+`CutoutTask(job, render)` is what a worker process runs: decode the uploaded bytes under the
 pipeline's size guard (the header is checked before any pixel is decoded), cut out with the
 worker's pipeline, then `render` the answer (encode it in memory). `run_job` submits it and
 waits: 503 with Retry-After when the queue is full, 504 (and the job cancelled) past the
@@ -88,17 +88,23 @@ def _with_background(job: CutoutJob, max_pixels: int) -> Iterator[ExportOptions]
         yield dataclasses.replace(job.export, background=path)
 
 
-def cutout_task(job: CutoutJob, render: Render = encoded_answer) -> Task:
-    def task(worker, cancel) -> Answer:
+@dataclass(frozen=True)
+class CutoutTask:
+    """What a worker process runs for a request (picklable: it crosses to the process):
+    decode under the size guard, cut out with the worker's pipeline, `render` the answer."""
+
+    job: CutoutJob
+    render: Render = encoded_answer
+
+    def __call__(self, worker, cancel) -> Answer:
+        job = self.job
         pipeline = worker.pipeline(job.quality, job.refine)
         image = decode_image(job.data, name=job.name, max_pixels=pipeline.max_pixels)
         cancel.check()
         result = pipeline.cutout(image, cancel=cancel)
         cancel.check()
         with _with_background(job, pipeline.max_pixels) as options:
-            return render(pipeline, image, result, options)
-
-    return task
+            return self.render(pipeline, image, result, options)
 
 
 async def run_job(request, pool: WorkerPool, task: Task, timeout_s: float):

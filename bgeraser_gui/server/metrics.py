@@ -19,12 +19,15 @@ LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.
 OTHER_ROUTE = "other"  # unknown paths share one label: scanners cannot blow up the series
 
 
-def rss_bytes() -> int:
-    """Resident memory of this process now (Linux: /proc; elsewhere: the peak)."""
+def rss_bytes(pid: int | str = "self") -> int:
+    """Resident memory of process `pid` now (Linux: /proc; elsewhere: this process's peak, and
+    0 for another process)."""
     try:
-        with open("/proc/self/statm") as handle:
+        with open(f"/proc/{pid}/statm") as handle:
             return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
+        if pid != "self":
+            return 0
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return peak if sys.platform == "darwin" else peak * 1024
 
@@ -88,8 +91,14 @@ class Metrics:
             ("queue_length", "Jobs waiting for a worker.", pool.queue_length),
             ("jobs_running", "Jobs a worker is running now.", pool.busy),
             ("queue_capacity", "Waiting jobs accepted before answering 503.", pool.max_queue),
-            ("workers", "Worker threads, each with a loaded pipeline.", pool.workers),
-            ("resident_memory_bytes", "Resident memory (RSS) of the server.", rss_bytes()),
+            ("workers", "Worker processes, each with a loaded pipeline.", pool.workers),
+            ("worker_restarts", "Worker processes replaced (died or stuck).", pool.restarts),
+            ("resident_memory_bytes", "Resident memory (RSS) of the HTTP process.", rss_bytes()),
+            (
+                "workers_resident_memory_bytes",
+                "Resident memory (RSS) of the worker processes together.",
+                sum(rss_bytes(pid) for pid in pool.worker_pids()),
+            ),
             ("uptime_seconds", "Seconds since the server started.", time.time() - self.started),
         )
         for name, help_text, value in gauges:

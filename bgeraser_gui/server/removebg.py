@@ -18,6 +18,7 @@ import io
 import math
 import re
 import zipfile
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -37,7 +38,7 @@ from bgeraser_gui.server.errors import Problem
 from bgeraser_gui.server.jobs import (
     Answer,
     CutoutJob,
-    cutout_task,
+    CutoutTask,
     encoded_size,
     media_type,
     run_job,
@@ -151,13 +152,20 @@ def _zip_answer(
     return archive.getvalue(), encoded_size(mask)
 
 
-def removebg_render(max_pixels: int | None, as_zip: bool):
-    def render(
-        pipeline: Pipeline, image: LoadedImage, result: CutoutResult, options: ExportOptions
+@dataclass(frozen=True)
+class RemoveBgRender:
+    """remove.bg's answer for a cutout (picklable: it runs in the worker process): the result
+    fitted to `max_pixels` (remove.bg `size`), as an image or the zip, with its headers."""
+
+    max_pixels: int | None
+    as_zip: bool
+
+    def __call__(
+        self, pipeline: Pipeline, image: LoadedImage, result: CutoutResult, options: ExportOptions
     ) -> Answer:
         alpha_u8 = to_alpha_u8(result.alpha)
-        options = fit_to_pixels(options, alpha_u8, max_pixels)
-        if as_zip:
+        options = fit_to_pixels(options, alpha_u8, self.max_pixels)
+        if self.as_zip:
             body, size = _zip_answer(image, alpha_u8, result, options, pipeline)
             kind = "application/zip"
         else:
@@ -166,8 +174,6 @@ def removebg_render(max_pixels: int | None, as_zip: bool):
         headers = {"X-Width": str(size[0]), "X-Height": str(size[1]), "X-Credits-Charged": "0"}
         headers.update(foreground_headers(alpha_u8, options, size))
         return Answer(body, kind, size[0], size[1], headers)
-
-    return render
 
 
 async def _source(image_file, image_file_b64, image_url) -> tuple[bytes, str]:
@@ -242,7 +248,7 @@ async def removebg(
         config.spec.export, fmt, bg_color, background is not None, crop, crop_margin, channels
     )
     job = CutoutJob(data, name, options, background=background or None)
-    task = cutout_task(job, removebg_render(max_pixels, as_zip=fmt == "zip"))
+    task = CutoutTask(job, RemoveBgRender(max_pixels, as_zip=fmt == "zip"))
     answer: Answer = await run_job(request, pool, task, config.request_timeout_s)
     if "application/json" in request.headers.get("accept", ""):
         box = {

@@ -1,35 +1,32 @@
-"""The inference side of the server: a bounded queue and N worker threads.
+"""The inference side of the server: a bounded queue, and N dispatcher threads that each feed
+one worker process (`processes.WorkerProcess`: one model per process, off the event loop).
 
-Each worker thread builds its pipeline with `assemble.build_pipeline` from the server's spec
-and loads (and warms up) its model before the server accepts requests; the loader shares one
-network between the threads of a process. Requests that ask for another quality preset or
-refinement get a variant pipeline built from the same spec (the loader shares the network with
-it too). The queue holds at most `max_queue` waiting jobs: `submit` raises `QueueFull` beyond
-that, so memory never grows with the load. Every job carries a cancel token that the model and
-the matting poll; `close` finishes what runs within a grace period and cancels the rest.
+Each worker process builds its pipeline with `assemble.build_pipeline` from the server's spec
+and loads (and warms up) its model before the server accepts requests. The queue holds at most
+`max_queue` waiting jobs: `submit` raises `QueueFull` beyond that, so memory never grows with
+the load. Every job carries a cancel token that its dispatcher passes on to the process (the
+model and the matting poll it; a process that does not stop is replaced); `close` finishes what
+runs within a grace period and cancels the rest.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import queue
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
 
-from bgeraser_gui.assemble import PipelineSpec, build_pipeline
+from bgeraser_gui.assemble import PipelineSpec
 from bgeraser_gui.core.errors import Cancelled
-from bgeraser_gui.core.pipeline import Pipeline
 from bgeraser_gui.core.progress import CancelToken
+from bgeraser_gui.server.processes import Task, WorkerDied, WorkerProcess
 
 log = logging.getLogger("bgeraser.server")
 
-Task = Callable[["Worker", CancelToken], Any]  # runs on a worker thread
+__all__ = ["Job", "QueueFull", "ShuttingDown", "Task", "WorkerPool"]
 
 
 class QueueFull(Exception):
@@ -52,43 +49,13 @@ class Job:
     submitted: float = field(default_factory=time.perf_counter)
 
 
-class Worker:
-    """One worker thread's pipelines: the spec's own, and variants for a request's quality preset
-    or refinement (built on first use, from the same spec)."""
-
-    def __init__(self, spec: PipelineSpec) -> None:
-        self.spec = spec
-        self._pipelines: dict[tuple[str, bool], Pipeline] = {}
-        self.main = self.pipeline()
-
-    def pipeline(self, quality: str | None = None, refine: bool | None = None) -> Pipeline:
-        spec = self.spec
-        key = (
-            quality or spec.quality,
-            spec.refine_options.enabled if refine is None else bool(refine),
-        )
-        if key not in self._pipelines:
-            refine_options = dataclasses.replace(spec.refine_options, enabled=key[1])
-            variant = dataclasses.replace(spec, quality=key[0], refine=refine_options)
-            self._pipelines[key] = build_pipeline(variant)
-        return self._pipelines[key]
-
-    def warm_up(self) -> None:
-        """Load the model and run everything once, so the first request is not the slow one."""
-        backend = self.main.load()
-        warm = getattr(backend, "warm_up", None)
-        if callable(warm):
-            warm()
-        if self.main.refine_options.enabled:
-            from bgeraser_gui.core.matting import warm_up as warm_up_matting
-
-            warm_up_matting()
-
-
 class WorkerPool:
-    """`workers` threads taking jobs from a queue of at most `max_queue` waiting jobs."""
+    """`workers` worker processes, each fed by a dispatcher thread taking jobs from a queue of
+    at most `max_queue` waiting jobs. A cancelled job's process gets `kill_after_s` to stop."""
 
-    def __init__(self, spec: PipelineSpec, workers: int = 1, max_queue: int = 8) -> None:
+    def __init__(
+        self, spec: PipelineSpec, workers: int = 1, max_queue: int = 8, kill_after_s: float = 10.0
+    ) -> None:
         if workers < 1:
             raise ValueError("--workers must be at least 1")
         if max_queue < 0:
@@ -103,6 +70,10 @@ class WorkerPool:
         self._closing = False  # no new jobs
         self._abandon = False  # the grace period is over: cancel instead of starting
         self._threads: list[threading.Thread] = []
+        self._processes = [
+            WorkerProcess(spec, f"bgeraser-worker-{index}", kill_after_s)
+            for index in range(workers)
+        ]
         self._mean_seconds = 0.0  # moving average of one job's run time, for Retry-After
 
     # -- life cycle --------------------------------------------------------------------------
@@ -110,10 +81,13 @@ class WorkerPool:
         """Start the threads; return once every worker has loaded its model (or raise the first
         loading error, after stopping the others)."""
         ready: list[Future] = []
-        for index in range(self.workers):
+        for index, process in enumerate(self._processes):
             loaded: Future = Future()
             thread = threading.Thread(
-                target=self._serve, args=(loaded,), name=f"bgeraser-serve-{index}", daemon=True
+                target=self._serve,
+                args=(process, loaded),
+                name=f"bgeraser-dispatch-{index}",
+                daemon=True,
             )
             thread.start()
             self._threads.append(thread)
@@ -140,7 +114,9 @@ class WorkerPool:
         for _ in self._threads:
             self._queue.put(None)  # behind every waiting job: each is cancelled, then it ends
         for thread in self._threads:
-            thread.join(timeout=max(1.0, grace_s))
+            thread.join(timeout=max(1.0, grace_s) + self._processes[0].kill_after_s)
+        for process in self._processes:  # a dispatcher that never started leaves its process
+            process.stop(wait_s=1.0)
         return cancelled
 
     # -- jobs --------------------------------------------------------------------------------
@@ -167,6 +143,15 @@ class WorkerPool:
         with self._lock:
             return len(self._running)
 
+    def worker_pids(self) -> list[int]:
+        """Process ids of the worker processes alive now."""
+        return [pid for pid in (p.pid for p in self._processes) if pid is not None]
+
+    @property
+    def restarts(self) -> int:
+        """Worker processes replaced since the start (died, or did not stop when cancelled)."""
+        return sum(max(0, p.restarts) for p in self._processes)
+
     def retry_after_s(self) -> int:
         """Seconds until a slot is likely free: the queue ahead divided among the workers."""
         seconds = self._mean_seconds or 1.0
@@ -174,10 +159,9 @@ class WorkerPool:
         return max(1, math.ceil(seconds * max(1, ahead) / self.workers))
 
     # -- the worker threads ------------------------------------------------------------------
-    def _serve(self, loaded: Future) -> None:
+    def _serve(self, process: WorkerProcess, loaded: Future) -> None:
         try:
-            worker = Worker(self.spec)
-            worker.warm_up()
+            process.start()
         except BaseException as exc:  # noqa: BLE001 - reported to start()
             loaded.set_exception(exc)
             return
@@ -185,10 +169,11 @@ class WorkerPool:
         while True:
             job = self._queue.get()
             if job is None:
+                process.stop()
                 return
-            self._run(worker, job)
+            self._run(process, job)
 
-    def _run(self, worker: Worker, job: Job) -> None:
+    def _run(self, process: WorkerProcess, job: Job) -> None:
         with self._lock:
             self._waiting -= 1
             skip = job.cancel.cancelled or self._abandon
@@ -201,7 +186,11 @@ class WorkerPool:
             return
         started = time.perf_counter()
         try:
-            result = job.task(worker, job.cancel)
+            result = process.run(job.task, job.cancel)
+        except (WorkerDied, Cancelled) as exc:
+            job.future.set_exception(exc)
+            if process.pid is None and not self._abandon:  # replaced now: no worker is lost
+                self._restart(process)
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the request
             job.future.set_exception(exc)
         else:
@@ -213,3 +202,10 @@ class WorkerPool:
                 weight = 0.2 if self._mean_seconds else 1.0
                 self._mean_seconds += weight * (seconds - self._mean_seconds)
                 self._lock.notify_all()
+
+    def _restart(self, process: WorkerProcess) -> None:
+        log.warning("restarting %s (died, or did not stop when cancelled)", process.name)
+        try:
+            process.start()
+        except Exception:  # noqa: BLE001 - tried again before its next job (WorkerProcess.run)
+            log.exception("cannot restart %s", process.name)
