@@ -8,7 +8,7 @@ ICC profile and EXIF (orientation 1) are written back.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +17,24 @@ from PIL import Image
 from bgeraser_gui.core.atomic import atomic_write
 from bgeraser_gui.core.deep_export import (
     DeepImage,
-    compose_16bit,
+    compose_16bit_export,
     encode_16bit,
     exports_16bit,
-    resize_16bit,
-    watermark_16bit,
+    resized,
 )
 from bgeraser_gui.core.errors import ExportError, OutputExistsError
 from bgeraser_gui.core.image_io import LoadedImage, identity, load_image
+from bgeraser_gui.core.layered_export import (
+    LAYERED_FORMATS,
+    encode_ora,
+    encode_psd,
+    object_layers,
+)
+from bgeraser_gui.core.objects import split_objects
 from bgeraser_gui.core.output_ledger import is_our_output, record_output
 from bgeraser_gui.core.watermark import Watermark, apply_watermark
 
-FORMATS = {"png": ".png", "webp": ".webp", "tiff": ".tif", "jpeg": ".jpg"}
+FORMATS = {"png": ".png", "webp": ".webp", "tiff": ".tif", "jpeg": ".jpg", **LAYERED_FORMATS}
 EXISTING_POLICIES = ("skip", "overwrite", "number")
 WEBP_MAX_SIDE = 16383
 ROWS_PER_BAND = 256  # full-size conversions run on bands of rows: no whole-image float copies
@@ -61,11 +67,26 @@ class ExportOptions:
             raise ValueError(f"existing-file policy must be one of {', '.join(EXISTING_POLICIES)}")
         if self.format == "jpeg" and self.background is None and not self.mask_only:
             raise ValueError("JPEG has no transparency: choose a background colour or image")
+        if self.layered and (
+            self.background is not None
+            or self.crop_to_subject
+            or self.resize_long_side
+            or self.watermark is not None
+        ):
+            raise ValueError(
+                "layered files (ORA, PSD) keep the whole photo, transparent: no background, "
+                "crop, resize or watermark"
+            )
         if self.crop_margin_px < 0:
             raise ValueError("crop margin must be >= 0")
         if self.resize_long_side is not None and self.resize_long_side < 1:
             raise ValueError("resize target must be >= 1 pixel")
         output_name(self, "photo")  # a bad naming pattern is refused here, before any work
+
+    @property
+    def layered(self) -> bool:
+        """An OpenRaster or PSD file with one layer per object (core/layered_export.py)."""
+        return self.format in LAYERED_FORMATS and not self.mask_only
 
     @property
     def extension(self) -> str:
@@ -170,14 +191,6 @@ def _rgba(colours: np.ndarray, alpha_u8: np.ndarray) -> np.ndarray:
     return rgba
 
 
-def _resized(size: tuple[int, int], long_side: int | None) -> tuple[int, int] | None:
-    """The (width, height) that gives `size` the long side `long_side`; None: no resize."""
-    if not long_side or max(size) == long_side:
-        return None
-    scale = long_side / max(size)
-    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
-
-
 def compose_image(
     image: LoadedImage,
     alpha: np.ndarray,
@@ -193,7 +206,7 @@ def compose_image(
         )
     box = subject_box(alpha_u8, options.crop_margin_px) if options.crop_to_subject else None
     if options.sixteen_bit and exports_16bit(image, options.format, options.mask_only):
-        return _compose_deep(image, alpha, box, options, foreground)
+        return compose_16bit_export(image, alpha, box, options, foreground)
     rgb = foreground if foreground is not None else image.rgb  # float colours: converted below
     if box is not None:
         left, top, right, bottom = box
@@ -204,22 +217,12 @@ def compose_image(
         result = Image.fromarray(_rgba(rgb, alpha_u8), "RGBA")
     else:
         result = Image.fromarray(_flatten(rgb, alpha_u8, options.background), "RGB")
-    new_size = _resized(result.size, options.resize_long_side)
+    new_size = resized(result.size, options.resize_long_side)
     if new_size is not None:
         result = result.resize(new_size, Image.Resampling.LANCZOS)
     if options.watermark is not None and not options.mask_only:
         result = apply_watermark(result, options.watermark)
     return result
-
-
-def _compose_deep(image, alpha, box, options: ExportOptions, foreground) -> DeepImage:
-    pixels = compose_16bit(image, alpha, box, options.mask_only, options.background, foreground)
-    new_size = _resized((pixels.shape[1], pixels.shape[0]), options.resize_long_side)
-    if new_size is not None:
-        pixels = resize_16bit(pixels, new_size)
-    if options.watermark is not None and not options.mask_only:
-        pixels = watermark_16bit(pixels, options.watermark)
-    return DeepImage(pixels)
 
 
 def output_name(options: ExportOptions, stem: str) -> str:
@@ -265,15 +268,39 @@ def _numbered(path: Path, n: int) -> Path:
     return path.with_name(f"{path.stem}-{n}{path.suffix}")
 
 
+def render(
+    image: LoadedImage,
+    alpha: np.ndarray,
+    options: ExportOptions,
+    foreground: np.ndarray | None = None,
+    objects: list | None = None,
+) -> Image.Image | DeepImage | bytes:
+    """The export: a flat image, or a layered file's bytes with one layer per object of
+    `objects` (core.objects.SubjectObject; None: split from the alpha now, no model run)."""
+    if not options.layered:
+        return compose_image(image, alpha, options, foreground)
+    flat = compose_image(image, alpha, replace(options, format="png"), foreground)
+    cutout = flat.pixels if isinstance(flat, DeepImage) else np.asarray(flat)
+    unit = np.asarray(alpha, np.float32) / 255.0 if alpha.dtype == np.uint8 else alpha
+    if objects is None:
+        objects = split_objects(image.rgb, unit)
+    encode = encode_ora if options.format == "ora" else encode_psd
+    return encode(image, cutout, object_layers(unit, objects))
+
+
 def _save(
-    result: Image.Image | DeepImage,
+    result: Image.Image | DeepImage | bytes,
     tmp: Path | io.BytesIO,
     image: LoadedImage,
     options: ExportOptions,
 ) -> None:
-    if isinstance(result, DeepImage):
+    if not isinstance(result, Image.Image):
         fmt = "png" if options.mask_only else options.format
-        data = encode_16bit(result, fmt, image.icc_profile, image.exif)
+        data = (
+            result
+            if isinstance(result, bytes)
+            else encode_16bit(result, fmt, image.icc_profile, image.exif)
+        )
         if isinstance(tmp, io.BytesIO):
             tmp.write(data)
         else:
@@ -303,11 +330,12 @@ def encode_cutout(
     alpha: np.ndarray,
     options: ExportOptions,
     foreground: np.ndarray | None = None,
+    objects: list | None = None,
 ) -> bytes:
     """Compose and encode the export in memory, the bytes `export_cutout` would write (the HTTP
     server answers with them; nothing touches the disk). The naming and existing-file options
     do not apply."""
-    result = compose_image(image, alpha, options, foreground)
+    result = render(image, alpha, options, foreground, objects)
     buffer = io.BytesIO()
     try:
         _save(result, buffer, image, options)
@@ -323,6 +351,7 @@ def export_cutout(
     options: ExportOptions,
     foreground: np.ndarray | None = None,
     protected: tuple[Path, ...] = (),
+    objects: list | None = None,
 ) -> Path | None:
     """Compose and atomically write the export. Returns the path written, or None if skipped.
 
@@ -340,7 +369,7 @@ def export_cutout(
         return None
     refuse_overwriting_input(out_path, inputs, options)
     taken = _protected(options, {str(p) for p in inputs})
-    result = compose_image(image, alpha, options, foreground)
+    result = render(image, alpha, options, foreground, objects)
 
     def write(tmp: Path) -> None:
         try:

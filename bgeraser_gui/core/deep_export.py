@@ -123,6 +123,25 @@ def compose_16bit(
     return out
 
 
+def compose_16bit_export(image, alpha, box, options, foreground) -> DeepImage:
+    """`compose_16bit`, then `options`' resize and watermark (an ExportOptions)."""
+    pixels = compose_16bit(image, alpha, box, options.mask_only, options.background, foreground)
+    new_size = resized((pixels.shape[1], pixels.shape[0]), options.resize_long_side)
+    if new_size is not None:
+        pixels = resize_16bit(pixels, new_size)
+    if options.watermark is not None and not options.mask_only:
+        pixels = watermark_16bit(pixels, options.watermark)
+    return DeepImage(pixels)
+
+
+def resized(size: tuple[int, int], long_side: int | None) -> tuple[int, int] | None:
+    """The (width, height) that gives `size` the long side `long_side`; None: no resize."""
+    if not long_side or max(size) == long_side:
+        return None
+    scale = long_side / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
 def resize_16bit(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Scale to `size` (width, height); RGBA is scaled premultiplied (no dark fringes), as
     Pillow does for the 8-bit export."""
