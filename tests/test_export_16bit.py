@@ -150,3 +150,31 @@ def test_8bit_source_stays_8bit(tmp_path, eval_dir):
     assert image.rgb16 is None and image.bit_depth == 8
     data = Pipeline().encode(image, soft_alpha(image.rgb.shape[:2]), options=ExportOptions())
     assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED).dtype == np.uint8
+
+
+def test_cli_pipeline_refined_16bit_tiff_and_psd(photo16, tmp_path):
+    """`bgeraser-cli cutout x16.tif --format tiff|psd` runs `process_file`: model, refinement
+    with decontamination, export; the opaque subject keeps its exact 16-bit colours."""
+    from batch_fakes import make_backend
+    from psd_tools import PSDImage
+
+    from bgeraser_gui.assemble import PipelineSpec, build_pipeline
+
+    rgb16, tiff, _ = photo16
+    for fmt in ("tiff", "psd"):
+        spec = PipelineSpec(
+            backend_factory=make_backend, refine=True, export=ExportOptions(format=fmt)
+        )
+        pipeline = build_pipeline(spec)
+        written = pipeline.process_file(tiff, tmp_path)
+        alpha = pipeline.last_result.alpha
+        if fmt == "psd":
+            psd = PSDImage.open(written)
+            assert psd.depth == 16 and psd.image_resources.get_data(1039) == SRGB
+            continue
+        rgba = read16(written)
+        assert icc_of(written) == SRGB
+        opaque = alpha >= 1.0
+        assert opaque.mean() > 0.2 and ((alpha > 0) & (alpha < 1)).any()
+        np.testing.assert_array_equal(rgba[..., :3][opaque], rgb16[opaque])
+        np.testing.assert_array_equal(rgba[..., 3], np.rint(alpha * U16).astype(np.uint16))

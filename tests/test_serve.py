@@ -232,3 +232,26 @@ def test_health_metrics_docs_and_json_404(server):
     assert server.client.get("/docs").status_code == 200
     assert _error(server.client.get("/no/such/page"), 404)
     assert _error(server.client.get("/api/remove"), 405)
+
+
+def test_16bit_upload_answers_16bit_and_layers(server, tmp_path):
+    """A 16-bit PNG answers a 16-bit PNG (colours untouched, 16-bit alpha); format=psd answers
+    the layered file (issue 18.4/18.5)."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    rgb16 = cv2.GaussianBlur(rng.integers(0, 65535, (90, 120, 3)).astype(np.uint16), (0, 0), 3)
+    data = cv2.imencode(".png", rgb16[..., ::-1])[1].tobytes()
+    response = server.client.post("/api/remove", content=data)
+    assert response.status_code == 200, response.text
+    answer = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert answer.dtype == np.uint16 and answer.shape == (90, 120, 4)
+    assert np.array_equal(answer[..., 2::-1], rgb16)
+    assert len(np.unique(answer[..., 3])) > 2
+    layered = server.client.post("/api/remove", params={"format": "psd"}, content=data)
+    assert layered.status_code == 200, layered.text
+    assert layered.headers["content-type"] == "image/vnd.adobe.photoshop"
+    from psd_tools import PSDImage
+
+    psd = PSDImage.open(io.BytesIO(layered.content))
+    assert psd.depth == 16 and [layer.name for layer in psd][-1] == "cutout"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -28,9 +29,19 @@ from PySide6.QtWidgets import (
 )
 
 from bgeraser_gui.core.compose import FORMATS, ExportOptions, output_path_for
+from bgeraser_gui.core.layered_export import LAYERED_FORMATS
 from bgeraser_gui.core.watermark import POSITIONS, Watermark
 
 BACKGROUNDS = ("transparent", "colour", "image")
+FORMAT_TIPS = {
+    "png": "PNG with transparency; 16-bit when the photo is 16-bit",
+    "webp": "lossless WebP with transparency (8-bit)",
+    "tiff": "TIFF with transparency; 16-bit when the photo is 16-bit",
+    "jpeg": "JPEG, flattened onto a background (8-bit)",
+    "ora": "OpenRaster layers (GIMP, Krita, MyPaint): the cutout, one layer per object, the original",
+    "psd": "Photoshop layers (Photoshop, Affinity, GIMP, Photopea): the cutout, one layer per "
+    "object with a layer mask, the original",
+}
 POLICIES = {"number": "Add a number", "skip": "Skip", "overwrite": "Overwrite"}
 
 
@@ -62,7 +73,12 @@ class ExportDialog(QDialog):
         browse.clicked.connect(self._browse_folder)
         self.pattern_edit = QLineEdit(options.name_pattern)
         self.format_combo = QComboBox()
-        self.format_combo.addItems(list(FORMATS))
+        for key in FORMATS:  # the key is the item's text (as on the command line)
+            self.format_combo.addItem(key, key)
+            tip = FORMAT_TIPS.get(key, "")
+            self.format_combo.setItemData(
+                self.format_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole
+            )
         self.background_combo = QComboBox()
         self.background_combo.addItems(list(BACKGROUNDS))
         self.color_button = QPushButton()
@@ -70,7 +86,7 @@ class ExportDialog(QDialog):
         self.bg_image_edit = QLineEdit(placeholderText="background image file")
         bg_browse = QPushButton("…")
         bg_browse.clicked.connect(self._browse_background)
-        self.mask_only_check = QCheckBox("Export the mask only (8-bit PNG)")
+        self.mask_only_check = QCheckBox("Export the mask only (PNG)")
         self.crop_check = QCheckBox("Crop to subject, margin")
         self.margin_spin = QSpinBox(suffix=" px", maximum=10_000)
         self.resize_check = QCheckBox("Resize, longest side")
@@ -132,7 +148,7 @@ class ExportDialog(QDialog):
         self._update()
 
     def _load(self, o: ExportOptions) -> None:
-        self.format_combo.setCurrentText(o.format)
+        self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(o.format)))
         if isinstance(o.background, Path):
             self.background_combo.setCurrentText("image")
             self.bg_image_edit.setText(str(o.background))
@@ -169,19 +185,27 @@ class ExportDialog(QDialog):
                 position=self.watermark_position.currentText(),
                 opacity=self.watermark_opacity.value(),
             )
-        background = self._background()
+        layered = self._layered()  # the whole photo, transparent: these options do not apply
+        background = None if layered else self._background()
         if isinstance(background, Path) and not background.is_file():
             raise ValueError("choose an existing background image file")
+        resize = self.resize_check.isChecked() and not layered
         return ExportOptions(
-            format=self.format_combo.currentText(),
+            format=self.format_combo.currentData(),
             background=background,
             mask_only=self.mask_only_check.isChecked(),
-            crop_to_subject=self.crop_check.isChecked(),
+            crop_to_subject=self.crop_check.isChecked() and not layered,
             crop_margin_px=self.margin_spin.value(),
-            resize_long_side=self.resize_spin.value() if self.resize_check.isChecked() else None,
-            watermark=mark,
+            resize_long_side=self.resize_spin.value() if resize else None,
+            watermark=None if layered else mark,
             existing=self.policy_combo.currentData(),
             name_pattern=self.pattern_edit.text().strip() or "{stem}_cutout",
+        )
+
+    def _layered(self) -> bool:
+        """A layered file (ORA, PSD): one layer per object, no background/crop/resize/mark."""
+        return self.format_combo.currentData() in LAYERED_FORMATS and not (
+            self.mask_only_check.isChecked()
         )
 
     def out_dir(self) -> str:
@@ -189,11 +213,16 @@ class ExportDialog(QDialog):
 
     def _update(self) -> None:
         kind = self.background_combo.currentText()
+        flat = not self._layered()
         self.color_button.setVisible(kind == "colour")
         self.color_button.setText(self._color.name())
-        self.bg_image_edit.setEnabled(kind == "image")
-        self.margin_spin.setEnabled(self.crop_check.isChecked())
-        self.resize_spin.setEnabled(self.resize_check.isChecked())
+        self.bg_image_edit.setEnabled(kind == "image" and flat)
+        for widget in (self.background_combo, self.crop_check, self.resize_check):
+            widget.setEnabled(flat)
+        for widget in (self.watermark_edit, self.watermark_position, self.watermark_opacity):
+            widget.setEnabled(flat)
+        self.margin_spin.setEnabled(self.crop_check.isChecked() and flat)
+        self.resize_spin.setEnabled(self.resize_check.isChecked() and flat)
         try:
             options = self.build_options()
             if not Path(self.out_dir()).is_dir():

@@ -26,7 +26,14 @@ from bgeraser_gui.core.pipeline import CutoutResult, Pipeline
 from bgeraser_gui.server.errors import Problem
 from bgeraser_gui.server.workers import QueueFull, ShuttingDown, Task, WorkerPool
 
-MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "tiff": "image/tiff", "jpeg": "image/jpeg"}
+MEDIA_TYPES = {
+    "png": "image/png",
+    "webp": "image/webp",
+    "tiff": "image/tiff",
+    "jpeg": "image/jpeg",
+    "ora": "image/openraster",
+    "psd": "image/vnd.adobe.photoshop",
+}
 DISCONNECT_POLL_S = 0.5
 
 
@@ -63,7 +70,8 @@ def encoded_answer(
 ) -> Answer:
     """The export the CLI would write with `options`, as the answer's body."""
     body = pipeline.encode(image, result.alpha, result.foreground, options)
-    return Answer(body, media_type(options), *encoded_size(body))
+    size = (image.width, image.height) if options.layered else encoded_size(body)
+    return Answer(body, media_type(options), *size)
 
 
 def encoded_size(body: bytes) -> tuple[int, int]:
