@@ -206,11 +206,13 @@ class Pipeline:
         target: str | Path,
         foreground: np.ndarray | None = None,
         options: ExportOptions | None = None,
+        objects: list | None = None,
     ) -> Path | None:
         """Write the cutout atomically (None when the existing-file policy skipped it).
-        `alpha` is float in [0, 1] or uint8; `options` replace the pipeline's for this call."""
+        `alpha` is float in [0, 1] or uint8; `options` replace the pipeline's for this call.
+        `objects` (core.objects) are the layers of an ORA/PSD (None: split from the alpha)."""
         options = options or self.export_options
-        return export_cutout(image, alpha, Path(target), options, foreground=foreground)
+        return export_cutout(image, alpha, Path(target), options, foreground, objects=objects)
 
     def encode(
         self,
