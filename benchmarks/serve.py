@@ -1,18 +1,22 @@
 """Load on `bgeraser-cli serve` vs `rembg s`, side by side: same photos, same ISNet file, loopback.
 
-Each server is started in its own process, warmed up with one request, then sent `--requests`
-uploads of real photos (cycling through `--images`) at each concurrency level, one level after
-the other; the run stops by itself. Per level: throughput (images/min), p50/p95 latency, errors
-(anything but 200), and the server's RSS after 1/6, 1/2 and all of the level's requests (so
-50/150/300 with the default 300): after warm-up the RSS must not drift (a leak shows as growth).
+The servers' runs are interleaved (the machine may be shared: a load change hits all of them
+alike): for each concurrency level in turn, each server is started in its own process, warmed up
+with one request, sent `--requests` uploads of real photos (cycling through `--images`), and
+stopped; the run stops by itself. Per run: throughput (images/min), p50/p95 latency, errors by
+status (anything but 200; 0: no answer), the server's RSS (its processes together) after 1/6,
+1/2 and all of the requests and sampled every `--sample-s` over time (after warm-up it must not
+drift: a leak shows as growth), and the 1-minute load average before and after. A server whose
+RSS leaves less than `--min-available-gb` of the machine's memory is stopped (its run counts
+the unanswered requests as errors, status 0) so the benchmark never takes the machine down.
 
     nice -n 10 python benchmarks/serve.py --requests 300 --concurrency 1,4,16 \\
         --model /work/models-cache/isnet_medium_fp16.onnx --rembg /work/venv-rembg/bin/rembg
 
-bgeraser runs with its default settings (edge refinement on) and, with `--ours-args`, any of
-`bgeraser-cli serve`'s flags (e.g. "--quality fast --no-refine" for rembg's amount of work);
-rembg runs plain (`dis_custom` session on the same file, no alpha matting). Both servers get a
-queue deep enough for the highest concurrency, so every error counts.
+bgeraser runs once per `--ours-args` (default: its default settings, edge refinement on, and
+"--quality fast --no-refine", rembg's amount of work); rembg runs plain (`dis_custom` session on
+the same file, no alpha matting). Every server gets a queue deep enough for the highest
+concurrency, so every error counts.
 """
 
 from __future__ import annotations
@@ -60,8 +64,8 @@ def rss_mib(pid: int) -> float:
                 for line in handle:
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1])
-            with open(f"/proc/{current}/task/{current}/children") as handle:
-                pending += [int(child) for child in handle.read().split()]
+            for thread in Path(f"/proc/{current}/task").iterdir():  # any thread's children
+                pending += [int(child) for child in (thread / "children").read_text().split()]
         except (OSError, ValueError):
             continue
     return round(total / 1024, 1)
@@ -74,14 +78,15 @@ class Target:
         # field: the multipart field of the upload; None: the photo is the raw request body
         self.name, self.command, self.env = name, command, env
         self.path, self.field, self.params = path, field, params
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = ""
         self.process: subprocess.Popen | None = None
 
     def start(self, log: Path, ready_s: float = 600) -> None:
-        command = [*self.command, "--port", str(self.port)]
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        command = [*self.command, "--port", str(port)]
         print(f"starting {self.name}: {shlex.join(command)}", file=sys.stderr)
-        with open(log, "wb") as out:
+        with open(log, "ab") as out:
             self.process = subprocess.Popen(
                 command, stdout=out, stderr=subprocess.STDOUT, env=self.env
             )
@@ -115,7 +120,38 @@ class Target:
                 self.process.kill()
 
 
-def run_level(target: Target, photos: list[tuple[Path, bytes]], requests: int, concurrency: int):
+def available_gib() -> float:
+    """The machine's available memory (MemAvailable), GiB."""
+    with open("/proc/meminfo") as handle:
+        for line in handle:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 2**20
+    return float("inf")
+
+
+class RssSampler(threading.Thread):
+    """Samples the server's RSS every `every_s` while a run lasts; stops the server when the
+    machine's available memory falls under `floor_gib`."""
+
+    def __init__(self, target: Target, every_s: float, floor_gib: float) -> None:
+        super().__init__(daemon=True)
+        self.target, self.every_s, self.floor_gib = target, every_s, floor_gib
+        self.started = time.perf_counter()
+        self.samples: list[tuple[float, float]] = []  # (seconds, MiB)
+        self.stopped_for_memory = False
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.every_s):
+            elapsed = round(time.perf_counter() - self.started, 1)
+            self.samples.append((elapsed, rss_mib(self.target.process.pid)))
+            if available_gib() < self.floor_gib and not self.stopped_for_memory:
+                self.stopped_for_memory = True
+                print(f"{self.target.name}: machine memory low, stopping it", file=sys.stderr)
+                self.target.process.kill()
+
+
+def run_level(target: Target, photos, requests: int, concurrency: int, sampler: RssSampler):
     checkpoints = sorted({max(1, requests // 6), max(1, requests // 2), requests})
     latencies: list[float] = []
     statuses: list[int] = []
@@ -138,14 +174,20 @@ def run_level(target: Target, photos: list[tuple[Path, bytes]], requests: int, c
                     if len(statuses) in checkpoints:
                         rss[len(statuses)] = rss_mib(target.process.pid)
 
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        for future in [pool.submit(client_loop) for _ in range(concurrency)]:
-            future.result()
+    sampler.start()
+    try:
+        with ThreadPoolExecutor(concurrency) as pool:
+            for future in [pool.submit(client_loop) for _ in range(concurrency)]:
+                future.result()
+    finally:
+        sampler.done.set()
     wall = time.perf_counter() - started
     ok = len(latencies)
-    first = rss[checkpoints[0]]
+    first = rss[checkpoints[0]] or 1.0
     return {
+        "server": target.name,
         "concurrency": concurrency,
         "requests": requests,
         "ok": ok,
@@ -157,14 +199,22 @@ def run_level(target: Target, photos: list[tuple[Path, bytes]], requests: int, c
         "p95_s": round(float(np.percentile(latencies, 95)), 3) if ok else None,
         "rss_mib": rss,
         "rss_drift_pct": round(100 * (rss[checkpoints[-1]] - first) / first, 2),
+        "rss_over_time": sampler.samples,
+        "rss_peak_mib": max((mib for _, mib in sampler.samples), default=None),
+        "stopped_for_memory": sampler.stopped_for_memory,
+        "load_before": round(load_before, 2),
+        "load_after": round(os.getloadavg()[0], 2),
     }
 
 
 def targets(args, home: Path) -> list[Target]:
-    ours_cmd = [sys.executable, "-m", "bgeraser_gui.cli", "serve", "--model", str(args.model)]
-    ours_cmd += ["--max-queue", str(max(args.levels) * 2), "--log-level", "warning"]
-    ours_cmd += ["--timeout", "3600", *shlex.split(args.ours_args)]
-    found = [Target("bgeraser", ours_cmd, dict(os.environ), "/api/remove", None, None)]
+    found = []
+    for extra in args.ours_args:
+        command = [sys.executable, "-m", "bgeraser_gui.cli", "serve", "--model", str(args.model)]
+        command += ["--max-queue", str(max(args.levels) * 2), "--log-level", "warning"]
+        command += ["--timeout", "3600", *shlex.split(extra)]
+        name = f"bgeraser {extra}".strip()
+        found.append(Target(name, command, dict(os.environ), "/api/remove", None, None))
     if args.rembg is not None and args.rembg.exists():
         # rembg only loads custom models from inside its home folder: link the file there.
         (home / args.model.name).symlink_to(args.model.resolve())
@@ -177,67 +227,87 @@ def targets(args, home: Path) -> list[Target]:
     return found
 
 
+def one_run(target: Target, photos, args, level: int, log: Path) -> dict:
+    """Start `target`, warm it up, run one concurrency level, stop it."""
+    try:
+        target.start(log)
+        with httpx.Client(timeout=600) as client:  # warm-up (rembg loads lazily)
+            status, seconds = target.send(client, *photos[0])
+        print(f"{target.name} warm-up: {status} in {seconds:.1f} s", file=sys.stderr)
+        sampler = RssSampler(target, args.sample_s, args.min_available_gb)
+        result = run_level(target, photos, args.requests, level, sampler)
+    finally:
+        target.stop()
+    print(f"{target.name}: {json.dumps(result)}", file=sys.stderr)
+    if result["errors"]:
+        print(f"{target.name} log:\n{log.read_text(errors='replace')[-3000:]}", file=sys.stderr)
+    return result
+
+
+def print_table(runs: list[dict], photos: int, args) -> None:
+    print(f"\n{photos} photos from {args.images}, {os.cpu_count()} CPUs, {args.model.name}")
+    print(
+        "| server | concurrency | requests | errors | images/min | p50 s | p95 s "
+        "| RSS MiB at 1/6, 1/2, end | peak RSS | drift | load avg before/after |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in runs:
+        rss = " / ".join(f"{v:g}" for v in r["rss_mib"].values())
+        failed = {k: v for k, v in r["statuses"].items() if k != "200"}
+        print(
+            f"| {r['server']} | {r['concurrency']} | {r['requests']} | {r['errors']} "
+            f"{failed or ''} | {r['images_per_min']} | {r['p50_s']} | {r['p95_s']} | {rss} "
+            f"| {r['rss_peak_mib']} | {r['rss_drift_pct']} % "
+            f"| {r['load_before']} / {r['load_after']} |"
+        )
+    by_level: dict[int, dict[str, dict]] = {}
+    for r in runs:
+        by_level.setdefault(r["concurrency"], {})[r["server"]] = r
+    for level, servers in by_level.items():
+        theirs = servers.get("rembg")
+        for name, ours in servers.items():
+            if theirs is not None and name != "rembg":
+                ratio = ours["images_per_min"] / max(theirs["images_per_min"], 1e-9)
+                print(f"throughput ratio {name} / rembg at concurrency {level}: {ratio:.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
     parser.add_argument("--photos", type=int, default=20, help="distinct photos to cycle through")
-    parser.add_argument("--requests", type=int, default=300, help="per concurrency level")
+    parser.add_argument("--requests", type=int, default=300, help="per server and level")
     parser.add_argument("--concurrency", default="1,4,16")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--rembg", type=Path, default=DEFAULT_REMBG, help="rembg executable")
     parser.add_argument("--no-rembg", dest="rembg", action="store_const", const=None)
-    parser.add_argument("--only", choices=("bgeraser", "rembg"), default=None, help="one server")
-    parser.add_argument("--ours-args", default="", help="extra `bgeraser-cli serve` flags")
+    parser.add_argument("--only", default=None, help="run only the servers whose name has this")
+    parser.add_argument(
+        "--ours-args",
+        action="append",
+        default=None,
+        help="`bgeraser-cli serve` flags of one bgeraser server (repeat for several; default: "
+        '"" and "--quality fast --no-refine")',
+    )
+    parser.add_argument("--sample-s", type=float, default=5.0, help="RSS sampling period")
+    parser.add_argument("--min-available-gb", type=float, default=3.0, help="memory floor")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     args.levels = [int(c) for c in args.concurrency.split(",")]
+    if args.ours_args is None:
+        args.ours_args = ["", "--quality fast --no-refine"]
     files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in EXTENSIONS)
     photos = [(p, p.read_bytes()) for p in files[: args.photos]]
-    results: dict[str, list] = {}
+    runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bgeraser-bench-serve-") as tmp:
         home = Path(tmp) / "rembg_home"
         home.mkdir()
-        for target in targets(args, home):
-            if args.only not in (None, target.name):
-                continue
-            log = Path(tmp) / f"{target.name}.log"
-            try:
-                target.start(log)
-                with httpx.Client(timeout=600) as client:  # warm-up (rembg loads lazily)
-                    status, seconds = target.send(client, *photos[0])
-                print(f"{target.name} warm-up: {status} in {seconds:.1f} s", file=sys.stderr)
-                results[target.name] = []
-                for level in args.levels:
-                    result = run_level(target, photos, args.requests, level)
-                    print(f"{target.name}: {result}", file=sys.stderr)
-                    results[target.name].append(result)
-            finally:
-                target.stop()
-                if any(r["errors"] for r in results.get(target.name, [])):
-                    print(
-                        f"{target.name} log:\n{log.read_text(errors='replace')[-3000:]}",
-                        file=sys.stderr,
-                    )
-    print(f"\n{len(photos)} photos from {args.images}, {os.cpu_count()} CPUs, {args.model.name}")
-    print(
-        "| server | concurrency | requests | errors | images/min | p50 s | p95 s | RSS MiB | drift |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, levels in results.items():
-        for r in levels:
-            rss = " / ".join(f"{v:g}" for v in r["rss_mib"].values())
-            failed = {k: v for k, v in r["statuses"].items() if k != "200"}
-            print(
-                f"| {name} | {r['concurrency']} | {r['requests']} | {r['errors']} {failed or ''} "
-                f"| {r['images_per_min']} | {r['p50_s']} | {r['p95_s']} | {rss} "
-                f"| {r['rss_drift_pct']} % |"
-            )
-    if {"bgeraser", "rembg"} <= set(results):
-        for ours, theirs in zip(results["bgeraser"], results["rembg"], strict=True):
-            ratio = ours["images_per_min"] / max(theirs["images_per_min"], 1e-9)
-            print(f"throughput ratio ours/rembg at concurrency {ours['concurrency']}: {ratio:.2f}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        servers = [t for t in targets(args, home) if args.only is None or args.only in t.name]
+        for level in args.levels:  # interleaved: every server at this level, then the next
+            for index, target in enumerate(servers):
+                runs.append(one_run(target, photos, args, level, Path(tmp) / f"{index}.log"))
+                if args.json:  # written as it goes: a long run interrupted keeps its results
+                    args.json.write_text(json.dumps(runs, indent=2))
+    print_table(runs, len(photos), args)
     return 0
 
 
