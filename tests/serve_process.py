@@ -19,6 +19,8 @@ FAKE = ["--backend-factory", "batch_fakes:make_backend"]
 SLOW = ["--backend-factory", "batch_fakes:make_slow_backend"]
 GIL = ["--backend-factory", "serve_process:make_gil_backend"]
 GIL_SECONDS_ENV = "BGERASER_TEST_GIL_S"
+CRASH = ["--backend-factory", "serve_process:make_crashing_backend"]
+CRASH_MARKER_ENV = "BGERASER_TEST_CRASH_MARKER"
 
 
 def hold_gil(seconds: float) -> None:
@@ -108,3 +110,24 @@ class Server:
 
 def start_server(tmp_path: Path, args: list[str], env=None, key=None, name="server") -> Server:
     return Server(args, tmp_path / f"{name}.log", env, key).wait_ready()
+
+
+class CrashingBackend(EllipseBackend):
+    """EllipseBackend whose process dies (as in a native crash) on the first image it is sent,
+    then works: the marker file says the crash happened."""
+
+    name = "fake-crash"
+
+    def __init__(self, marker: Path) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def predict(self, rgb, progress=None, cancel=None):
+        if not self.marker.exists():
+            self.marker.touch()
+            os._exit(70)
+        return super().predict(rgb, progress, cancel)
+
+
+def make_crashing_backend() -> CrashingBackend:
+    return CrashingBackend(Path(os.environ[CRASH_MARKER_ENV]))

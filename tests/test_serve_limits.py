@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from batch_fakes import SLOW_SECONDS_ENV, write_photo
-from serve_process import GIL, GIL_SECONDS_ENV, SLOW, start_server
+from serve_process import CRASH, CRASH_MARKER_ENV, GIL, GIL_SECONDS_ENV, SLOW, start_server
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -110,6 +110,20 @@ def test_a_worker_holding_the_gil_stalls_neither_timeouts_nor_health(tmp_path, p
         assert server.client.get("/metrics").status_code == 200
     finally:
         server.stop()
+
+
+def test_a_worker_process_that_dies_is_replaced(tmp_path, photo_bytes):
+    env = {CRASH_MARKER_ENV: str(tmp_path / "crashed")}
+    server = start_server(tmp_path, [*CRASH, "--no-refine"], env=env)
+    try:
+        crashed = _post(server.url, photo_bytes)
+        assert crashed.status_code == 500, crashed.text
+        assert "worker process ended" in crashed.json()["errors"][0]["title"]
+        assert _post(server.url, photo_bytes).status_code == 200  # the same worker slot
+        assert "bgeraser_worker_restarts 1" in server.client.get("/metrics").text
+    finally:
+        server.stop()
+    assert "Traceback" not in server.output()
 
 
 def _wait_until_idle(server, within_s: float) -> None:
