@@ -26,6 +26,7 @@ from typing import Any
 
 from bgeraser_gui.assemble import PipelineSpec, build_pipeline
 from bgeraser_gui.core.errors import BgEraserError, Cancelled
+from bgeraser_gui.core.memory import release_free_memory
 from bgeraser_gui.core.pipeline import Pipeline
 from bgeraser_gui.core.process_life import die_with_parent
 from bgeraser_gui.core.progress import CancelToken
@@ -109,6 +110,8 @@ def _serve_tasks(spec: PipelineSpec, conn, cancel_event, parent_pid: int) -> Non
                 traceback.print_exception(exc, file=sys.stderr)  # the server's log only
             answer = ("error", _portable(exc))
         conn.send(answer)
+        del answer, task  # the image and its answer: not kept until the next job arrives
+        release_free_memory()  # what this job freed in the threads' arenas goes back now
 
 
 class WorkerProcess:
