@@ -22,6 +22,7 @@ from bgeraser_gui.commands.eval_clicks import (
     check_click_arguments,
     run_click_eval,
 )
+from bgeraser_gui.commands.eval_objects import add_object_arguments, run_object_eval
 from bgeraser_gui.core.contact_sheet import SheetItem, write_contact_sheet
 from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.eval_dataset import EvalDataset, EvalSample, load_sample, scan_dataset
@@ -88,6 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true",
                    help="reuse predictions already saved in --out instead of recomputing")  # fmt: skip
     add_click_arguments(p)
+    add_object_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -221,6 +223,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.clicks is not None:
         with _sigterm_as_interrupt():
             return run_click_eval(args, models, order, skipped, _lazy_backend, _progress_bar)
+    if args.objects:
+        with _sigterm_as_interrupt():
+            return run_object_eval(args, models, order, skipped, _lazy_backend, _progress_bar)
     csv_path = args.out / "results.csv"
     previous_seconds = {}
     if args.resume and csv_path.exists():

@@ -1,0 +1,49 @@
+"""The toggle oracle of `eval --objects` and its report."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bgeraser_gui.core.history import Rect
+from bgeraser_gui.core.object_report import ObjectScore, render_object_summary, toggle_oracle
+from bgeraser_gui.core.objects import SubjectObject
+
+
+def _obj(i: int, box: Rect, source: str = "model") -> SubjectObject:
+    alpha = np.full((box.height, box.width), 255, np.uint8)
+    return SubjectObject(i, f"object {i}", box, alpha, 0.9, source)
+
+
+def test_oracle_switches_off_the_wrong_subject_and_on_the_left_out_one():
+    gt = np.zeros((100, 100), bool)
+    gt[10:40, 10:40] = True  # the wanted: the left-out object and the right subject
+    gt[60:90, 60:90] = True
+    objects = [
+        _obj(1, Rect(0, 50, 40, 100)),  # suggested, wrong
+        _obj(2, Rect(60, 60, 90, 90)),  # suggested, right
+        _obj(3, Rect(10, 10, 40, 40), "crop"),  # left out, right
+    ]
+    suggested, single, best = toggle_oracle(objects, gt)
+    assert suggested == 900 / (2900 + 1800 - 900)
+    assert single == 900 / 1800
+    assert best[0] == suggested
+    assert best[1] == 0.5  # the wrong one off (900 / 1800) beats the found one on (1800 / 3800)
+    assert best[2] == 1.0  # ... and the wrong one off
+    ignore = np.zeros_like(gt)
+    ignore[50:100, 0:40] = True  # the wrong subject lies where nothing is scored
+    assert toggle_oracle(objects, gt, ~ignore)[2][1] == 1.0
+
+
+def test_oracle_without_objects_scores_the_empty_cutout():
+    gt = np.zeros((10, 10), bool)
+    gt[2:5, 2:5] = True
+    assert toggle_oracle([], gt) == (0.0, 0.0, [0.0, 0.0, 0.0])
+
+
+def test_summary_reports_each_set_and_both_halves():
+    rows = [ObjectScore("coco", f"s{i}", 0.5, 0.5, 0.6, 0.7, 0.8 + i / 100, 3, 1, 0.1, 4)
+            for i in range(4)]  # fmt: skip
+    text = render_object_summary(rows, "bgeraser-cli eval x --objects")
+    lines = [ln for ln in text.splitlines() if ln.startswith("| coco")]
+    assert [ln.split(" | ")[1] for ln in lines] == ["all", "even", "odd (held out)"]
+    assert lines[1].split(" | ")[7] == "0.810" and lines[2].split(" | ")[7] == "0.820"
