@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bgeraser_gui.core.compose import ExportOptions
-from bgeraser_gui.core.matting import RefineOptions
 from bgeraser_gui.core.pipeline import Pipeline
 from bgeraser_gui.core.progress import ProgressFn
+from bgeraser_gui.core.refine_types import RefineOptions
 from bgeraser_gui.core.segmentation import SegmentationBackend
 
 QUALITIES = ("best", "fast", "rembg")
@@ -38,6 +38,7 @@ class PipelineSpec:
     backend_factory: Callable[[], SegmentationBackend] | None = None
     torch_threads: int | None = None  # intra-op threads per worker; None = library default
     max_pixels: int | None = None  # decompression-bomb guard; None = the loader's default
+    objects: str | None = None  # write objects: "each" or "largest" (core.object_files)
 
     @property
     def refine_options(self) -> RefineOptions:
@@ -83,6 +84,13 @@ class PipelineSpec:
 def build_pipeline(spec: PipelineSpec) -> Pipeline:
     """The pipeline for `spec`; its model loads on first use (or `pipeline.load()`)."""
     limits = {} if spec.max_pixels is None else {"max_pixels": spec.max_pixels}
+    if spec.objects is not None:
+        from bgeraser_gui.core.object_files import ObjectsPipeline
+
+        limits["objects"] = spec.objects
+        return ObjectsPipeline(
+            loader=spec.load_backend, refine=spec.refine_options, export=spec.export, **limits
+        )
     return Pipeline(
         loader=spec.load_backend, refine=spec.refine_options, export=spec.export, **limits
     )

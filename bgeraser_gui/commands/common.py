@@ -67,6 +67,13 @@ def add_export_options(parser: argparse.ArgumentParser) -> None:
         help="crop to the subject, with an optional margin in pixels",
     )
     group.add_argument("--resize", type=int, default=None, metavar="PX", help="longest side")
+    group.add_argument(
+        "--objects",
+        choices=("each", "largest"),
+        default=None,
+        help="each: every object of the cutout as its own file ({name}_1, {name}_2 ...); "
+        "largest: only the main subject (default: all subjects in one file)",
+    )
     group.add_argument("--existing", choices=EXISTING_POLICIES, default="number")
     group.add_argument(
         "--name-pattern", default="{stem}_cutout", help="output name without extension"
@@ -135,6 +142,7 @@ def spec_from_args(args: argparse.Namespace, backend_factory=None):
         torch_threads=getattr(args, "threads_per_worker", None),
         max_pixels=int(args.max_megapixels * 1e6),
         backend_factory=backend_factory,
+        objects=getattr(args, "objects", None),
     )
     return spec.with_model_resolved(notify=_say_on_stderr)
 

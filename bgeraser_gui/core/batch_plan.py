@@ -250,6 +250,8 @@ class ReportRecord:
     # "Needs review" score of a finished cutout (core.review_score): 0 = looks clean,
     # 1 = look first. None when no image was made (skipped, failed, cancelled).
     review_score: float | None = None
+    # With --objects: the objects written (core.object_files.describe), else None
+    objects: list[dict] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)

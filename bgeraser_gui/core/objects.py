@@ -189,9 +189,18 @@ def _full_resolution(mask, owner, model_count, found, shape, scale, scores):
         alpha = np.where(mine, np.clip(soft * 255.0 + 0.5, 0, 255), 0).astype(np.uint8)
         if np.count_nonzero(alpha >= 128) == 0:
             continue
+        box, alpha = _tight(box, alpha)
         source = "model" if i <= model_count else "crop"
         objects.append((box, alpha, scores[i - 1], source))
     return objects
+
+
+def _tight(box: Rect, alpha: np.ndarray) -> tuple[Rect, np.ndarray]:
+    """The box shrunk to the non-zero pixels of `alpha` (and `alpha` cropped to it)."""
+    rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    tight = Rect(box.x0 + x0, box.y0 + y0, box.x0 + x1, box.y0 + y1)
+    return tight, np.ascontiguousarray(alpha[y0:y1, x0:x1])
 
 
 def _upsampled_membership(member: np.ndarray, box: Rect, scale: float) -> np.ndarray:

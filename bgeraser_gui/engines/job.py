@@ -112,6 +112,7 @@ def run_job(pipeline, job: BatchJob, cancel: CancelToken | None = None) -> Repor
     output: str | None = None
     error: str | None = None
     review_score: float | None = None
+    objects: list[dict] | None = None
     try:
         if cancel is not None:
             cancel.check()
@@ -121,6 +122,7 @@ def run_job(pipeline, job: BatchJob, cancel: CancelToken | None = None) -> Repor
         status, output = process(used, job, cancel)
         if status == STATUS_OK:
             review_score = used.last_review_score
+            objects = getattr(used, "last_objects", None)
     except Cancelled:
         status = STATUS_CANCELLED
     except BgEraserError as exc:  # its message names the file
@@ -128,4 +130,4 @@ def run_job(pipeline, job: BatchJob, cancel: CancelToken | None = None) -> Repor
     except Exception as exc:  # noqa: BLE001 - a bug on one file must not stop the batch
         status, error = STATUS_FAILED, f"{job.name}: {describe_error(exc)}"
     seconds = round(time.perf_counter() - start, 3)
-    return ReportRecord(job.source, output, status, seconds, error, review_score)
+    return ReportRecord(job.source, output, status, seconds, error, review_score, objects)
