@@ -29,16 +29,18 @@ class ExportService(QObject):
         out_path: Path,
         options: object,
         foreground: np.ndarray | None = None,
+        objects: list | None = None,
     ) -> int:
         """`alpha` is uint8 0..255 or float 0..1 (converted on the worker). It is copied now,
         since the user may keep painting while the file is written; `foreground` is only read
-        (the document replaces it, never edits it)."""
+        (the document replaces it, never edits it). `objects` (core.objects) become the layers
+        of an ORA/PSD export (None: split from the alpha on the worker)."""
         alpha = np.array(alpha, copy=True)
 
         def job(progress: ProgressFn, cancel: CancelToken) -> Path | None:
             progress(0.0, f"Exporting {Path(out_path).name}…")
             cancel.check()
-            written = pipeline.export(image, alpha, out_path, foreground, options)
+            written = pipeline.export(image, alpha, out_path, foreground, options, objects)
             progress(1.0, "Exported")
             return written
 
