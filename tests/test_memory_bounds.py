@@ -8,6 +8,8 @@ pixel, on photos big enough that a full-size temporary shows clearly: one float3
 
 from __future__ import annotations
 
+import threading
+import time
 import tracemalloc
 
 import numpy as np
@@ -15,6 +17,7 @@ import pytest
 
 from bgeraser_gui.core.compose import ExportOptions, compose_image, to_alpha_u8, unit_to_u8
 from bgeraser_gui.core.image_io import LoadedImage
+from bgeraser_gui.core.matting_tiles import run_parallel
 from bgeraser_gui.core.subject_guard import guard_alpha
 from bgeraser_gui.core.trimap import TRIMAP_UNKNOWN, make_trimap
 
@@ -122,3 +125,25 @@ def test_onnx_runtime_returns_activation_memory_after_each_run(tmp_path):
     options = session.get_session_options()
     assert not options.enable_cpu_mem_arena
     assert not options.enable_mem_pattern
+
+
+@pytest.mark.parametrize("budget", [1000, 550])
+def test_tiles_in_flight_stay_within_the_memory_budget(budget):
+    """Matting tiles hold ~1 KB per band pixel: they run in parallel only within the budget
+    (an item over the whole budget still runs, alone)."""
+    costs = dict(enumerate([600, 500, 400, 300, 200, 100, 700, 50]))
+    lock = threading.Lock()
+    state = {"now": 0, "max": 0}
+    done: list[int] = []
+
+    def work(item: int) -> None:
+        with lock:
+            state["now"] += costs[item]
+            state["max"] = max(state["max"], state["now"])
+        time.sleep(0.01)
+        with lock:
+            state["now"] -= costs[item]
+
+    run_parallel(list(costs), work, 4, done.append, costs.get, budget)
+    assert sorted(done) == sorted(costs)
+    assert state["max"] <= max(budget, max(costs.values()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -233,23 +233,44 @@ def worker_count() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def run_parallel(items: list, work: Callable, workers: int, on_done: Callable | None = None):
+def run_parallel(
+    items: list,
+    work: Callable,
+    workers: int,
+    on_done: Callable | None = None,
+    cost: Callable | None = None,
+    budget: float | None = None,
+):
     """Apply `work` to every item on up to `workers` threads; exceptions (Cancelled) propagate
-    after all started items have stopped."""
+    after all started items have stopped. With `cost(item)` and `budget`, items start only
+    while the costs of the running ones stay within the budget (one always runs): memory in
+    flight is bounded whatever the number of cores. Items start in list order."""
     if workers <= 1 or len(items) <= 1:
         for item in items:
             work(item)
             if on_done is not None:
                 on_done(item)
         return
+    queue = list(items)
+    running: dict = {}  # future -> (item, cost)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(work, item): item for item in items}
         try:
-            for future in as_completed(futures):
-                future.result()
-                if on_done is not None:
-                    on_done(futures[future])
+            while queue or running:
+                in_flight = sum(c for _, c in running.values())
+                while queue and len(running) < workers:
+                    item_cost = cost(queue[0]) if cost is not None else 0.0
+                    if running and budget is not None and in_flight + item_cost > budget:
+                        break
+                    item = queue.pop(0)
+                    running[pool.submit(work, item)] = (item, item_cost)
+                    in_flight += item_cost
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item, _ = running.pop(future)
+                    future.result()
+                    if on_done is not None:
+                        on_done(item)
         except BaseException:
-            for future in futures:
+            for future in running:
                 future.cancel()
             raise
