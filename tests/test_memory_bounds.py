@@ -100,7 +100,7 @@ def test_no_bites_guard_keeps_few_full_size_temporaries():
     alpha = np.clip(mask * 1.1 - 0.05, 0, 1).astype(np.float32)
     guarded, per_pixel = _peak_bytes_per_pixel(mask.size, guard_alpha, alpha, mask, mask, None, 8)
     assert guarded.alpha.shape == mask.shape
-    assert per_pixel < 15
+    assert per_pixel < 11  # the result (4 B/px), the floor while it is made, a few bool masks
 
 
 def test_onnx_runtime_returns_activation_memory_after_each_run(tmp_path):

@@ -68,19 +68,30 @@ def guard_alpha(
     edge_px: how far inside the model's solid area matting may still lower alpha.
     """
     out = np.maximum(np.asarray(alpha, np.float32), subject_floor(mask, touchups, edge_px))
-    held = np.asarray(mask, np.float32)
+    # Where the model or the evidence leans to subject (remove strokes: never), as bools: a
+    # float copy of max(mask, evidence) costs 400 MB at 100 MP and is needed only where disputed.
+    leans = np.asarray(mask, np.float32) >= 0.5
     if evidence is not None:
-        held = np.maximum(held, np.asarray(evidence, np.float32))
+        leans |= np.asarray(evidence, np.float32) >= 0.5
     if touchups is not None:
-        held = np.where(touchups == REMOVE, 0.0, held)
-    subject_area = float(np.count_nonzero((held >= 0.5) | (out >= 0.5)))  # no float copy
-    bitten = ((out < 0.5) & (held >= 0.5)).view(np.uint8)
+        leans &= touchups != REMOVE
+    subject_area = float(np.count_nonzero(leans | (out >= 0.5)))
+    bitten = (leans & (out < 0.5)).view(np.uint8)
+    del leans
     if subject_area == 0 or not bitten.any():
         return GuardResult(out, 0.0)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bitten, connectivity=8)
     large = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= DISPUTE_MIN_FRACTION * subject_area)
     if large.size == 0:
         return GuardResult(out, 0.0)
-    disputed = np.isin(labels, large + 1)
-    out[disputed] = held[disputed]
+    is_large = np.zeros(count, bool)
+    is_large[large + 1] = True
+    disputed = is_large[labels]
+    del labels
+    held = np.asarray(mask, np.float32)[disputed]  # the model's value, or the evidence's
+    if evidence is not None:
+        held = np.maximum(held, np.asarray(evidence, np.float32)[disputed])
+    if touchups is not None:
+        held[touchups[disputed] == REMOVE] = 0.0
+    out[disputed] = held
     return GuardResult(out, float(np.count_nonzero(disputed)) / subject_area)
