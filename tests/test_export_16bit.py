@@ -178,3 +178,25 @@ def test_cli_pipeline_refined_16bit_tiff_and_psd(photo16, tmp_path):
         assert opaque.mean() > 0.2 and ((alpha > 0) & (alpha < 1)).any()
         np.testing.assert_array_equal(rgba[..., :3][opaque], rgb16[opaque])
         np.testing.assert_array_equal(rgba[..., 3], np.rint(alpha * U16).astype(np.uint16))
+
+
+def test_16bit_composition_makes_no_full_size_float_copies():
+    """Issue 15.7's bound holds at 16 bits: the uint16 RGBA result (8 B/px) plus bands of rows
+    (~4 B/px here); one float32 HxWx3 copy would add 12 B/px, one HxW alpha copy 4."""
+    from test_memory_bounds import _peak_bytes_per_pixel, _soft_disc
+
+    from bgeraser_gui.core.compose import compose_image
+    from bgeraser_gui.core.image_io import LoadedImage
+
+    height, width = 1600, 1000
+    rng = np.random.default_rng(9)
+    rgb16 = rng.integers(0, 65535, (height, width, 3)).astype(np.uint16)
+    rgb8 = cv2.convertScaleAbs(rgb16, alpha=1 / 257)
+    image = LoadedImage(None, rgb8, None, None, None, 16, "TIFF", rgb16=rgb16)
+    foreground = rgb8.astype(np.float32) / 255.0
+    alpha = _soft_disc(height, width)
+    result, per_pixel = _peak_bytes_per_pixel(
+        height * width, compose_image, image, alpha, ExportOptions(), foreground
+    )
+    np.testing.assert_array_equal(result.pixels[..., :3], rgb16)
+    assert per_pixel < 14

@@ -15,6 +15,7 @@ import pytest
 import tifffile
 from PIL import Image
 from psd_tools import PSDImage
+from test_export_16bit import SRGB, read16, real_photo_16bit
 
 from bgeraser_gui.core.compose import ExportOptions
 from bgeraser_gui.core.history import Rect
@@ -22,7 +23,6 @@ from bgeraser_gui.core.image_io import load_image
 from bgeraser_gui.core.layered_export import object_layers
 from bgeraser_gui.core.objects import SubjectObject
 from bgeraser_gui.core.pipeline import Pipeline
-from tests.test_export_16bit import SRGB, read16, real_photo_16bit
 
 
 @pytest.fixture(scope="module")

@@ -199,14 +199,16 @@ def compose_image(
 ) -> Image.Image | DeepImage:
     """Build the export image. `alpha` is uint8 or float in [0, 1] (a 16-bit export keeps the
     float's precision); `foreground` (HxWx3 float in [0, 1]) carries decontaminated colours."""
-    alpha_u8 = to_alpha_u8(alpha)
-    if alpha_u8.shape != image.rgb.shape[:2]:
+    if alpha.shape != image.rgb.shape[:2]:
         raise ExportError(
-            f"mask size {alpha_u8.shape[::-1]} does not match the image {image.rgb.shape[1::-1]}"
+            f"mask size {alpha.shape[::-1]} does not match the image {image.rgb.shape[1::-1]}"
         )
-    box = subject_box(alpha_u8, options.crop_margin_px) if options.crop_to_subject else None
+    box = None
+    if options.crop_to_subject:
+        box = subject_box(to_alpha_u8(alpha), options.crop_margin_px)
     if options.sixteen_bit and exports_16bit(image, options.format, options.mask_only):
         return compose_16bit_export(image, alpha, box, options, foreground)
+    alpha_u8 = to_alpha_u8(alpha)
     rgb = foreground if foreground is not None else image.rgb  # float colours: converted below
     if box is not None:
         left, top, right, bottom = box

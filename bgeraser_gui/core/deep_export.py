@@ -26,7 +26,7 @@ from bgeraser_gui.core.image_io import LoadedImage, load_image
 from bgeraser_gui.core.watermark import Watermark, apply_watermark
 
 DEEP_FORMATS = ("png", "tiff")
-ROWS = 256  # rows per band: no whole-image float temporaries
+ROWS = 128  # rows per band: no whole-image float temporaries
 U16_MAX = 65535.0
 
 
@@ -56,8 +56,16 @@ def _unit_alpha(alpha: np.ndarray) -> np.ndarray:
     return np.clip(alpha, 0.0, 1.0, dtype=np.float32)
 
 
-def _to_u16(values: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(values * U16_MAX), 0, U16_MAX).astype(np.uint16)
+def _to_u16(values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """float [0, 1] -> uint16, rounded; `values` (a temporary) is scaled in place, `out` (a
+    uint16 array or view of the same shape) is written into when given."""
+    values *= U16_MAX
+    np.rint(values, out=values)
+    np.clip(values, 0, U16_MAX, out=values)
+    if out is None:
+        return values.astype(np.uint16)
+    out[...] = values
+    return out
 
 
 def source_colours(
@@ -115,11 +123,13 @@ def compose_16bit(
         colours = source_colours(image, foreground, rows, cols)
         band = slice(start - top, rows.stop - top)
         if bg is None:
-            out[band, :, :3] = _to_u16(colours)
-            out[band, :, 3] = _to_u16(a)
+            _to_u16(colours, out[band, :, :3])
+            _to_u16(a, out[band, :, 3])
         else:
             a = a[..., None]
-            out[band] = _to_u16(colours * a + bg[band] * (1.0 - a))
+            colours *= a
+            colours += bg[band] * (1.0 - a)
+            _to_u16(colours, out[band])
     return out
 
 
