@@ -69,10 +69,11 @@ def score_photo(data, mask, answers: _ModelAnswers, grid: int) -> ObjectScore:
     objects = split_objects(data.rgb, mask, crops=crops, settings=settings)
     seconds = time.perf_counter() - began
     valid = None if data.ignore is None else ~data.ignore
-    suggested, single, best = toggle_oracle(objects, data.alpha >= 128, valid)
+    r = toggle_oracle(objects, data.alpha >= 128, valid)
     return ObjectScore(
-        data.sample.dataset, data.sample.stem, iou(mask, data.alpha, valid), suggested,
-        single, best[1], best[2], len(objects), sum(not o.suggested for o in objects),
+        data.sample.dataset, data.sample.stem, iou(mask, data.alpha, valid), r.suggested,
+        r.single, r.toggles[1], r.toggles[2], r.actions2, len(objects),
+        sum(not o.suggested for o in objects),
         seconds, answers.crops_computed + answers.crops_reused - runs_before,
     )  # fmt: skip
 

@@ -18,13 +18,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from bgeraser_gui.core.click_proposals import CropSegmenter
 from bgeraser_gui.core.progress import CancelToken
 
 WORK_SIDE = 1024  # long side of the working copy
-CORE_DEPTH = 0.5  # a core: distance to the region's edge >= this share of the deepest point
 
 
 @dataclass(frozen=True)
@@ -33,6 +31,8 @@ class SplitSettings:
 
     min_area: float = 0.002  # smallest object, as a share of the image
     min_part: float = 0.08  # smallest part a region is cut into, as a share of the region
+    core_depth: float = 0.5  # a part's core: distance to the region's edge >= this share of
+    # the deepest point (each core seeds one part)
     edge_ratio: float = 1.6  # border's image gradient / region's mean gradient to keep a cut
     valley: float = 0.7  # ...or the model's mean confidence along the border at most this
     crop_grid: int = 2  # crops per side when searching for left-out things (0 = no search)
@@ -58,13 +58,16 @@ def split_component(
     """Labels (int32, 0 outside `region`) of the subjects inside one connected region."""
     dist = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)
     deepest = float(dist.max())
-    count, cores = cv2.connectedComponents((dist >= CORE_DEPTH * deepest).astype(np.uint8), 8)
+    cores_mask = (dist >= settings.core_depth * deepest).astype(np.uint8)
+    count, cores = cv2.connectedComponents(cores_mask, 8)
     if count <= 2:
         return region.astype(np.int32)
     scale = float(np.mean(grad[region])) + 1e-6
     elevation = np.clip(grad / (4.0 * scale), 0, 1) * 0.5 + (1.0 - soft) * 0.5
     markers = np.where(region, cores, 0).astype(np.int32)
     elevation[~region] = 1.0  # paths through the outside cost the most: never taken first
+    from scipy import ndimage  # imported when needed: ~0.4 s of every CLI start otherwise
+
     flooded = ndimage.watershed_ift((elevation * 65535).astype(np.uint16), markers)
     labels = np.where(region, flooded, 0).astype(np.int32)
     return _merge_weak_borders(labels, soft, grad / scale, settings)
