@@ -7,6 +7,7 @@ Layers (all at image size, addressed by name for the undo history):
   "refined_foreground"  float32 HxWx3 in [0, 1], decontaminated colours, or None
   "clicks"              int32 Nx3 (x, y, 1 = positive / 0 = negative), select-object clicks
   "click_mask"          float32 HxW, the model mask with the clicks applied, or None
+  "object_*"            the objects the user switches on and off (core.object_layers)
 
 Touch-ups are stored separately from the model's mask, so they survive a re-run or a model
 switch: `set_model_mask()` replaces only the model layer (and drops the refined matte, which was
@@ -45,6 +46,7 @@ from bgeraser_gui.core.history import (
     Transaction,
 )
 from bgeraser_gui.core.interactive import Click
+from bgeraser_gui.core.object_layers import OBJECT_LAYERS, gate_alpha
 from bgeraser_gui.core.trimap import KEEP, MASK_VALUES, REFINE, REMOVE, paint_strokes
 
 if TYPE_CHECKING:
@@ -58,7 +60,15 @@ REFINED_ALPHA = "refined_alpha"
 REFINED_FOREGROUND = "refined_foreground"
 CLICKS = "clicks"
 CLICK_MASK = "click_mask"
-LAYERS = (MODEL_MASK, TOUCHUPS, REFINED_ALPHA, REFINED_FOREGROUND, CLICKS, CLICK_MASK)
+LAYERS = (
+    MODEL_MASK,
+    TOUCHUPS,
+    REFINED_ALPHA,
+    REFINED_FOREGROUND,
+    CLICKS,
+    CLICK_MASK,
+    *OBJECT_LAYERS,
+)
 
 ChangeListener = Callable[[Rect | None], None]
 
@@ -308,6 +318,7 @@ class Document:
             out[...] = 0.0
         else:
             out[...] = base[sl]
+        gate_alpha(out, sl, self._layers)  # hidden objects out, shown found objects in
         c = self.touchups[sl]
         if c.any():
             paint_strokes(out, c, MASK_VALUES)
