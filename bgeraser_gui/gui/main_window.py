@@ -24,6 +24,7 @@ from bgeraser_gui.gui.errors import ErrorReporter
 from bgeraser_gui.gui.folder_nav import neighbour
 from bgeraser_gui.gui.history_panel import HistoryPanel
 from bgeraser_gui.gui.model_chooser import ModelChooser
+from bgeraser_gui.gui.objects_panel import attach_objects_panel
 from bgeraser_gui.gui.select_link import attach_select_tool
 from bgeraser_gui.gui.session import EditorSession
 from bgeraser_gui.gui.settings import AppSettings
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
         wire_actions(self)
         self.stroke_matting = StrokeMatting(self)  # M: keep/remove strokes matted inside
         self.selector = attach_select_tool(self)  # select-object tool (W): clicks on a worker
+        self.objects_panel = attach_objects_panel(self)  # objects dock, toggled with Alt+n
         self._connect_session()
         from bgeraser_gui.gui.recovery import AutosaveLink
 

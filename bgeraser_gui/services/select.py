@@ -169,6 +169,10 @@ class SelectService(QObject):
             session.undo()
         return session
 
+    def crop_segmenter(self, doc, progress: ProgressFn) -> CropSegmenter | None:
+        """The crop model of `doc` and its cache, shared with clicks (e.g. for objects)."""
+        return self._segmenter_for(doc, doc.rgb, progress)
+
     def _segmenter_for(self, doc, rgb, progress: ProgressFn) -> CropSegmenter | None:
         """The crop model (and its cache) of `doc` with the current model; None without one."""
         predict = self._provider(progress)
