@@ -85,6 +85,7 @@ def test_the_first_refinement_says_it_compiles_then_only_once(monkeypatch, tmp_p
     messages: list[str] = []
     matting.refine(rgb, mask, progress=lambda _f, m: messages.append(m))
     assert messages[0] == kernel_cache.COMPILING_MESSAGE
+    matting.warm_up()  # waits for the background compile, which may end after the refinement
     assert kernel_cache.cache_filled()
     messages.clear()
     matting.refine(rgb, mask, progress=lambda _f, m: messages.append(m))
@@ -93,6 +94,35 @@ def test_the_first_refinement_says_it_compiles_then_only_once(monkeypatch, tmp_p
     messages.clear()
     matting.refine(rgb, mask, progress=lambda _f, m: messages.append(m))
     assert messages[0] == kernel_cache.LOADING_MESSAGE
+
+
+def test_stages_say_compiling_while_the_background_compile_runs_then_not(monkeypatch, tmp_path):
+    import threading
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))  # never filled: "compiling"
+    started, release = threading.Event(), threading.Event()
+    compiled_on: list[threading.Thread] = []
+
+    def slow_compile() -> None:
+        compiled_on.append(threading.current_thread())
+        started.set()
+        assert release.wait(10)
+
+    warmth = kernel_cache.KernelWarmth(slow_compile)
+    seen: list[str] = []
+    progress = warmth.start(lambda _f, message: seen.append(message))  # returns at once
+    progress(0.3, "Refining edges")
+    assert seen == [kernel_cache.COMPILING_MESSAGE,
+                    "Refining edges · compiling the edge solver (first run only)"]  # fmt: skip
+    assert started.wait(10)  # compiling on the background thread
+    assert warmth.start(lambda _f, _m: None) is not None  # a second caller starts no 2nd thread
+    release.set()
+    warmth.ensure(lambda _f, _m: None)  # waits for the background thread
+    assert warmth.ready and len(compiled_on) == 1
+    assert compiled_on[0] is not threading.current_thread()
+    progress(0.6, "Refining edges")
+    assert seen[-1] == "Refining edges"
+    assert kernel_cache.cache_filled()
 
 
 def test_pymatting_parts_import_without_compiling_the_whole_package():

@@ -96,13 +96,10 @@ def test_decontaminated_colours_are_closer_to_the_true_foreground():
 
 
 def test_ichol_failure_falls_back_and_says_so(monkeypatch):
-    from bgeraser_gui.core.kernel_cache import pymatting_part
-
     def broken_ichol(*args, **kwargs):
         raise ValueError("Thresholded incomplete Cholesky decomposition failed")
 
-    # the solver takes ichol from the one pymatting module it loads (kernel_cache)
-    monkeypatch.setattr(pymatting_part("preconditioner.ichol"), "ichol", broken_ichol)
+    monkeypatch.setattr(matting, "ichol", broken_ichol)  # the one the solver calls
     rgb, alpha, _, mask = synthetic_composite()
     result = refine(rgb, mask, options=RefineOptions(band_px=8, decontaminate=False))
     assert any("fell back to Jacobi" in note for note in result.notes)

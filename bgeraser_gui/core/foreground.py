@@ -2,15 +2,16 @@
 
 Edge pixels are a mix alpha*F + (1-alpha)*B of subject and background colour; exporting the
 raw pixel with a new alpha keeps the old background's tint as a halo. pymatting's multilevel
-estimator recovers F; we run it per tile on the pixels with 0 < alpha < 1 (plus context), so
-memory stays bounded at 48 MP and opaque pixels keep their exact original colour.
+estimator recovers F (our fast-compiling copy, core/matting_kernels.py); we run it per tile on
+the pixels with 0 < alpha < 1 (plus context), so memory stays bounded at 48 MP and opaque
+pixels keep their exact original colour.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from bgeraser_gui.core.kernel_cache import pymatting_part
+from bgeraser_gui.core.matting_kernels import estimate_foreground_ml
 from bgeraser_gui.core.matting_tiles import Tile, run_parallel, tiles_over, worker_count
 from bgeraser_gui.core.memory import release_free_memory
 from bgeraser_gui.core.progress import CancelToken, ProgressFn
@@ -27,9 +28,6 @@ def estimate_foreground(
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
     """float32 HxWx3 foreground colours in [0, 1]; equals rgb/255 wherever alpha is 0 or 1."""
-    estimate_foreground_ml = pymatting_part(
-        "foreground.estimate_foreground_ml"
-    ).estimate_foreground_ml
     foreground = rgb.astype(np.float32)
     foreground *= 1.0 / 255.0
     partial = (alpha > 0.0) & (alpha < 1.0)

@@ -22,6 +22,7 @@ import numpy as np
 from bgeraser_gui.core.colour_evidence import colour_posterior
 from bgeraser_gui.core.foreground import estimate_foreground  # noqa: F401 - public API here
 from bgeraser_gui.core.kernel_cache import KernelWarmth, ensure_numba_cache_dir, pymatting_part
+from bgeraser_gui.core.matting_kernels import ichol
 from bgeraser_gui.core.matting_tiles import (
     Tile,
     band_system,
@@ -126,9 +127,7 @@ def _solve_cf_tile(
     fixed: unknown pixels already solved by a neighbouring tile; their alpha (fixed_alpha) is
     used as a boundary condition, which removes most of the seam a plain overlap would leave.
     """
-    ichol = pymatting_part("preconditioner.ichol").ichol
     jacobi = pymatting_part("preconditioner.jacobi").jacobi
-    _quiet_pymatting_prints()
     unknown = trimap == TRIMAP_UNKNOWN
     known_alpha = trimap.astype(np.float64) / 255.0
     if fixed is not None and fixed.any():
@@ -168,6 +167,8 @@ def _solve_pymatting_tile(image, trimap, prior, method, cancel, notes) -> np.nda
     """knn / lkm / rw on one crop through pymatting (whole-crop Laplacian, bounded by the tile)."""
     ensure_numba_cache_dir()  # the whole package compiles its kernels at import
     import pymatting
+
+    _quiet_pymatting_prints()
 
     if not ((trimap == 0).any() and (trimap == TRIMAP_FG).any()):
         return _solve_cf_tile(image, trimap, prior, cancel, notes)
@@ -317,7 +318,7 @@ def refine(
     options = options or RefineOptions()
     progress = progress or no_progress
     if options.enabled:
-        _KERNELS.ensure(progress)  # the first call in a process compiles or loads the kernels
+        progress = _KERNELS.start(progress)  # the first call in a process compiles them
     return _refine(rgb, mask, touchups, options, progress, cancel)
 
 
