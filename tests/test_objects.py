@@ -83,3 +83,37 @@ def test_things_the_model_left_out_are_found_on_crops_hidden_by_default():
 def test_no_subject_gives_no_objects():
     rgb = _photo()
     assert split_objects(rgb, np.zeros(rgb.shape[:2], np.float32)) == []
+
+
+def test_what_the_model_holds_faintly_is_an_object_hidden_by_default():
+    rgb = _photo()
+    mask = np.zeros(rgb.shape[:2], np.float32)
+    cv2.circle(mask, (100, 150), 50, 1.0, -1)
+    mask[100:200, 250:350] = 0.3  # the model is unsure about this one
+    objects = split_objects(rgb, mask)
+    assert [o.source for o in objects] == ["model", "faint"]
+    faint = objects[1]
+    assert not faint.suggested and faint.name.endswith("(faint)")
+    assert faint.bbox.x0 <= 251 and faint.bbox.x1 >= 349 and faint.mask.sum() > 0.9 * 100 * 100
+    visible = [o.id for o in objects if o.suggested]
+    assert compose_alpha(objects, visible, mask.shape)[150, 300] == 0.0
+
+
+def test_a_subject_a_crop_sees_in_two_parts_is_cut_in_two():
+    rgb = _photo(400, 400)
+    rgb[40:140, 40:90] = (200, 40, 40)  # one square region, two colours: the crop's model
+    rgb[40:140, 90:140] = (40, 40, 200)  # calls only the red half subject
+    mask = np.zeros((400, 400), np.float32)
+    mask[40:140, 40:140] = 1.0
+
+    def segment(crop: np.ndarray) -> np.ndarray:
+        return ((crop[..., 0] > 150) & (crop[..., 2] < 100)).astype(np.float32)
+
+    whole = split_objects(rgb, mask)
+    assert len(whole) == 1  # no crops: one subject (one core, no split)
+    parts = split_objects(rgb, mask, crops=CropSegmenter(rgb, segment))
+    assert [o.source for o in parts] == ["model", "model"]
+    boxes = sorted((o.bbox.x0, o.bbox.x1) for o in parts)
+    assert abs(boxes[0][1] - 90) <= 2 and abs(boxes[1][0] - 90) <= 2
+    union = compose_alpha(parts, [o.id for o in parts], mask.shape)
+    assert np.array_equal(union >= 0.5, mask >= 0.5)  # the automatic cutout is unchanged

@@ -7,9 +7,7 @@ Everything here runs on a copy of at most WORK_SIDE pixels and returns int32 lab
   least CORE_DEPTH of its deepest point); the flooding follows image edges and valleys of the
   model's confidence. Two neighbouring parts stay apart only where the image shows an edge (or
   the model a valley) along their common border; otherwise they are merged back.
-- `found_in_crops`: things the model left out, found by re-running it on crops (the engine of
-  click-to-select, `core.click_proposals.CropSegmenter`): what a crop calls subject, away from
-  what is already taken.
+The crop grid searched for left-out things is `crop_centres` (used by `core.object_crops`).
 """
 
 from __future__ import annotations
@@ -18,9 +16,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
-from bgeraser_gui.core.click_proposals import CropSegmenter
-from bgeraser_gui.core.progress import CancelToken
 
 WORK_SIDE = 1024  # long side of the working copy
 
@@ -136,68 +131,3 @@ def crop_centres(height: int, width: int, settings: SplitSettings) -> list[tuple
     xs = [int((i + 0.5) * width / n) for i in range(n)]
     ys = [int((j + 0.5) * height / n) for j in range(n)]
     return [(x, y, side) for y in ys for x in xs]
-
-
-def found_in_crops(
-    crops: CropSegmenter,
-    taken: np.ndarray,
-    scale: float,
-    settings: SplitSettings,
-    cancel: CancelToken | None = None,
-) -> list[tuple[np.ndarray, float]]:
-    """Regions (bool, work resolution) a crop calls subject that `taken` (bool, work
-    resolution) does not hold, with the crop's mean confidence in them; best first."""
-    h, w = crops.image_shape
-    wh, ww = taken.shape
-    min_pixels = settings.min_area * wh * ww
-    near_taken = cv2.dilate(taken.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    found: list[tuple[np.ndarray, float]] = []
-    for x, y, side in crop_centres(h, w, settings):
-        if cancel is not None:
-            cancel.check()
-        proposal = crops.proposal(x, y, side, cancel)
-        box = proposal.box
-        x0, y0 = int(box.x0 * scale), int(box.y0 * scale)
-        x1, y1 = max(x0 + 1, round(box.x1 * scale)), max(y0 + 1, round(box.y1 * scale))
-        x1, y1 = min(x1, ww), min(y1, wh)
-        soft = np.zeros((wh, ww), np.float32)
-        soft[y0:y1, x0:x1] = cv2.resize(proposal.mask, (x1 - x0, y1 - y0))
-        fresh = (soft >= 0.5) & ~near_taken
-        count, comps, stats, _ = cv2.connectedComponentsWithStats(fresh.astype(np.uint8), 8)
-        for i in range(1, count):
-            if stats[i, cv2.CC_STAT_AREA] < min_pixels:
-                continue
-            region = comps == i
-            if _touches_crop_border(stats[i], (x0, y0, x1, y1), (ww, wh)):
-                continue  # cut by the crop: the crop saw only part of it
-            found.append((region, float(soft[region].mean())))
-    return _distinct(found)
-
-
-def _touches_crop_border(stat: np.ndarray, crop: tuple, size: tuple) -> bool:
-    x, y, w, h = (int(v) for v in stat[:4])
-    x0, y0, x1, y1 = crop
-    ww, wh = size
-    return (
-        (x <= x0 and x0 > 0)
-        or (y <= y0 and y0 > 0)
-        or (x + w >= x1 and x1 < ww)
-        or (y + h >= y1 and y1 < wh)
-    )
-
-
-def _distinct(found: list[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, float]]:
-    """Drop regions mostly covered by a bigger one already kept (crops overlap)."""
-    kept: list[tuple[np.ndarray, float]] = []
-    for region, score in sorted(found, key=lambda f: -int(f[0].sum())):
-        area = int(region.sum())
-        if all(int((region & k).sum()) < 0.5 * area for k, _ in kept):
-            kept.append((region & ~_union(kept, region.shape), score))
-    return sorted(kept, key=lambda f: -f[1])
-
-
-def _union(kept: list[tuple[np.ndarray, float]], shape: tuple[int, int]) -> np.ndarray:
-    out = np.zeros(shape, bool)
-    for region, _ in kept:
-        out |= region
-    return out

@@ -9,10 +9,11 @@ What `split_objects` returns, best first within each kind:
    model's mask (>= 0.5) bigger than `min_area`, cut further into touching subjects where the
    image shows an edge between them (`core.object_split.split_component`). Together they are
    the automatic cutout (minus specks below `min_area`).
-2. Things the model left out that are likely wanted (`source == "crop"`, not suggested): what
-   the model calls subject when re-run on crops of the photo (the click-to-select engine,
-   `core.click_proposals.CropSegmenter`, so crops it computed are shared with clicks), away from
-   the subjects of 1. Optional: only when `crops` is given (crop_grid^2 model runs, cached).
+2. Things the model left out that are likely wanted (not suggested), from `core.object_crops`:
+   what the model calls subject when re-run on crops of the photo (`source == "crop"`; the
+   click-to-select engine's `CropSegmenter`, so crops are shared with clicks; only when `crops`
+   is given: crop_grid^2 model runs, cached), where a crop sees a subject of 1. in two parts
+   it is cut in two, and what the model's own mask holds faintly (`source == "faint"`, free).
 Masks are soft (the model's own edges), kept as a uint8 crop of the object's box; the objects'
 >= 0.5 regions never overlap. Names come from size and position ("main subject", "left
 subject", "small object top right" ...). Qt-free; the work runs at most WORK_SIDE pixels wide
@@ -29,9 +30,9 @@ import numpy as np
 
 from bgeraser_gui.core.click_proposals import CropSegmenter
 from bgeraser_gui.core.history import Rect
+from bgeraser_gui.core.object_crops import carve, crop_views, faint_regions, found_regions
 from bgeraser_gui.core.object_split import (
     SplitSettings,
-    found_in_crops,
     gradient_magnitude,
     split_component,
     work_scale,
@@ -52,7 +53,7 @@ class SubjectObject:
     bbox: Rect  # full-resolution pixels, [x0, x1) x [y0, y1)
     alpha: np.ndarray  # uint8 bbox.height x bbox.width, the object's soft mask
     score: float  # the model's mean confidence inside the object, 0..1
-    source: str  # "model" (in the automatic cutout) or "crop" (found on a crop)
+    source: str  # "model" (in the automatic cutout), "crop" (found on a crop) or "faint"
 
     @property
     def suggested(self) -> bool:
@@ -110,15 +111,22 @@ def split_objects(
     soft = cv2.resize(np.asarray(mask, np.float32), size, interpolation=cv2.INTER_AREA)
     small_rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     labels = _model_subjects(soft, gradient_magnitude(small_rgb), settings)
-    model_count = int(labels.max())
-    found = []
+    found: list[tuple[np.ndarray, float]] = []
     if crops is not None:
-        found = found_in_crops(crops, labels > 0, scale, settings, cancel)
-        for i, (region, _) in enumerate(found, start=model_count + 1):
-            labels[region] = i
-    scores = _mean_per_label(soft, labels, model_count) + [s for _, s in found]
+        views = crop_views(crops, scale, soft.shape, settings, cancel)
+        labels = carve(labels, views, settings)
+        found = found_regions(views, labels > 0, settings)
+    model_count = int(labels.max())
+    for i, (region, _) in enumerate(found, start=model_count + 1):
+        labels[region] = i
+    faint = faint_regions(soft, labels > 0, settings)
+    for i, (region, _) in enumerate(faint, start=model_count + len(found) + 1):
+        labels[region] = i
+    extra = found + faint
+    sources = ["model"] * model_count + ["crop"] * len(found) + ["faint"] * len(faint)
+    scores = _mean_per_label(soft, labels, model_count) + [s for _, s in extra]
     owner = _with_soft_halo(labels, soft)
-    objects = _full_resolution(mask, owner, model_count, found, (h, w), scale, scores)
+    objects = _full_resolution(mask, owner, model_count, extra, (h, w), scale, scores, sources)
     return _named(objects, (h, w))
 
 
@@ -165,7 +173,7 @@ def _nearest_label_index(empty: np.ndarray):
     return ndimage.distance_transform_edt(empty, return_indices=True)
 
 
-def _full_resolution(mask, owner, model_count, found, shape, scale, scores):
+def _full_resolution(mask, owner, model_count, found, shape, scale, scores, sources):
     """SubjectObjects at full resolution: each object's box is scaled back, its label map
     upsampled inside the box, and the soft values taken from the model's mask (model
     subjects) or the crop's answer (found ones)."""
@@ -190,8 +198,7 @@ def _full_resolution(mask, owner, model_count, found, shape, scale, scores):
         if np.count_nonzero(alpha >= 128) == 0:
             continue
         box, alpha = _tight(box, alpha)
-        source = "model" if i <= model_count else "crop"
-        objects.append((box, alpha, scores[i - 1], source))
+        objects.append((box, alpha, scores[i - 1], sources[i - 1]))
     return objects
 
 
@@ -251,4 +258,4 @@ def _name(box: Rect, area: int, biggest: int, source: str, first: bool, shape) -
             return "main subject"
         return f"{where} subject" if area >= 0.3 * biggest else f"small object {where}"
     size = "large" if area >= 0.3 * biggest else "small"
-    return f"{size} object {where} (found)"
+    return f"{size} object {where} ({'found' if source == 'crop' else 'faint'})"
