@@ -144,3 +144,30 @@ def test_real_photo_one_positive_click_on_the_missed_object(isnet_fp16_path, eva
     far = np.ones_like(truth)
     far[150:, 100:] = False  # the lamp post and sky on the left/top stay as the model said
     np.testing.assert_array_equal(after[far], auto[far])
+
+
+def _dotted_shirt_scene(seed: int):
+    """The red disc (the subject) beside a white 'shirt' printed with dark dots; the click
+    point (205, 105) is on white."""
+    rng = np.random.default_rng(seed)
+    img = np.full((200, 300, 3), (40, 120, 40), np.uint8)
+    cv2.circle(img, (90, 100), 45, (200, 40, 40), -1)
+    shirt = np.zeros((200, 300), bool)
+    shirt[60:150, 150:260] = True
+    img[shirt] = (230, 230, 230)
+    for _ in range(90):
+        x, y = int(rng.integers(152, 258)), int(rng.integers(62, 148))
+        if abs(x - 205) + abs(y - 105) > 12:
+            cv2.circle(img, (x, y), int(rng.integers(2, 4)), (20, 20, 90), -1)
+    img = (img + rng.normal(0, 4, img.shape)).clip(0, 255).astype(np.uint8)
+    disc = np.zeros((200, 300), np.uint8)
+    cv2.circle(disc, (90, 100), 45, 1, -1)
+    return img, disc.astype(bool), shirt
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_negative_click_on_a_patterned_region_leaves_no_specks(seed):
+    img, disc, shirt = _dotted_shirt_scene(seed)
+    out = ClickSession(img, (disc | shirt).astype(np.float32)).add(Click(205, 105, False))
+    assert (out[shirt] >= 0.5).mean() < 0.01  # the dots go with the shirt
+    assert (out[disc] >= 0.5).all()

@@ -35,6 +35,7 @@ OBJECT_MARGIN_FRACTION = 0.015  # how far outside the proposed object a click ma
 LOCAL_RADIUS_FACTOR = 2.5  # without an object: window radius in units of the click's depth
 MIN_LOCAL_RADIUS = 16
 MAX_LOCAL_FRACTION = 0.35
+SPECK_SHARE = 0.05  # islands left inside a click's change, up to this share of it, go too
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,37 @@ def _border_seeds(rect: Rect, shape: tuple[int, int], cur: np.ndarray) -> np.nda
     return border
 
 
+def _without_specks(
+    labels: np.ndarray,
+    before: np.ndarray,
+    positive: bool,
+    other_seeds: np.ndarray,
+    fixed: np.ndarray,
+) -> np.ndarray:
+    """`labels` with the islands of the other label that the click's change left inside
+    itself (the specks a textured region leaves: a patterned shirt removed but for its dark
+    dots) given the click's label too. An island goes when it touches no fixed pixel (it lies
+    wholly in the part of the window the click may change), holds no seed of the other label
+    (an earlier click, the window's border) and is small against the change."""
+    flipped = np.count_nonzero(labels != before)
+    if flipped == 0:
+        return labels
+    other = (labels != positive).astype(np.uint8)
+    n, ids, stats, _ = cv2.connectedComponentsWithStats(other, connectivity=8)
+    if n <= 1:
+        return labels
+    keep = np.zeros(n, bool)
+    keep[0] = True  # the click's own label
+    keep[np.unique(ids[fixed | other_seeds])] = True
+    keep |= stats[:, cv2.CC_STAT_AREA] > SPECK_SHARE * flipped
+    speck = ~keep[ids]
+    if not speck.any():
+        return labels
+    out = labels.copy()
+    out[speck] = positive
+    return out
+
+
 def apply_click(
     rgb: np.ndarray,
     mask: np.ndarray,
@@ -270,6 +302,7 @@ def apply_click(
     if cancel is not None:
         cancel.check()
     labels = cut_bounded(unary.astype(np.float32), win_rgb, fg, bg)
+    labels = _without_specks(labels, win_cur, positive, bg if positive else fg, fixed)
     changed = _component_at(labels != win_cur, x - rect.x0, y - rect.y0, r)
     if changed is None:
         changed = np.zeros(win_cur.shape, bool)
