@@ -113,7 +113,7 @@ def test_stages_say_compiling_while_the_background_compile_runs_then_not(monkeyp
     progress = warmth.start(lambda _f, message: seen.append(message))  # returns at once
     progress(0.3, "Refining edges")
     assert seen == [kernel_cache.COMPILING_MESSAGE,
-                    "Refining edges · compiling the edge solver (first run only)"]  # fmt: skip
+                    "Refining edges · compiling (first run only)"]  # fmt: skip
     assert started.wait(10)  # compiling on the background thread
     assert warmth.start(lambda _f, _m: None) is not None  # a second caller starts no 2nd thread
     release.set()
@@ -135,3 +135,45 @@ def test_pymatting_parts_import_without_compiling_the_whole_package():
     assert "pymatting.alpha.estimate_alpha_sm" not in sys.modules
     assert "pymatting" not in sys.modules  # placeholders removed: `import pymatting` still
     # runs the real package __init__ (the knn / lkm / rw methods), which finds this module
+
+
+def test_the_editor_s_first_ctrl_m_says_it_compiles_with_a_busy_bar_and_elapsed_time(
+    qtbot, tmp_path, monkeypatch
+):
+    import threading
+
+    from app_fakes import InstantBackend, make_window, write_photo
+    from PySide6.QtCore import Qt
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))  # a fresh install
+    release = threading.Event()
+    real_refine = matting._refine
+
+    def kernels_still_compiling(rgb, mask, touchups, options, progress, cancel):
+        progress(0.05, "Refining edges")  # then waits, as on numba's compiler lock
+        assert release.wait(20)
+        return real_refine(rgb, mask, touchups, options, progress, cancel)
+
+    monkeypatch.setattr(matting, "_KERNELS", kernel_cache.KernelWarmth(lambda: release.wait(20)))
+    monkeypatch.setattr(matting, "_refine", kernels_still_compiling)
+    window = make_window(qtbot, tmp_path / "s.ini", {"fake": InstantBackend()})
+    window.resize(1000, 420)
+    window.open_paths([write_photo(tmp_path / "a.png", 64, 48)])
+    qtbot.waitUntil(lambda: window.session.document is not None)
+    doc = window.session.document
+    qtbot.waitUntil(lambda: doc.model_mask is not None)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    status = window.status
+    note = "Refining edges · compiling (first run only)"
+    qtbot.waitUntil(lambda: status.progress_label.text().startswith(f"{note} · "), timeout=5000)
+    assert status.progress.maximum() == 0 and status.progress.isVisible()  # busy, not stuck
+    qtbot.wait(100)  # the status bar lays the longer text out
+    label = status.progress_label
+    assert label.width() >= label.sizeHint().width()  # the elapsed time is not cut off
+    assert window.statusBar().currentMessage() == ""  # no stale "Subject found" underneath
+    shot = tmp_path / "first-refine-status.png"
+    window.grab().save(str(shot))
+    release.set()
+    qtbot.waitUntil(lambda: doc.refined_alpha is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: status.progress.isHidden())
+    assert "compiling" not in status.progress_label.text() or status.progress_label.isHidden()

@@ -158,7 +158,7 @@ class KernelWarmth:
 
     def start(self, progress: ProgressFn) -> ProgressFn:
         """Compile in the background unless done; returns `progress` with the stage messages
-        saying "compiling the edge solver (first run only)" while that runs."""
+        saying "compiling (first run only)" while that runs."""
         if self.ready:
             return progress
         message = LOADING_MESSAGE if cache_filled() else COMPILING_MESSAGE
@@ -170,7 +170,7 @@ class KernelWarmth:
                 )
                 self._thread.start()
         progress(0.0, message)
-        note = message[0].lower() + message[1:].rstrip("…")
+        note = "compiling (first run only)" if message == COMPILING_MESSAGE else "loading"
 
         def reporting(fraction: float, text: str) -> None:
             progress(fraction, text if self.ready or not text else f"{text} · {note}")

@@ -1,7 +1,7 @@
 """Status bar: device, model, image size, zoom and the running job's progress (Esc cancels).
 
 The progress never looks hung: a stage that reports no progress for STALL_S (one model run,
-compiling the edge solver) turns the bar into a busy indicator, and the elapsed time counts
+waiting for the edge solver to compile) turns the bar into a busy indicator, and the elapsed time counts
 up next to the stage's message until real progress arrives again.
 """
 
@@ -96,6 +96,7 @@ class StatusPanel:
         return self.ticker.isActive()
 
     def start_progress(self, message: str) -> None:
+        self.bar.clearMessage()  # the last job's "Subject found" would be drawn under the bar
         self._started = self._advanced = self._clock()
         self._fraction = 0.0
         self._message = message
