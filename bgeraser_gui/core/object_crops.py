@@ -21,7 +21,7 @@ from bgeraser_gui.core.click_proposals import CropSegmenter
 from bgeraser_gui.core.object_split import SplitSettings, crop_centres
 from bgeraser_gui.core.progress import CancelToken
 
-FAINT = 0.15  # a faint region: the model's mask between this and 0.5
+FAINT = 0.05  # a faint region: the model's mask between this and 0.5 (chosen on coco even half)
 MAX_FOUND = 8  # at most this many found (or faint) objects: the best ones
 CARVE_RANGE = (0.15, 0.85)  # a crop carves a subject when it calls this share of it subject
 
@@ -127,6 +127,10 @@ def faint_regions(
 def _regions(score_map, wanted, taken, settings) -> list[tuple[np.ndarray, float]]:
     near_taken = cv2.dilate(taken.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     fresh = (wanted & ~near_taken).astype(np.uint8)
+    # thin strips (a subject's soft edge beyond the dilation) are no objects
+    fresh = cv2.morphologyEx(
+        fresh, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    )
     count, comps, stats, _ = cv2.connectedComponentsWithStats(fresh, 8)
     min_pixels = settings.min_area * taken.size
     found = []

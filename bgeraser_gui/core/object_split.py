@@ -28,7 +28,7 @@ class SplitSettings:
     min_part: float = 0.08  # smallest part a region is cut into, as a share of the region
     core_depth: float = 0.5  # a part's core: distance to the region's edge >= this share of
     # the deepest point (each core seeds one part)
-    edge_ratio: float = 1.6  # border's image gradient / region's mean gradient to keep a cut
+    edge_ratio: float = 1.0  # border's image gradient / region's mean gradient to keep a cut
     valley: float = 0.7  # ...or the model's mean confidence along the border at most this
     crop_grid: int = 2  # crops per side when searching for left-out things (0 = no search)
     crop_overlap: float = 1.3  # crop side = long side / crop_grid * this
