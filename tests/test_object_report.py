@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from bgeraser_gui.core.history import Rect
-from bgeraser_gui.core.object_report import ObjectScore, render_object_summary, toggle_oracle
+from bgeraser_gui.core.object_report import (
+    ObjectScore,
+    render_object_summary,
+    toggle_oracle,
+    tuning_half,
+)
 from bgeraser_gui.core.objects import SubjectObject
 
 
@@ -54,8 +59,11 @@ def test_oracle_without_objects_scores_the_empty_cutout():
 
 def test_summary_reports_each_set_and_both_halves():
     rows = [ObjectScore("coco", f"s{i}", 0.5, 0.5, 0.6, 0.7, 0.8 + i / 100, 0.9, 3, 1, 0.1, 4)
-            for i in range(4)]  # fmt: skip
+            for i in range(8)]  # fmt: skip
     text = render_object_summary(rows, "bgeraser-cli eval x --objects")
     lines = [ln for ln in text.splitlines() if ln.startswith("| coco")]
-    assert [ln.split(" | ")[1] for ln in lines] == ["all", "even", "odd (held out)"]
-    assert lines[1].split(" | ")[7] == "0.810" and lines[2].split(" | ")[7] == "0.820"
+    assert [ln.split(" | ")[1] for ln in lines] == ["all", "tuning", "held out"]
+    tuning = [r for r in rows if tuning_half(r.stem)]
+    assert lines[1].split(" | ")[2] == str(len(tuning)) and 0 < len(tuning) < 8
+    mean = sum(r.best_toggle2 for r in tuning) / len(tuning)
+    assert lines[1].split(" | ")[7] == f"{mean:.3f}"
