@@ -159,32 +159,22 @@ def _cf_band_values(image, index, known_alpha, epsilon, values, rhs):  # pragma:
                         rhs[row] -= value * known_alpha[qy, qx]
 
 
-@cached_kernel
-def _values_to_csr(index, ys, xs, values):  # pragma: no cover - numba
+def _values_to_csr(index, ys, xs, values):
+    """CSR arrays of the band's rows: the non-zero couplings values[row, dy, dx] to unknown
+    pixels, in row-major order (numpy: a numba kernel here cost ~1 s to compile on a fresh
+    install and saved 0.1 s per 6 MP refinement)."""
     n = ys.shape[0]
     h, w = index.shape
+    padded = np.full((h + 4, w + 4), -1, np.int64)  # -1: outside the crop or known
+    padded[2:-2, 2:-2] = index
+    dy, dx = np.divmod(np.arange(NEIGHBOURHOOD * NEIGHBOURHOOD), NEIGHBOURHOOD)
+    offsets = (dy - 2) * (w + 4) + (dx - 2)
+    columns = padded.ravel()[((ys + 2) * (w + 4) + (xs + 2))[:, None] + offsets[None, :]]
+    flat = values.reshape(n, NEIGHBOURHOOD * NEIGHBOURHOOD)
+    keep = (flat != 0.0) & (columns >= 0)
     indptr = np.zeros(n + 1, np.int64)
-    indices = np.empty(n * 25, np.int64)
-    data = np.empty(n * 25, np.float64)
-    k = 0
-    for row in range(n):
-        for dy in range(5):
-            for dx in range(5):
-                v = values[row, dy, dx]
-                if v == 0.0:
-                    continue
-                qy = ys[row] + dy - 2
-                qx = xs[row] + dx - 2
-                if qy < 0 or qy >= h or qx < 0 or qx >= w:
-                    continue
-                col = index[qy, qx]
-                if col < 0:
-                    continue
-                indices[k] = col
-                data[k] = v
-                k += 1
-        indptr[row + 1] = k
-    return indptr, indices[:k].copy(), data[:k].copy()
+    np.cumsum(np.count_nonzero(keep, axis=1), out=indptr[1:])
+    return indptr, columns[keep], flat[keep]
 
 
 def band_system(
