@@ -141,7 +141,8 @@ class KernelWarmth:
 
     def __init__(self, compile_kernels: Callable[[], None]) -> None:
         self._compile = compile_kernels
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held while compiling
+        self._starting = threading.Lock()
         self._thread: threading.Thread | None = None
         self.ready = False
 
@@ -162,7 +163,7 @@ class KernelWarmth:
         if self.ready:
             return progress
         message = LOADING_MESSAGE if cache_filled() else COMPILING_MESSAGE
-        with _import_lock:
+        with self._starting:
             if self._thread is None or not self._thread.is_alive():
                 # not a daemon: exiting mid-compile can crash in LLVM, so exit waits (seconds)
                 self._thread = threading.Thread(
