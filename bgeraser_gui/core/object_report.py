@@ -36,7 +36,7 @@ class ObjectScore:
     best_toggle2: float  # ... at most two toggles
     best_actions2: float  # ... at most two actions, each a toggle or a solo
     objects: int
-    found: int  # objects found on crops (left out by the model)
+    found: int  # objects not suggested: found on crops or faint in the model's mask
     split_s: float  # seconds to split (without the crops' model runs)
     crop_runs: int  # model runs on crops this photo needed
 
@@ -120,7 +120,7 @@ def render_object_summary(
     head = ["data set", "half", "n", "IoU automatic", "IoU objects (suggested)",
             "best single object", "best <= 1 toggle", "best <= 2 toggles",
             "best <= 2 actions (toggle/solo)", "objects/img",
-            "found on crops/img", "split s/img", "crop runs/img"]  # fmt: skip
+            "hidden (found, faint)/img", "split s/img", "crop runs/img"]  # fmt: skip
     lines = [
         "# Objects evaluation (which object?)",
         "",
