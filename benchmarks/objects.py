@@ -15,6 +15,8 @@ and process CPU seconds (the machine may be shared: CPU / cores is the idle esti
   UI: store    - set_objects on the document (UI thread: swap layers, update the cutout)
   UI: thumbs   - thumbnails of the dock (UI thread, once per split)
   UI: toggle   - one toggle (UI thread: table edit + the cutout's update)
+  heartbeat    - the longest gap (s) of a 5 ms heartbeat on the main thread while the split
+                 runs on a worker thread (how long the GIL keeps the editor's UI thread waiting)
 Ratios 24 MP / 6 MP are printed side by side.
 """
 
@@ -61,6 +63,21 @@ def _model_mask(args, rgb: np.ndarray) -> np.ndarray:
     return mask
 
 
+def _heartbeat_gap(work) -> float:
+    """Longest gap between 5 ms ticks of this thread while `work()` runs on another."""
+    import threading
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    last, gap = time.perf_counter(), 0.0
+    while worker.is_alive():
+        time.sleep(0.005)
+        now = time.perf_counter()
+        gap, last = max(gap, now - last), now
+    worker.join()
+    return gap
+
+
 def _one_size(args, mp: int, rgb: np.ndarray, mask: np.ndarray, segment, rows: dict) -> None:
     """The rows of one size."""
     from bgeraser_gui.core import object_layers as ol
@@ -74,6 +91,8 @@ def _one_size(args, mp: int, rgb: np.ndarray, mask: np.ndarray, segment, rows: d
     plain = SplitSettings(crop_grid=0)
     wall, cpu, objects = _timed(lambda: split_objects(rgb, mask, settings=plain), args.repeats)
     rows.setdefault("split", {})[mp] = (wall, cpu)
+    gap = _heartbeat_gap(lambda: split_objects(rgb, mask, settings=plain))
+    rows.setdefault("heartbeat", {})[mp] = (gap, float("nan"))
     if segment is not None:
         crops = CropSegmenter(rgb, segment)
         settings = SplitSettings(crop_grid=args.crops)
