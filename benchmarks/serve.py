@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -292,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-available-gb", type=float, default=3.0, help="memory floor")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
+    # stopped from outside (timeout, kill): unwind, so the server under test is stopped too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.levels = [int(c) for c in args.concurrency.split(",")]
     if args.ours_args is None:
         args.ours_args = ["", "--quality fast --no-refine"]
