@@ -22,6 +22,8 @@ from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.eval_dataset import EvalSample, load_sample
 from bgeraser_gui.core.eval_report import CsvResultWriter
 from bgeraser_gui.core.metrics import evaluate_alpha, unknown_band
+from bgeraser_gui.core.one_pass_fallback import OnePassFallback
+from bgeraser_gui.core.progress import no_progress
 from bgeraser_gui.core.review_score import score_mask
 
 MODES = ("raw", "refined")
@@ -42,13 +44,19 @@ def load_alpha(path: Path) -> np.ndarray:
         return np.asarray(im.convert("L"), dtype=np.uint8)
 
 
-def refine_alpha(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The product's default edge refinement; colour decontamination is skipped because it
-    does not change alpha (only the foreground colours)."""
+def refine_alpha(
+    rgb: np.ndarray, mask: np.ndarray, one_pass: OnePassFallback | None = None
+) -> np.ndarray:
+    """The product's default edge refinement (with `one_pass`, its fallback to the first
+    network pass as `Pipeline.refine` applies it); colour decontamination is skipped because
+    it does not change alpha (only the foreground colours)."""
     from bgeraser_gui.core.matting import RefineOptions, refine
 
-    options = RefineOptions(decontaminate=False)
-    return np.asarray(refine(rgb, mask, options=options).alpha, dtype=np.float32)
+    def run(start: np.ndarray):
+        return refine(rgb, start, options=RefineOptions(decontaminate=False))
+
+    result = run(mask) if one_pass is None else one_pass.refine(run, mask)
+    return np.asarray(result.alpha, dtype=np.float32)
 
 
 @dataclass
@@ -70,6 +78,7 @@ class SampleScorer:
         self.settings, self.writer = settings, writer
         self.rows: list[dict] = []
         self.skipped: list[str] = []
+        self.one_pass = OnePassFallback()  # as the pipeline refines a mask it segmented
 
     def score(self, get_backend: Callable[[], Any], model: str, sample: EvalSample) -> float | None:
         """Score one sample; returns the seconds spent computing (None if all reused)."""
@@ -100,7 +109,7 @@ class SampleScorer:
                 else:
                     start = time.perf_counter()
                     try:
-                        alpha = refine_alpha(data.rgb, raw)
+                        alpha = refine_alpha(data.rgb, raw, self.one_pass)
                     except BgEraserError as exc:
                         self.skipped.append(f"{sample.dataset}/{sample.stem} (refined): {exc}")
                         continue
@@ -137,7 +146,7 @@ class SampleScorer:
         network = get_backend()  # a model that cannot be loaded stops the whole run
         start = time.perf_counter()
         try:
-            mask = np.asarray(network.predict(rgb), dtype=np.float32)
+            mask = np.asarray(self.one_pass.predict(network, rgb, no_progress, None), np.float32)
         except BgEraserError as exc:
             self.skipped.append(f"{sample.dataset}/{sample.stem}: prediction failed: {exc}")
             return None

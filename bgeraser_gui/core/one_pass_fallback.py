@@ -78,17 +78,18 @@ class OnePassFallback:
     def refine(self, run: Callable[[np.ndarray], MattingResult], mask: np.ndarray) -> MattingResult:
         """`run(mask)`, or `run(first pass)` where the rule prefers it."""
         result = run(mask)
-        if result.disputed <= self.margin:
+        disputed = getattr(result, "disputed", 0.0)  # results of other refiners may lack it
+        if disputed <= self.margin:
             return result
         with self._lock:
             one_pass = self._one_pass.get(_key(mask))
         if one_pass is None:
             return result
         alternative = run(one_pass())
-        if result.disputed <= alternative.disputed + self.margin:
+        if disputed <= getattr(alternative, "disputed", 0.0) + self.margin:
             return result
         alternative.notes.append(
             f"refined from the model's single-pass mask: the averaged mask's refinement "
-            f"disputed {result.disputed:.0%} of the subject"
+            f"disputed {disputed:.0%} of the subject"
         )
         return alternative
