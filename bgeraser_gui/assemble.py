@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bgeraser_gui.core.compose import ExportOptions
-from bgeraser_gui.core.matting import RefineOptions
 from bgeraser_gui.core.pipeline import Pipeline
 from bgeraser_gui.core.progress import ProgressFn
+from bgeraser_gui.core.refine_types import RefineOptions
 from bgeraser_gui.core.segmentation import SegmentationBackend
 
 QUALITIES = ("best", "fast", "rembg")

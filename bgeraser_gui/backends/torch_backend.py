@@ -11,18 +11,12 @@ import torch
 from torch import nn
 
 from bgeraser_gui.backends.cancel_scope import install_convolution_checks
-from bgeraser_gui.backends.device import cpu_has_bf16_matmul, cpu_thread_count
+from bgeraser_gui.backends.device import BF16_EXACT_ARCHS, cpu_has_bf16_matmul, cpu_thread_count
 from bgeraser_gui.backends.model_io import InputSpec
 from bgeraser_gui.backends.segmenter import QualityOptions, Segmenter
 from bgeraser_gui.core.errors import ModelError
 
 PRECISIONS = ("auto", "fp32", "channels_last", "bf16", "fp16")
-
-
-# Architectures whose bf16 output agrees with fp32 closely enough to be chosen automatically.
-# Measured by benchmarks/inference.py (mask IoU vs torch fp32 on the bike photo): ISNet 0.999;
-# U²-Net 0.986 and U²-Netp 0.914 are not exact enough, so they run fp32 (or ONNX Runtime).
-BF16_EXACT_ARCHS = frozenset({"isnet"})
 
 
 def auto_precision(device: str, arch: str = "isnet") -> str:

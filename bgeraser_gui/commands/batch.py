@@ -10,10 +10,10 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from bgeraser_gui.assemble import PipelineSpec
 from bgeraser_gui.commands.common import (
     add_export_options,
     add_model_options,
@@ -37,6 +37,9 @@ from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.image_io import DEFAULT_MAX_PIXELS
 from bgeraser_gui.core.progress import CancelToken
 from bgeraser_gui.engines.job import MODEL_LOAD_FAILED
+
+if TYPE_CHECKING:  # importing the pipeline loads the matting stack: only when a command runs
+    from bgeraser_gui.assemble import PipelineSpec
 
 ENGINES = ("local", "ray")
 

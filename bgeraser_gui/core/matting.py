@@ -14,7 +14,6 @@ incomplete-Cholesky preconditioner fails we fall back to Jacobi and say so in `n
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -33,6 +32,7 @@ from bgeraser_gui.core.matting_tiles import (
 )
 from bgeraser_gui.core.memory import release_free_memory
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress, sub_progress
+from bgeraser_gui.core.refine_types import MattingResult, RefineOptions
 from bgeraser_gui.core.trimap import (
     TRIMAP_FG,
     TRIMAP_UNKNOWN,
@@ -71,27 +71,6 @@ CG_MAXITER = 5000
 ICHOL_DISCARD = 3e-3
 ICHOL_SHIFTS = (1e-2, 0.1, 1.0, 10.0, 100.0)
 ICHOL_NNZ_PER_ROW = 250
-
-
-@dataclass
-class RefineOptions:
-    enabled: bool = True
-    method: str = "cf"  # "cf" | "knn" | "lkm" | "rw"
-    band_px: int | None = None  # None: scale with image size
-    decontaminate: bool = True
-    adaptive: bool = True
-    colour_evidence: bool = True  # settle large soft areas by the sure pixels' colours
-
-
-@dataclass
-class MattingResult:
-    alpha: np.ndarray  # float32 HxW in [0, 1]
-    foreground: np.ndarray | None  # float32 HxWx3 in [0, 1], or None without decontamination
-    trimap: np.ndarray  # uint8 HxW, 0 / 128 / 255
-    notes: list[str] = field(default_factory=list)
-    # Area where refinement and the model disagreed and the model's decision was kept, as a
-    # fraction of the subject (core/subject_guard.py); raises the review score.
-    disputed: float = 0.0
 
 
 def _check_inputs(rgb: np.ndarray, mask: np.ndarray) -> None:

@@ -28,8 +28,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bgeraser_gui.core.matting import MattingResult
 from bgeraser_gui.core.progress import CancelToken, ProgressFn
+from bgeraser_gui.core.refine_types import MattingResult
 
 # Fraction of the subject. On the odd-numbered photos of alphamatting_train27 and grabcut50,
 # margins 0.005 to 0.03 gave the same (best) SAD; 0.02, mid-range, refines twice less often.

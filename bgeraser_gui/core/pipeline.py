@@ -26,10 +26,10 @@ from bgeraser_gui.core.compose import (
 )
 from bgeraser_gui.core.errors import ModelError
 from bgeraser_gui.core.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
-from bgeraser_gui.core.matting import MattingResult, RefineOptions, refine
 from bgeraser_gui.core.memory import release_free_memory
 from bgeraser_gui.core.one_pass_fallback import OnePassFallback
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress, sub_progress
+from bgeraser_gui.core.refine_types import MattingResult, RefineOptions
 from bgeraser_gui.core.review_score import ReviewScore, score_mask
 from bgeraser_gui.core.segmentation import SegmentationBackend
 
@@ -51,6 +51,14 @@ def _stage_slices(refining: bool) -> dict[str, tuple[float, float]]:
 
 def _rgb(image: LoadedImage | np.ndarray) -> np.ndarray:
     return image.rgb if isinstance(image, LoadedImage) else image
+
+
+def refine(rgb: np.ndarray, mask: np.ndarray, **kwargs) -> MattingResult:
+    """core.matting.refine, imported on first use: its numba/scipy stack costs ~1 s of every
+    start that never refines (`--no-refine`, the editor until its first refinement)."""
+    from bgeraser_gui.core import matting
+
+    return matting.refine(rgb, mask, **kwargs)
 
 
 @dataclass
