@@ -35,7 +35,8 @@ EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
 
 
 def run_measured(command: list[str], env: dict | None = None) -> dict:
-    """Run `command`; wall seconds, exit code and peak RSS (MiB) of it and its children."""
+    """Run `command`; wall seconds, CPU seconds (user + system), exit code and peak RSS (MiB)
+    of it and its children."""
     started = time.perf_counter()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -44,6 +45,7 @@ def run_measured(command: list[str], env: dict | None = None) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)
     return {
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "exit_code": proc.returncode,
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
         "stderr_tail": stderr[-600:],

@@ -10,6 +10,7 @@ installed (it is faster there, see benchmarks/inference.py).
 from __future__ import annotations
 
 import mmap
+import sys
 import threading
 from pathlib import Path
 
@@ -34,6 +35,9 @@ _networks: dict[tuple, object] = {}
 # Parsed weights live here only until a network is built from them (or the runtime is ONNX
 # Runtime); the architecture found in them is kept in _archs.
 _weights: dict[tuple, object] = {}
+# The torch runtime's converted weights (backends/torch_state_cache.py) until a network is
+# prepared from them: (arch, network), or None when the cache has none for the file.
+_converted: dict[tuple, tuple | None] = {}
 _archs: dict[tuple, str] = {}
 _sessions: dict[tuple, object] = {}
 _backends: dict[tuple, Segmenter] = {}
@@ -112,14 +116,30 @@ def _forget_weights(path: Path) -> None:
         _weights.pop(_file_key(path), None)
 
 
+def _converted_network(path: Path) -> tuple | None:
+    """(arch, network) from the torch runtime's converted weights of `path`, looked up once."""
+    from bgeraser_gui.backends.torch_state_cache import load_network
+
+    key = _file_key(path)
+    with _lock:
+        if key not in _converted:
+            _converted[key] = load_network(path)
+        return _converted[key]
+
+
 def file_architecture(path: Path) -> str:
-    """ "isnet", "u2net" or "u2netp" for a supported file (ModelError otherwise)."""
+    """ "isnet", "u2net" or "u2netp" for a supported file (ModelError otherwise). Where torch
+    is loaded anyway, its converted weights say it without parsing the file."""
     from bgeraser_gui.backends.onnx_weights import detect_architecture
 
     key = _file_key(path)
     with _lock:
         if key not in _archs:
-            _archs[key] = detect_architecture(_file_weights(path))
+            converted = _converted_network(path) if "torch" in sys.modules else None
+            if converted is not None:
+                _archs[key] = converted[0]
+            else:
+                _archs[key] = detect_architecture(_file_weights(path))
         return _archs[key]
 
 
@@ -127,14 +147,22 @@ def _torch_network(path: Path, device: str, precision: str):
     """The mapped network for (file, device, precision), built once per process."""
     from bgeraser_gui.backends.onnx_weights import build_network, load_into
     from bgeraser_gui.backends.torch_backend import prepare_network
+    from bgeraser_gui.backends.torch_state_cache import save_network
 
     key = (str(path), path.stat().st_mtime_ns, device, precision)
     with _lock:
         if key not in _networks:
-            network = build_network(file_architecture(path))
-            load_into(network, _file_weights(path), path)
+            converted = _converted_network(path)
+            if converted is not None:
+                network = converted[1]
+            else:
+                arch = file_architecture(path)
+                network = build_network(arch)
+                load_into(network, _file_weights(path), path)
+                save_network(path, arch, network)
             _networks[key] = prepare_network(network.eval(), device, precision)
             _forget_weights(path)  # the network holds the weights now
+            _converted.pop(_file_key(path), None)  # another device/precision: a fresh copy
         return _networks[key]
 
 
@@ -240,5 +268,6 @@ def clear_cache() -> None:
         _backends.clear()
         _networks.clear()
         _weights.clear()
+        _converted.clear()
         _archs.clear()
         _sessions.clear()

@@ -11,6 +11,7 @@ import numpy as np
 from bgeraser_gui.backends.cancel_scope import check_current, terminate_on_cancel
 from bgeraser_gui.backends.device import cpu_thread_count
 from bgeraser_gui.backends.model_io import InputSpec
+from bgeraser_gui.backends.ort_optimized import open_cpu_session
 from bgeraser_gui.backends.segmenter import QualityOptions, Segmenter
 from bgeraser_gui.core.errors import ModelError
 
@@ -44,7 +45,9 @@ def open_session(path: str | Path, device: str = "cpu"):
             raise ModelError("this ONNX Runtime build has no CUDA support")
         providers.insert(0, "CUDAExecutionProvider")
     try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        if device.startswith("cuda"):
+            return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        return open_cpu_session(ort, Path(path), options, providers)
     except Exception as exc:  # onnxruntime raises its own exception types
         raise ModelError(f"ONNX Runtime cannot open {path}: {exc}") from exc
 
