@@ -130,8 +130,6 @@ def _converted_network(path: Path) -> tuple | None:
 def file_architecture(path: Path) -> str:
     """ "isnet", "u2net" or "u2netp" for a supported file (ModelError otherwise). Where torch
     is loaded anyway, its converted weights say it without parsing the file."""
-    from bgeraser_gui.backends.onnx_weights import detect_architecture
-
     key = _file_key(path)
     with _lock:
         if key not in _archs:
@@ -139,15 +137,15 @@ def file_architecture(path: Path) -> str:
             if converted is not None:
                 _archs[key] = converted[0]
             else:
+                from bgeraser_gui.backends.onnx_weights import detect_architecture
+
                 _archs[key] = detect_architecture(_file_weights(path))
         return _archs[key]
 
 
 def _torch_network(path: Path, device: str, precision: str):
     """The mapped network for (file, device, precision), built once per process."""
-    from bgeraser_gui.backends.onnx_weights import build_network, load_into
     from bgeraser_gui.backends.torch_backend import prepare_network
-    from bgeraser_gui.backends.torch_state_cache import save_network
 
     key = (str(path), path.stat().st_mtime_ns, device, precision)
     with _lock:
@@ -155,7 +153,11 @@ def _torch_network(path: Path, device: str, precision: str):
             converted = _converted_network(path)
             if converted is not None:
                 network = converted[1]
-            else:
+            else:  # parse the ONNX file (onnx is imported only here)
+                from bgeraser_gui.backends.networks import build_network
+                from bgeraser_gui.backends.onnx_weights import load_into
+                from bgeraser_gui.backends.torch_state_cache import save_network
+
                 arch = file_architecture(path)
                 network = build_network(arch)
                 load_into(network, _file_weights(path), path)

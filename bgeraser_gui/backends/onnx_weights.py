@@ -22,6 +22,7 @@ from bgeraser_gui.backends.network_support import (
     SUPPORTED_NETWORKS,
     check_supported_graph,
 )
+from bgeraser_gui.backends.networks import build_network  # noqa: F401 - also imported from here
 from bgeraser_gui.core.errors import ModelError
 
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE}
@@ -211,17 +212,6 @@ def detect_architecture(weights: OnnxWeights) -> str:
         f"convolutions in a layout that matches none of {SUPPORTED_NETWORKS} "
         "(ISNet: a stride-2 first convolution; U²-Net/U²-Netp: 119 convolutions)"
     )
-
-
-def build_network(arch: str):
-    """A fresh, BatchNorm-free torch module for `arch`."""
-    from bgeraser_gui.backends.isnet import ISNet
-    from bgeraser_gui.backends.u2net import U2Net
-
-    builders = {"isnet": ISNet, "u2net": U2Net, "u2netp": lambda: U2Net(small=True)}
-    if arch not in builders:
-        raise ModelError(f"no torch implementation for architecture {arch!r}")
-    return builders[arch]()
 
 
 def _convs_in_execution_order(network) -> list[str]:

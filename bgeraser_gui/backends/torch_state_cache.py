@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from bgeraser_gui.backends.converted_cache import converted_file, partial_file, publish
-from bgeraser_gui.backends.onnx_weights import build_network
+from bgeraser_gui.backends.networks import build_network
 
 FORMAT = 1  # bump when what is saved changes
 
