@@ -94,3 +94,24 @@ def test_clicks_are_journaled_and_recovered_with_their_undo_steps(tmp_path):
     restored = recover_document(journal)
     assert restored.clicks == doc.clicks
     assert_same_history(doc, restored)
+
+
+def test_a_click_reports_only_the_box_it_changed_so_the_editor_redraws_only_there():
+    from bgeraser_gui.core.history import Rect
+    from bgeraser_gui.services.select import changed_box
+
+    doc, model = _scene()
+    seen = []
+    doc.add_listener(seen.append)
+    session = ClickSession.replay(doc.rgb, doc.model_mask, doc.clicks)
+    before = session.mask.copy()
+    after = session.add(Click(120, 60, True)).copy()
+    box = changed_box(before, after)
+    assert not box.is_empty() and box.area < H * W / 4
+    assert changed_box(after, after).is_empty()
+    doc.set_clicks(session.clicks, after, "Add object", box)
+    assert seen[-1] == box  # not None: the whole photo
+    np.testing.assert_array_equal(doc.alpha(), after)  # the alpha is right everywhere
+    doc.set_refined(np.full((H, W), 0.5, np.float32))  # with a matte, a click changes all
+    doc.set_clicks(session.clicks, after, "Add object", Rect(0, 0, 1, 1))
+    assert seen[-1] is None

@@ -243,17 +243,26 @@ class Document:
         self._refine_entry = edit.commit()
 
     def set_clicks(
-        self, clicks: Iterable[Click], mask: np.ndarray | PreparedMask | None, label: str
+        self,
+        clicks: Iterable[Click],
+        mask: np.ndarray | PreparedMask | None,
+        label: str,
+        differs: Rect | None = None,
     ) -> None:
         """Store the clicks and their result (None with no clicks); one undoable step. Drops a
-        refined matte like a new model mask does (refine again on the new selection)."""
+        refined matte like a new model mask does (refine again on the new selection).
+        `differs`: the box outside which `mask` equals the selection shown before (the
+        editor then redraws only there); None = anywhere."""
         rows = [(c.x, c.y, int(c.positive)) for c in clicks]
         checked = None if mask is None else self._checked_mask(mask)
+        if self.refined_alpha is not None or self.foreground is not None:
+            differs = None  # dropping the matte changes the whole photo
+        unseen = Rect(0, 0, 0, 0)  # the clicks themselves and absent mattes show nowhere
         with self.transaction(label) as tx:
-            tx.replace(CLICKS, np.array(rows, np.int32).reshape(-1, 3) if rows else None)
-            tx.replace(CLICK_MASK, checked)
-            tx.replace(REFINED_ALPHA, None)
-            tx.replace(REFINED_FOREGROUND, None)
+            tx.replace(CLICKS, np.array(rows, np.int32).reshape(-1, 3) if rows else None, unseen)
+            tx.replace(CLICK_MASK, checked, differs)
+            tx.replace(REFINED_ALPHA, None, unseen if differs is not None else None)
+            tx.replace(REFINED_FOREGROUND, None, unseen if differs is not None else None)
 
     def clear_refined(self) -> None:
         """Drop the refined matte (back to the model mask + touch-ups); undoable."""
@@ -341,16 +350,20 @@ class RecordedEdit:
         """Call before writing `name` inside `rect` (None = the whole layer)."""
         self._tx.touch(name, rect)
         self._unreported.add(name)
+        self._grow(rect)
+
+    def _grow(self, rect: Rect | None) -> None:
         if rect is None or self._rect is None:
             self._rect = None
         else:
             self._rect = self._rect.union(rect.clipped(self._doc.width, self._doc.height))
 
-    def replace(self, name: str, array: np.ndarray | None) -> None:
-        """Swap a whole layer for `array` (kept by the history without a copy, read-only)."""
+    def replace(self, name: str, array: np.ndarray | None, differs: Rect | None = None) -> None:
+        """Swap a whole layer for `array` (kept by the history without a copy, read-only);
+        `differs`: where the swap changes what is shown, when the caller knows (None = all)."""
         self._tx.replace(name, array)
         self._unreported.add(name)
-        self._rect = None
+        self._grow(differs)
 
     def changed(self, name: str, rect: Rect | None) -> None:
         """Report an intermediate step (e.g. one stroke segment): refresh caches/listeners."""

@@ -20,6 +20,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from bgeraser_gui.core.document import Document, PreparedMask, prepare_mask
+from bgeraser_gui.core.history import Rect
 from bgeraser_gui.core.interactive import Click, ClickSession, CropSegmenter, prefetch_crops
 from bgeraser_gui.core.progress import CancelToken, ProgressFn
 from bgeraser_gui.services.worker import JobRunner
@@ -34,6 +35,7 @@ class ClickStep:
     clicks: tuple[Click, ...]  # all clicks after this step
     mask: PreparedMask
     changed_px: int  # pixels that changed side (selected / not selected)
+    differs: Rect | None = None  # where the mask differs from the step before (None: anywhere)
 
 
 @dataclass
@@ -146,10 +148,11 @@ class SelectService(QObject):
                     mask = session.mask
                     steps.append(ClickStep(session.clicks, prepare_mask(mask), 0))
                 for click in new:
-                    before = session.mask >= 0.5
+                    before = session.mask.copy()
                     mask = session.add(click, cancel)
-                    changed = int(np.count_nonzero(before != (mask >= 0.5)))
-                    steps.append(ClickStep(session.clicks, prepare_mask(mask), changed))
+                    changed = int(np.count_nonzero((before >= 0.5) != (mask >= 0.5)))
+                    differs = changed_box(before, mask)
+                    steps.append(ClickStep(session.clicks, prepare_mask(mask), changed, differs))
             return SelectResult(doc, known, model_mask, steps, time.perf_counter() - start, replay)
 
         return self.runner.submit(job)
@@ -210,7 +213,7 @@ class SelectService(QObject):
                 label = "Clicks on the new mask"
             else:
                 label = "Add object (click)" if click.positive else "Remove object (click)"
-            doc.set_clicks(step.clicks, step.mask, label)
+            doc.set_clicks(step.clicks, step.mask, label, step.differs)
         if not result.replay:
             done = len(result.steps)
             self._pending = self._pending[done:]
@@ -220,6 +223,15 @@ class SelectService(QObject):
     def _on_failed(self, _job_id: int, exc: object) -> None:
         self._pending = []
         self.message.emit(f"Click failed: {exc}")
+
+
+def changed_box(before: np.ndarray, after: np.ndarray) -> Rect:
+    """The bounding box of the pixels where `after` differs from `before` (empty if none)."""
+    diff = before != after
+    rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
+    if rows.size == 0:
+        return Rect(0, 0, 0, 0)
+    return Rect(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
 def _describe(result: SelectResult) -> str:
