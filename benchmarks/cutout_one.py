@@ -25,6 +25,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from batch import DEFAULT_MODEL, DEFAULT_REMBG, REPO, run_measured  # noqa: E402
 
@@ -41,10 +44,15 @@ def ours_command() -> list[str]:
 def variants(args: argparse.Namespace, tmp: Path) -> dict[str, tuple[list[str], dict, Path]]:
     """name -> (command, environment, output file it must write)."""
     photo, model = args.photo, args.model
-    ours_out = tmp / "ours"
-    written = ours_out / f"{photo.stem}_cutout.png"
-    ours = [*ours_command(), "cutout", str(photo), "-o", str(ours_out), "-q", "--model", str(model)]
-    ours += ["--existing", "overwrite"]
+
+    def ours(folder: str, *extra: str) -> list[str]:
+        out = str(tmp / folder)
+        command = [*ours_command(), "cutout", str(photo), "-o", out, "-q", "--model", str(model)]
+        return [*command, "--existing", "overwrite", *extra]
+
+    def written(folder: str) -> Path:
+        return tmp / folder / f"{photo.stem}_cutout.png"
+
     # rembg only loads custom models from inside its home folder: link the file there.
     rembg_home = tmp / "rembg_home"
     rembg_home.mkdir()
@@ -54,8 +62,8 @@ def variants(args: argparse.Namespace, tmp: Path) -> dict[str, tuple[list[str], 
     extras = json.dumps({"model_path": str(rembg_home / model.name)})
     rembg_out = tmp / "rembg.png"
     found = {
-        "ours default": (ours, dict(os.environ), written),
-        "ours fast --no-refine": ([*ours, *FAST], dict(os.environ), written),
+        "ours default": (ours("default"), dict(os.environ), written("default")),
+        "ours fast --no-refine": (ours("fast", *FAST), dict(os.environ), written("fast")),
         "rembg i": (
             [str(args.rembg), "i", "-m", "dis_custom", "-x", extras, str(photo), str(rembg_out)],
             rembg_env,
@@ -65,15 +73,17 @@ def variants(args: argparse.Namespace, tmp: Path) -> dict[str, tuple[list[str], 
     if args.compare_src is not None:  # another checkout of bgeraser (e.g. before a change)
         label = args.compare_src.name
         env = {**os.environ, "PYTHONPATH": str(args.compare_src.resolve())}
-        found[f"{label} default"] = (ours, env, written)
-        found[f"{label} fast --no-refine"] = ([*ours, *FAST], env, written)
+        found[f"{label} default"] = (ours("src-default"), env, written("src-default"))
+        found[f"{label} fast --no-refine"] = (ours("src-fast", *FAST), env, written("src-fast"))
     if args.torch:
-        found["ours fast --no-refine torch"] = (
-            [*ours, *FAST, "--runtime", "torch"],
-            dict(os.environ),
-            written,
-        )
+        torch_fast = ours("torch-fast", *FAST, "--runtime", "torch")
+        found["ours fast --no-refine torch"] = (torch_fast, dict(os.environ), written("torch-fast"))
     return found
+
+
+def same_pixels(a: Path, b: Path) -> bool:
+    with Image.open(a) as first, Image.open(b) as second:
+        return first.size == second.size and np.array_equal(np.asarray(first), np.asarray(second))
 
 
 def measure_round(runs: dict, order: list[str]) -> dict[str, dict]:
@@ -121,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{n} {rounds[-1][n]['seconds']:.2f} s" for n in names
             ), flush=True)  # fmt: skip
         load_after = os.getloadavg()[0]
+        identical = {}
+        if args.compare_src is not None:  # same pixels before and after?
+            for mode in ("default", "fast --no-refine"):
+                mine, theirs = runs[f"ours {mode}"][2], runs[f"{args.compare_src.name} {mode}"][2]
+                identical[mode] = same_pixels(mine, theirs)
 
     summary = {}
     for name in names:
@@ -140,8 +155,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:30s} {row['median_wall_s']:7.2f} {row['median_cpu_s']:7.2f} "
             f"{row['wall_ratio_to_rembg']:10.3f} {row['cpu_ratio_to_rembg']:9.3f}"
         )
+    for mode, same in identical.items():
+        print(f"{mode}: output {'identical to' if same else 'DIFFERS from'} {args.compare_src}")
     if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "rounds": rounds}, indent=2))
+        results = {"summary": summary, "rounds": rounds, "identical": identical}
+        args.json.write_text(json.dumps(results, indent=2))
     return 0
 
 

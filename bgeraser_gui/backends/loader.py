@@ -100,15 +100,20 @@ def _file_key(path: Path) -> tuple:
     return (str(path), path.stat().st_mtime_ns)
 
 
+def _once_per_file(table: dict, path: Path, make):
+    """`make(path)`, computed once per state of the file and kept in `table`."""
+    key = _file_key(path)
+    with _lock:
+        if key not in table:
+            table[key] = make(path)
+        return table[key]
+
+
 def _file_weights(path: Path):
     """The file's parsed convolutions (OnnxWeights), read once until `_forget_weights`."""
     from bgeraser_gui.backends.onnx_weights import read_onnx_weights
 
-    key = _file_key(path)
-    with _lock:
-        if key not in _weights:
-            _weights[key] = read_onnx_weights(path)
-        return _weights[key]
+    return _once_per_file(_weights, path, read_onnx_weights)
 
 
 def _forget_weights(path: Path) -> None:
@@ -120,11 +125,7 @@ def _converted_network(path: Path) -> tuple | None:
     """(arch, network) from the torch runtime's converted weights of `path`, looked up once."""
     from bgeraser_gui.backends.torch_state_cache import load_network
 
-    key = _file_key(path)
-    with _lock:
-        if key not in _converted:
-            _converted[key] = load_network(path)
-        return _converted[key]
+    return _once_per_file(_converted, path, load_network)
 
 
 def file_architecture(path: Path) -> str:
