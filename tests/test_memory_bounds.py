@@ -147,3 +147,20 @@ def test_tiles_in_flight_stay_within_the_memory_budget(budget):
     run_parallel(list(costs), work, 4, done.append, costs.get, budget)
     assert sorted(done) == sorted(costs)
     assert state["max"] <= max(budget, max(costs.values()))
+
+
+def test_tile_budget_changes_the_schedule_not_the_alpha(monkeypatch):
+    """Tiles solved one at a time (budget 0) or four at a time give the same alpha."""
+    from bgeraser_gui.core import matting
+
+    mask = _soft_disc(256, 256)
+    rgb = np.dstack([mask * 180 + 40, np.tile(np.arange(256) // 2, (256, 1)), mask * 60 + 20])
+    trimap = make_trimap(mask, band_px=6)
+    monkeypatch.setattr(matting, "TILE_PX", 64)  # many tiles on a small photo
+    monkeypatch.setattr(matting, "MAX_WORKERS", 4)
+    results = []
+    for budget in (0.0, float("inf")):
+        monkeypatch.setattr(matting, "TILE_MEMORY_BUDGET", budget)
+        results.append(matting.estimate_alpha(rgb.astype(np.uint8), trimap, prior=mask))
+    np.testing.assert_array_equal(results[0], results[1])
+    assert 0.0 < results[0][trimap == TRIMAP_UNKNOWN].mean() < 1.0
