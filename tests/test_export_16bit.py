@@ -200,3 +200,23 @@ def test_16bit_composition_makes_no_full_size_float_copies():
     )
     np.testing.assert_array_equal(result.pixels[..., :3], rgb16)
     assert per_pixel < 14
+
+
+@pytest.mark.slow
+def test_cli_cutout_16bit_tiff_with_the_real_model(photo16, tmp_path, isnet_fp16_path):
+    """`bgeraser-cli cutout x16.tif -o out --format tiff|png` with the real ISNet and the
+    default refinement: 16-bit out, opaque subject colours exact, 16-bit alpha, ICC kept."""
+    from bgeraser_gui.cli import main
+
+    rgb16, tiff, _ = photo16
+    for fmt, ext in (("tiff", ".tif"), ("png", ".png")):
+        code = main(["cutout", str(tiff), "-o", str(tmp_path), "--format", fmt,
+                     "--model", str(isnet_fp16_path), "--device", "cpu", "-q"])  # fmt: skip
+        assert code == 0
+        written = tmp_path / f"x16_cutout{ext}"
+        rgba = read16(written)
+        assert icc_of(written) == SRGB
+        opaque = rgba[..., 3] == 65535
+        assert opaque.mean() > 0.1
+        np.testing.assert_array_equal(rgba[..., :3][opaque], rgb16[opaque])
+        assert len(np.unique(rgba[..., 3])) > 256
