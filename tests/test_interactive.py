@@ -171,3 +171,27 @@ def test_a_negative_click_on_a_patterned_region_leaves_no_specks(seed):
     out = ClickSession(img, (disc | shirt).astype(np.float32)).add(Click(205, 105, False))
     assert (out[shirt] >= 0.5).mean() < 0.01  # the dots go with the shirt
     assert (out[disc] >= 0.5).all()
+
+
+def test_a_click_where_an_earlier_click_set_the_other_label_may_override_it():
+    """A positive click inside what an earlier negative click removed says that click took too
+    much: the crop's object is used even though it covers the earlier click (whose disc stays
+    a hard seed); elsewhere such an object is still refused."""
+    from bgeraser_gui.core.click_edit import _object_under_click
+    from bgeraser_gui.core.interactive import CropSegmenter
+
+    img, disc, box, _ = _scene()
+
+    def salient(crop):
+        return (np.abs(crop.astype(int) - (40, 120, 40)).sum(axis=2) > 90).astype(np.float32)
+
+    segmenter = CropSegmenter(img, salient)
+    current = disc.copy()  # the earlier negative click at (200, 100) removed the box
+    earlier = [(200, 100, False)]
+    decided = np.zeros(disc.shape, np.int8)
+    decided[box] = -1
+    click = (215, 80, True)
+    found = _object_under_click(segmenter, click, 1.0, current, earlier, decided, None)
+    assert found is not None and found[0][box].mean() > 0.95
+    decided[:] = 0  # the click lands where nobody decided: the earlier click is respected
+    assert _object_under_click(segmenter, click, 1.0, current, earlier, decided, None) is None

@@ -77,6 +77,7 @@ def _object_under_click(
     scale: float,
     current: np.ndarray,
     earlier: list[WorkClick],
+    decided: np.ndarray,
     cancel: CancelToken | None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(bool object, float soft mask), both in working pixels, from the smallest crop whose
@@ -87,6 +88,8 @@ def _object_under_click(
     hf, wf = segmenter.image_shape
     r = seed_radius(work_shape)
     fallback = None
+    # the click lands where an earlier click set the other label: it overrides that decision
+    overriding = decided[y, x] == (-1 if positive else 1)
     for fraction in crop_fractions(positive):
         side = int(fraction * max(hf, wf))
         prop = segmenter.proposal(int(x / scale), int(y / scale), side, cancel)
@@ -96,7 +99,8 @@ def _object_under_click(
         soft = cv2.resize(prop.mask, (wb.width, wb.height), interpolation=cv2.INTER_LINEAR)
         full_soft = np.zeros(work_shape, np.float32)
         full_soft[wb.slices()] = soft
-        obj = _trusted_object(_component_at(full_soft > 0.5, x, y, r), current, earlier, positive)
+        found = _component_at(full_soft > 0.5, x, y, r)
+        obj = _trusted_object(found, current, earlier, positive, overriding)
         if obj is None:
             continue
         # the object runs out of the crop on a side that is not the image's border
@@ -164,16 +168,22 @@ def _colour_term(rgb: np.ndarray, click_class: np.ndarray, other: np.ndarray) ->
 
 
 def _trusted_object(
-    obj: np.ndarray | None, current: np.ndarray, earlier: list[WorkClick], positive: bool
+    obj: np.ndarray | None,
+    current: np.ndarray,
+    earlier: list[WorkClick],
+    positive: bool,
+    overriding: bool = False,
 ) -> np.ndarray | None:
     """The proposal, or None where it is not the clicked object but the subject itself: a
     negative click's object covering most of the selection or an earlier positive click, a
-    positive click's object covering an earlier negative click."""
+    positive click's object covering an earlier negative click. A click that overrides an
+    earlier decision (it lands where an earlier click set the other label: that click took
+    too much) may cover earlier clicks: their discs stay hard seeds in the cut."""
     if obj is None:
         return None
     if not positive and (obj & current).sum() > SUBJECT_OVERLAP * max(current.sum(), 1):
         return None
-    if any(obj[cy, cx] and pos != positive for cx, cy, pos in earlier):
+    if not overriding and any(obj[cy, cx] and pos != positive for cx, cy, pos in earlier):
         return None
     return obj
 
@@ -259,7 +269,7 @@ def apply_click(
     r = seed_radius(shape)
     obj = soft = None
     if segmenter is not None:
-        found = _object_under_click(segmenter, click, scale, current, earlier, cancel)
+        found = _object_under_click(segmenter, click, scale, current, earlier, decided, cancel)
         if cancel is not None:
             cancel.check()
         if found is not None:
