@@ -4,7 +4,6 @@ their clicks drawn on them. Pure PIL drawing, no plotting library."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,20 +18,19 @@ from bgeraser_gui.core.click_protocol import (
     NocSummary,
     Trajectory,
 )
+from bgeraser_gui.core.csv_log import CsvLog
 
 CLICK_COLUMNS = ("dataset", "model", "image", "click", "x", "y", "sign", "iou", "seconds")
 POSITIVE_COLOUR, NEGATIVE_COLOUR = (40, 220, 60), (240, 40, 40)
 LINE_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189))
 
 
-class ClickCsvWriter:
+class ClickCsvWriter(CsvLog):
     """clicks.csv: one row per click; click 0 is the starting mask (no position; its seconds
     are the engine's per-image preparation)."""
 
     def __init__(self, path: Path) -> None:
-        self._file = path.open("w", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._file)
-        self._writer.writerow(CLICK_COLUMNS)
+        super().__init__(path, CLICK_COLUMNS)
 
     def write(self, dataset: str, model: str, image: str, run: Trajectory, setup_s: float) -> None:
         rows = [(dataset, model, image, 0, "", "", "", f"{run.start_iou:.6f}", f"{setup_s:.4f}")]
@@ -40,17 +38,7 @@ class ClickCsvWriter:
             sign = "positive" if step.positive else "negative"
             rows.append((dataset, model, image, index, step.x, step.y, sign,
                          f"{step.iou:.6f}", f"{step.seconds:.4f}"))  # fmt: skip
-        self._writer.writerows(rows)
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> ClickCsvWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        self.write_rows(rows)
 
 
 @dataclass

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bgeraser_gui.core.csv_log import CsvLog
+
 ID_COLUMNS = ("dataset", "stem", "model", "mode", "width", "height", "seconds", "band")
 METRIC_COLUMNS = ("iou", "sad", "mse", "grad", "conn", "bf")
 BAND_COLUMNS = tuple("band_" + name for name in METRIC_COLUMNS)
@@ -31,28 +33,14 @@ ALL_SETS = "all sets"
 MODE_ORDER = {"raw": 0, "refined": 1}
 
 
-class CsvResultWriter:
-    """Appends result rows to a CSV file and flushes each one, so a long run that is
-    interrupted keeps everything it finished."""
+class CsvResultWriter(CsvLog):
+    """results.csv: one row per photo and mode (`CSV_COLUMNS`)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("w", newline="", encoding="utf-8")
-        self._writer = csv.DictWriter(self._file, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        self._writer.writeheader()
+        super().__init__(path, CSV_COLUMNS)
 
     def write(self, row: dict) -> None:
-        self._writer.writerow({k: _csv_value(row.get(k)) for k in CSV_COLUMNS})
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> CsvResultWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self.write_rows([[_csv_value(row.get(k)) for k in CSV_COLUMNS]])
 
 
 def _csv_value(value: object) -> object:

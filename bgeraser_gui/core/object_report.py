@@ -11,7 +11,6 @@ pixels inside the ground truth, A its pixels and G the ground truth's (ignored p
 
 from __future__ import annotations
 
-import csv
 import itertools
 import zlib
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bgeraser_gui.core.csv_log import CsvLog
 from bgeraser_gui.core.objects import SubjectObject
 
 
@@ -81,27 +81,15 @@ def toggle_oracle(
     return OracleResult(best[0], single, best, max(best[min(2, max_toggles)], single, pairs))
 
 
-class ObjectCsvWriter:
+class ObjectCsvWriter(CsvLog):
     """objects.csv: one row per photo, the fields of `ObjectScore`."""
 
     def __init__(self, path: Path) -> None:
-        self._file = path.open("w", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._file)
-        self._writer.writerow([f.name for f in fields(ObjectScore)])
+        super().__init__(path, [f.name for f in fields(ObjectScore)])
 
     def write(self, score: ObjectScore) -> None:
         row = [getattr(score, f.name) for f in fields(ObjectScore)]
-        self._writer.writerow([f"{v:.4f}" if isinstance(v, float) else v for v in row])
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> ObjectCsvWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        self.write_rows([[f"{v:.4f}" if isinstance(v, float) else v for v in row]])
 
 
 def tuning_half(stem: str) -> bool:
