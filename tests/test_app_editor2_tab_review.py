@@ -90,6 +90,7 @@ def test_tab_outlines_the_current_stop_and_labels_it(canvas, qtbot):
 def test_the_readout_follows_tab_and_undo_and_needs_a_mask_for_alpha(canvas, qtbot):
     infos: list[str] = []
     canvas.cursorInfo.connect(infos.append)
+    qtbot.mouseMove(canvas, QPointF(20, 20).toPoint())  # a move, wherever the pointer was
     qtbot.mouseMove(canvas, QPointF(250, 200).toPoint())
     qtbot.waitUntil(lambda: bool(infos))
     assert "alpha" not in infos[-1] and "no mask" in infos[-1]  # not "alpha 0 %"

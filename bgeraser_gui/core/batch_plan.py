@@ -254,7 +254,10 @@ class ReportRecord:
     objects: list[dict] | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        fields = asdict(self)
+        if fields["objects"] is None:  # only runs with --objects list them
+            del fields["objects"]
+        return json.dumps(fields, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, line: str) -> ReportRecord:

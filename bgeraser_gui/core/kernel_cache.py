@@ -75,9 +75,9 @@ def pymatting_part(name: str) -> types.ModuleType:
     temporary package placeholders are removed again, so a later `import pymatting` (the
     knn / lkm / rw methods) still runs the real package __init__ and finds this module."""
     full = f"pymatting.{name}"
-    if full in sys.modules:
-        return sys.modules[full]
     ensure_numba_cache_dir()  # pymatting creates its cached kernels at import
+    # always under the lock: a module another thread is still importing is in sys.modules
+    # already, half initialised (matting tiles run on several threads)
     with _import_lock:
         if full in sys.modules:
             return sys.modules[full]
