@@ -93,3 +93,19 @@ def activate(qtbot, window) -> None:
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
     window.canvas.setFocus()
+
+
+def move_pointer(widget, pos) -> None:
+    """Deliver a mouse move to `widget` at `pos` (widget coordinates) directly. qtbot.mouseMove
+    sends nothing when the pointer is already at that screen position (e.g. left there by an
+    earlier test), which made hover tests depend on the order they ran in."""
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    local = QPointF(pos)
+    event = QMouseEvent(
+        QEvent.Type.MouseMove, local, QPointF(widget.mapToGlobal(local)),
+        Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
+    QApplication.sendEvent(widget, event)

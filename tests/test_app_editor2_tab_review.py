@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from app_fakes import move_pointer
 from PySide6.QtCore import QPointF
 
 from bgeraser_gui.core.document import Document
@@ -90,8 +91,7 @@ def test_tab_outlines_the_current_stop_and_labels_it(canvas, qtbot):
 def test_the_readout_follows_tab_and_undo_and_needs_a_mask_for_alpha(canvas, qtbot):
     infos: list[str] = []
     canvas.cursorInfo.connect(infos.append)
-    qtbot.mouseMove(canvas, QPointF(20, 20).toPoint())  # a move, wherever the pointer was
-    qtbot.mouseMove(canvas, QPointF(250, 200).toPoint())
+    move_pointer(canvas, QPointF(250, 200))
     qtbot.waitUntil(lambda: bool(infos))
     assert "alpha" not in infos[-1] and "no mask" in infos[-1]  # not "alpha 0 %"
     doc = canvas.document()

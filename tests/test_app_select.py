@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from app_fakes import make_window
+from app_fakes import make_window, move_pointer
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
@@ -136,8 +136,7 @@ def test_resting_pointer_prefetches_the_crops_so_the_click_runs_no_model(qtbot, 
     backend = SalientBackend()
     window, doc = _open(qtbot, tmp_path, backend)
     qtbot.keyClick(window.canvas, Qt.Key.Key_W)
-    qtbot.mouseMove(window.canvas, _widget_point(window, 5, 5))  # (a move, wherever it was)
-    qtbot.mouseMove(window.canvas, _widget_point(window, 90, 40))  # rests over the left-out object
+    move_pointer(window.canvas, _widget_point(window, 90, 40))  # rests over the left-out object
     qtbot.waitUntil(lambda: backend.crops >= 1, timeout=10000)
     qtbot.waitUntil(lambda: not window.selector.prefetcher.busy, timeout=10000)
     before = backend.crops

@@ -120,8 +120,9 @@ def cache_filled() -> bool:
     return marker is not None and marker.exists()
 
 
-def mark_cache_filled() -> None:
-    marker = _marker()
+def mark_cache_filled(marker: Path | None = None) -> None:
+    """Remember that `marker`'s cache folder (default: the current one) holds our kernels."""
+    marker = marker or _marker()
     if marker is None:
         return
     try:
@@ -150,11 +151,12 @@ class KernelWarmth:
         if self.ready:
             return
         progress(0.0, LOADING_MESSAGE if cache_filled() else COMPILING_MESSAGE)
+        marker = _marker()  # the folder numba compiles into now, not when the compile ends
         with self._lock:
             if self.ready:
                 return
             self._compile()
-            mark_cache_filled()
+            mark_cache_filled(marker)
             self.ready = True
 
     def start(self, progress: ProgressFn) -> ProgressFn:
