@@ -23,6 +23,7 @@ from bgeraser_gui.commands.eval_clicks import (
     run_click_eval,
 )
 from bgeraser_gui.commands.eval_objects import add_object_arguments, run_object_eval
+from bgeraser_gui.commands.photo_loop import PhotoLoop
 from bgeraser_gui.core.contact_sheet import SheetItem, write_contact_sheet
 from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.eval_dataset import EvalDataset, EvalSample, load_sample, scan_dataset
@@ -233,27 +234,19 @@ def _run(args: argparse.Namespace) -> int:
             (r["dataset"], r["stem"], r["model"], r["mode"]): r["seconds"]
             for r in read_results_csv(csv_path)
         }
-    done = 0
     settings = ScoringSettings(
         args.out, modes, args.resume, args.band_px, args.boundary_tolerance, previous_seconds
     )
     with CsvResultWriter(csv_path) as writer, _sigterm_as_interrupt():
         evaluator = SampleScorer(settings, writer)
-        bar = _progress_bar(total)
-        try:
+        with PhotoLoop(_progress_bar, models, order) as loop:
             for model in models:
                 backend = _lazy_backend(model.spec, args.device)
-                for sample in order:
-                    bar.set_description(f"{model.label} {sample.dataset}/{sample.stem}"[:60])
+                for sample in loop.photos(model.label):
                     seconds = evaluator.score(backend, model.label, sample)
                     if seconds is not None:
-                        bar.set_postfix_str(f"{seconds:.2f} s/img")
-                    bar.update(1)
-                    done += 1
-        except KeyboardInterrupt:
-            print(f"\ninterrupted: reporting the {done} of {total} images done", file=sys.stderr)
-        finally:
-            bar.close()
+                        loop.bar.set_postfix_str(f"{seconds:.2f} s/img")
+    done = loop.done
     notes = []
     if done < total:
         notes.append(

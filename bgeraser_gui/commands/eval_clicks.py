@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import shlex
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from bgeraser_gui.commands.photo_loop import PhotoLoop, skip_photo
 from bgeraser_gui.core.click_proposals import model_segment
 from bgeraser_gui.core.click_protocol import (
     DEFAULT_STOP_IOU,
@@ -219,38 +219,30 @@ def run_click_eval(
     """The click protocol over `order` for every model; writes the reports into args.out."""
     keep = check_click_arguments(args)
     results = _Results(args.worst)
-    total, done = len(order) * len(models), 0
-    bar = progress_bar(total)
-    try:
-        with ClickCsvWriter(args.out / "clicks.csv") as writer:
-            for model in models:
-                answers = _ModelAnswers(
-                    backend_for(model.spec, args.device), args.out, model.label, args.resume
-                )
-                results.answers.append(answers)
-                for sample in order:
-                    bar.set_description(f"{model.label} {sample.dataset}/{sample.stem}"[:60])
-                    try:
-                        data = load_sample(sample)
-                        mask = None
-                        if not args.from_scratch:
-                            mask = answers.automatic(sample, data.rgb)
-                        run, prepared = _simulate_photo(args, data, mask, answers, keep)
-                    except BgEraserError as exc:
-                        skipped.append(f"{sample.dataset}/{sample.stem}: {exc}")
-                        print(f"warning: skipped {skipped[-1]}", file=sys.stderr)
-                    else:
-                        writer.write(sample.dataset, model.label, sample.stem, run, prepared)
-                        results.add((sample.dataset, model.label), data, run, prepared)
-                        _save_masks(args.out, model.label, sample, run)
-                        bar.set_postfix_str(f"{len(run.steps)} clicks, IoU {run.ious[-1]:.3f}")
-                    bar.update(1)
-                    done += 1
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: reporting the {done} of {total} images done", file=sys.stderr)
-    finally:
-        bar.close()
-    return _report(args, models, results, skipped, done, total)
+    with (
+        PhotoLoop(progress_bar, models, order) as loop,
+        ClickCsvWriter(args.out / "clicks.csv") as writer,
+    ):
+        for model in models:
+            answers = _ModelAnswers(
+                backend_for(model.spec, args.device), args.out, model.label, args.resume
+            )
+            results.answers.append(answers)
+            for sample in loop.photos(model.label):
+                try:
+                    data = load_sample(sample)
+                    mask = None
+                    if not args.from_scratch:
+                        mask = answers.automatic(sample, data.rgb)
+                    run, prepared = _simulate_photo(args, data, mask, answers, keep)
+                except BgEraserError as exc:
+                    skip_photo(skipped, sample, exc)
+                else:
+                    writer.write(sample.dataset, model.label, sample.stem, run, prepared)
+                    results.add((sample.dataset, model.label), data, run, prepared)
+                    _save_masks(args.out, model.label, sample, run)
+                    loop.bar.set_postfix_str(f"{len(run.steps)} clicks, IoU {run.ious[-1]:.3f}")
+    return _report(args, models, results, skipped, loop.done, loop.total)
 
 
 def _save_masks(out: Path, model: str, sample: EvalSample, run: Trajectory) -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 import time
 from collections.abc import Callable
 
 from bgeraser_gui.commands.eval_clicks import _ModelAnswers
+from bgeraser_gui.commands.photo_loop import PhotoLoop, skip_photo
 from bgeraser_gui.core.click_proposals import CropSegmenter
 from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.eval_dataset import EvalSample, load_sample
@@ -93,46 +93,40 @@ def run_object_eval(
     if args.object_crops < 0:
         raise BgEraserError("--object-crops must be 0 or more")
     scores: list[ObjectScore] = []
-    total, done = len(order) * len(models), 0
-    bar = progress_bar(total)
     answers_used = []
-    try:
-        with ObjectCsvWriter(args.out / "objects.csv") as writer:
-            for model in models:
-                answers = _ModelAnswers(
-                    backend_for(model.spec, args.device), args.out, model.label, args.resume
-                )
-                answers_used.append(answers)
-                for sample in order:
-                    bar.set_description(f"{model.label} {sample.dataset}/{sample.stem}"[:60])
-                    try:
-                        data = load_sample(sample)
-                        mask = answers.automatic(sample, data.rgb)
-                        score = score_photo(data, mask, answers, args.object_crops)
-                    except BgEraserError as exc:
-                        skipped.append(f"{sample.dataset}/{sample.stem}: {exc}")
-                        print(f"warning: skipped {skipped[-1]}", file=sys.stderr)
-                    else:
-                        writer.write(score)
-                        scores.append(score)
-                        bar.set_postfix_str(f"best2 {score.best_toggle2:.3f}")
-                    bar.update(1)
-                    done += 1
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: reporting the {done} of {total} images done", file=sys.stderr)
-    finally:
-        bar.close()
+    with (
+        PhotoLoop(progress_bar, models, order) as loop,
+        ObjectCsvWriter(args.out / "objects.csv") as writer,
+    ):
+        for model in models:
+            answers = _ModelAnswers(
+                backend_for(model.spec, args.device), args.out, model.label, args.resume
+            )
+            answers_used.append(answers)
+            for sample in loop.photos(model.label):
+                try:
+                    data = load_sample(sample)
+                    mask = answers.automatic(sample, data.rgb)
+                    score = score_photo(data, mask, answers, args.object_crops)
+                except BgEraserError as exc:
+                    skip_photo(skipped, sample, exc)
+                else:
+                    writer.write(score)
+                    scores.append(score)
+                    loop.bar.set_postfix_str(f"best2 {score.best_toggle2:.3f}")
     computed = sum(a.crops_computed for a in answers_used)
     reused = sum(a.crops_reused for a in answers_used)
     notes = [f"Crop grid: {args.object_crops} x {args.object_crops}. Model runs on crops: "
              f"{computed} computed, {reused} reused from --out (--resume)."]  # fmt: skip
-    if done < total:
-        notes.append(f"**Interrupted after {done} of {total} images**; the tables cover those.")
+    if loop.interrupted:
+        notes.append(
+            f"**Interrupted after {loop.done} of {loop.total} images**; the tables cover those."
+        )
     notes += [f"Skipped: {line}" for line in skipped]
     summary = render_object_summary(scores, _command_line(args, models), notes)
     (args.out / "objects_summary.md").write_text(summary, encoding="utf-8")
     print(summary)
     print(f"objects: {args.out / 'objects.csv'}\nsummary: {args.out / 'objects_summary.md'}")
-    if done < total:
+    if loop.interrupted:
         return 130
     return 0 if scores else 1
