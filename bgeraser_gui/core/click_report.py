@@ -19,6 +19,7 @@ from bgeraser_gui.core.click_protocol import (
     Trajectory,
 )
 from bgeraser_gui.core.csv_log import CsvLog
+from bgeraser_gui.core.eval_report import command_block
 
 CLICK_COLUMNS = ("dataset", "model", "image", "click", "x", "y", "sign", "iou", "seconds")
 POSITIVE_COLOUR, NEGATIVE_COLOUR = (40, 220, 60), (240, 40, 40)
@@ -63,12 +64,7 @@ def render_click_summary(
     lines = [
         "# Click evaluation (simulated user)",
         "",
-        "Command:",
-        "",
-        "```",
-        command,
-        "```",
-        "",
+        *command_block(command),
         f"Start: **{start}**. Protocol of RITM/SimpleClick: each click goes to the deepest "
         "point of the largest error region (positive in missed subject, negative in false "
         "subject); ignored pixels never count. NoC@t = mean clicks until IoU >= t (0 when the "

@@ -33,6 +33,11 @@ ALL_SETS = "all sets"
 MODE_ORDER = {"raw": 0, "refined": 1}
 
 
+def command_block(command: str) -> list[str]:
+    """The markdown lines that show the command a report came from."""
+    return ["Command:", "", "```", command, "```", ""]
+
+
 class CsvResultWriter(CsvLog):
     """results.csv: one row per photo and mode (`CSV_COLUMNS`)."""
 
@@ -196,7 +201,7 @@ def render_markdown(
     """The summary document: whole-image table, unknown-band table, skipped images."""
     out = ["# Evaluation summary", ""]
     if command:
-        out += ["Command:", "", "```", command, "```", ""]
+        out += command_block(command)
     out += [
         "Each cell is **mean / median** over the images of the group. IoU and BF (boundary "
         "F-score) are at alpha 0.5, higher is better; SAD, Grad and Conn are the "

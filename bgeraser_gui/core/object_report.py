@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bgeraser_gui.core.csv_log import CsvLog
+from bgeraser_gui.core.eval_report import command_block
 from bgeraser_gui.core.objects import SubjectObject
 
 
@@ -112,12 +113,7 @@ def render_object_summary(
     lines = [
         "# Objects evaluation (which object?)",
         "",
-        "Command:",
-        "",
-        "```",
-        command,
-        "```",
-        "",
+        *command_block(command),
         "IoU of alpha >= 0.5 (ignored pixels never count). *automatic*: the model's mask; "
         "*suggested*: the union of the objects shown by default; *best single object*: the "
         "one object nearest the ground truth alone; *best <= k toggles*: the best IoU an "
