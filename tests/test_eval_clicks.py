@@ -28,12 +28,9 @@ pytestmark = pytest.mark.usefixtures("fake_model")
 SUBJECT, OTHER = (8, 24, 4, 16), (8, 24, 24, 36)  # (y0, y1, x0, x1); photos are 32x40
 
 
-@pytest.fixture
-def click_set(tmp_path: Path) -> Path:
-    """'two': two red boxes, the ground truth is the left one (the automatic mask takes both);
-    'exact': the automatic mask is right; 'banded': the ground truth is 2 columns wider than
-    the red box, and those columns are ignored (as grabcut's band)."""
-    root = tmp_path / "clickset"
+def two_boxes_set(root: Path) -> Path:
+    """'two': two red boxes, the ground truth is the left one (the automatic mask takes
+    both); 'exact': the automatic mask is right."""
     two = _photo(SUBJECT)
     y0, y1, x0, x1 = OTHER
     two[y0:y1, x0:x1] = (220, 30, 30)
@@ -41,6 +38,15 @@ def click_set(tmp_path: Path) -> Path:
     _save(root / "alpha" / "two.png", _mask(SUBJECT))
     _save(root / "images" / "exact.png", _photo(SUBJECT))
     _save(root / "alpha" / "exact.png", _mask(SUBJECT))
+    return root
+
+
+@pytest.fixture
+def click_set(tmp_path: Path) -> Path:
+    """'two': two red boxes, the ground truth is the left one (the automatic mask takes both);
+    'exact': the automatic mask is right; 'banded': the ground truth is 2 columns wider than
+    the red box, and those columns are ignored (as grabcut's band)."""
+    root = two_boxes_set(tmp_path / "clickset")
     _save(root / "images" / "banded.png", _photo(SUBJECT))
     _save(root / "alpha" / "banded.png", _mask((8, 24, 4, 18)))
     ignore = np.zeros((32, 40), np.uint8)

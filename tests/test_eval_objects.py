@@ -9,29 +9,15 @@ from pathlib import Path
 import pytest
 from test_eval_cli import (
     _listing,
-    _mask,
-    _photo,
-    _save,
     fake_model,  # noqa: F401  (the fixture)
     main,
 )
-
-SUBJECT, OTHER = (8, 24, 4, 16), (8, 24, 24, 36)  # (y0, y1, x0, x1); photos are 32x40
+from test_eval_clicks import two_boxes_set
 
 
 @pytest.fixture
 def object_set(tmp_path: Path) -> Path:
-    """'two': two red boxes, the ground truth is the left one (the automatic mask takes
-    both); 'exact': the automatic mask is right."""
-    root = tmp_path / "objectset"
-    two = _photo(SUBJECT)
-    y0, y1, x0, x1 = OTHER
-    two[y0:y1, x0:x1] = (220, 30, 30)
-    _save(root / "images" / "two.png", two)
-    _save(root / "alpha" / "two.png", _mask(SUBJECT))
-    _save(root / "images" / "exact.png", _photo(SUBJECT))
-    _save(root / "alpha" / "exact.png", _mask(SUBJECT))
-    return root
+    return two_boxes_set(tmp_path / "objectset")
 
 
 def _objects(out: Path) -> dict[str, dict]:
