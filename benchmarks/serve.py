@@ -4,9 +4,11 @@ The servers' runs are interleaved (the machine may be shared: a load change hits
 alike): for each concurrency level in turn, each server is started in its own process, warmed up
 with one request, sent `--requests` uploads of real photos (cycling through `--images`), and
 stopped; the run stops by itself. Per run: throughput (images/min), p50/p95 latency, errors by
-status (anything but 200; 0: no answer), the server's RSS (its processes together) after 1/6,
-1/2 and all of the requests and sampled every `--sample-s` over time (after warm-up it must not
-drift: a leak shows as growth), and the 1-minute load average before and after. A server whose
+status (anything but 200; 0: no answer), the server's CPU seconds per image (its processes
+together: the figure a busy shared machine does not inflate), its RSS (processes together) read
+idle after `--rss-at` requests (default 1/6, 1/2 and all; the clients pause until nothing is in
+flight) and sampled every `--sample-s` over time (after warm-up the idle RSS must not drift: a
+leak shows as growth), and the 1-minute load average before and after. A server whose
 RSS leaves less than `--min-available-gb` of the machine's memory is stopped (its run counts
 the unanswered requests as errors, status 0) so the benchmark never takes the machine down.
 
@@ -43,9 +45,8 @@ DEFAULT_IMAGES = REPO.parent / "shared" / "eval" / "davis345_sub" / "images"
 DEFAULT_MODEL = REPO.parent / "models-cache" / "isnet_medium_fp16.onnx"
 DEFAULT_REMBG = REPO.parent / "venv-rembg" / "bin" / "rembg"
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
-CLIENT_TIMEOUT_S = (
-    3600  # the clients wait as long as the server's --timeout: errors are the server's
-)
+CLIENT_TIMEOUT_S = 3600  # the clients wait as long as the server's --timeout: errors are its
+SETTLE_S = 1.0  # idle time before an RSS checkpoint is read
 
 
 def free_port() -> int:
@@ -54,22 +55,42 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of `pid` and its children (MiB)."""
-    total = 0
-    pending = [pid]
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants alive now (any thread's children: workers start from threads)."""
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
         try:
-            with open(f"/proc/{current}/status") as handle:
-                for line in handle:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-            for thread in Path(f"/proc/{current}/task").iterdir():  # any thread's children
+            for thread in Path(f"/proc/{current}/task").iterdir():
                 pending += [int(child) for child in (thread / "children").read_text().split()]
         except (OSError, ValueError):
             continue
+        found.append(current)
+    return found
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of `pid` and its children (MiB)."""
+    total = 0
+    for current in process_tree(pid):
+        try:
+            with open(f"/proc/{current}/status") as handle:
+                total += sum(int(line.split()[1]) for line in handle if line.startswith("VmRSS:"))
+        except (OSError, ValueError):
+            continue
     return round(total / 1024, 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of `pid`, its children alive now and those it waited for."""
+    ticks = 0
+    for current in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class Target:
@@ -152,29 +173,51 @@ class RssSampler(threading.Thread):
                 self.target.process.kill()
 
 
-def run_level(target: Target, photos, requests: int, concurrency: int, sampler: RssSampler):
-    checkpoints = sorted({max(1, requests // 6), max(1, requests // 2), requests})
+def run_level(
+    target: Target, photos, requests: int, concurrency: int, sampler: RssSampler, rss_at=None
+):
+    """Send `requests` photos from `concurrency` clients. After each count in `rss_at` (default:
+    1/6, 1/2 and all of them) the clients pause until no request is in flight, and the server's
+    RSS is read idle: what it keeps between requests, where a leak shows."""
+    checkpoints = sorted({n for n in rss_at or () if n <= requests}) or sorted(
+        {max(1, requests // 6), max(1, requests // 2), requests}
+    )
     latencies: list[float] = []
     statuses: list[int] = []
     rss: dict[int, float] = {}
-    lock = threading.Lock()
+    gate = threading.Condition()
+    state = {"in_flight": 0, "paused": False}
     counter = iter(range(requests))
+
+    def checkpoint(count: int) -> None:  # under `gate`, by the client whose answer made `count`
+        state["paused"] = True
+        gate.wait_for(lambda: state["in_flight"] == 0)  # the answers in flight: after `count`
+        time.sleep(SETTLE_S)  # the worker frees the job's memory after answering
+        rss[count] = rss_mib(target.process.pid)
+        state["paused"] = False
+        gate.notify_all()
 
     def client_loop() -> None:
         with httpx.Client(timeout=CLIENT_TIMEOUT_S) as client:
             for index in counter:  # shared iterator: each request index is taken once
                 photo, data = photos[index % len(photos)]
+                with gate:
+                    gate.wait_for(lambda: not state["paused"])
+                    state["in_flight"] += 1
                 try:
                     status, seconds = target.send(client, photo, data)
                 except httpx.HTTPError:
                     status, seconds = 0, 0.0
-                with lock:
+                with gate:
+                    state["in_flight"] -= 1
+                    gate.notify_all()
                     statuses.append(status)
                     if status == 200:
                         latencies.append(seconds)
                     if len(statuses) in checkpoints:
-                        rss[len(statuses)] = rss_mib(target.process.pid)
+                        checkpoint(len(statuses))
 
+    cpu_before = cpu_seconds(target.process.pid)
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     sampler.start()
@@ -185,6 +228,7 @@ def run_level(target: Target, photos, requests: int, concurrency: int, sampler: 
     finally:
         sampler.done.set()
     wall = time.perf_counter() - started
+    cpu = cpu_seconds(target.process.pid) - cpu_before
     ok = len(latencies)
     first = rss[checkpoints[0]] or 1.0
     return {
@@ -195,6 +239,8 @@ def run_level(target: Target, photos, requests: int, concurrency: int, sampler: 
         "errors": requests - ok,
         "statuses": {str(k): statuses.count(k) for k in sorted(set(statuses))},  # 0: no answer
         "seconds": round(wall, 1),
+        "cpu_s": round(cpu, 1),  # the server's processes together, warm-up excluded
+        "cpu_s_per_image": round(cpu / max(ok, 1), 2),
         "images_per_min": round(60 * ok / wall, 2),
         "p50_s": round(float(np.percentile(latencies, 50)), 3) if ok else None,
         "p95_s": round(float(np.percentile(latencies, 95)), 3) if ok else None,
@@ -236,7 +282,7 @@ def one_run(target: Target, photos, args, level: int, log: Path) -> dict:
             status, seconds = target.send(client, *photos[0])
         print(f"{target.name} warm-up: {status} in {seconds:.1f} s", file=sys.stderr)
         sampler = RssSampler(target, args.sample_s, args.min_available_gb)
-        result = run_level(target, photos, args.requests, level, sampler)
+        result = run_level(target, photos, args.requests, level, sampler, args.rss_at)
     finally:
         target.stop()
     print(f"{target.name}: {json.dumps(result)}", file=sys.stderr)
@@ -249,15 +295,16 @@ def print_table(runs: list[dict], photos: int, args) -> None:
     print(f"\n{photos} photos from {args.images}, {os.cpu_count()} CPUs, {args.model.name}")
     print(
         "| server | concurrency | requests | errors | images/min | p50 s | p95 s "
-        "| RSS MiB at 1/6, 1/2, end | peak RSS | drift | load avg before/after |"
+        "| CPU s/image | idle RSS MiB after n requests | peak RSS | drift | load avg before/after |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
-        rss = " / ".join(f"{v:g}" for v in r["rss_mib"].values())
+        rss = ", ".join(f"{n}: {v:g}" for n, v in r["rss_mib"].items())
         failed = {k: v for k, v in r["statuses"].items() if k != "200"}
         print(
             f"| {r['server']} | {r['concurrency']} | {r['requests']} | {r['errors']} "
-            f"{failed or ''} | {r['images_per_min']} | {r['p50_s']} | {r['p95_s']} | {rss} "
+            f"{failed or ''} | {r['images_per_min']} | {r['p50_s']} | {r['p95_s']} "
+            f"| {r['cpu_s_per_image']} | {rss} "
             f"| {r['rss_peak_mib']} | {r['rss_drift_pct']} % "
             f"| {r['load_before']} / {r['load_after']} |"
         )
@@ -288,6 +335,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="`bgeraser-cli serve` flags of one bgeraser server (repeat for several; default: "
         '"" and "--quality fast --no-refine")',
+    )
+    parser.add_argument(
+        "--rss-at",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=None,
+        help="request counts after which the idle RSS is read (default: 1/6, 1/2, all)",
     )
     parser.add_argument("--sample-s", type=float, default=5.0, help="RSS sampling period")
     parser.add_argument("--min-available-gb", type=float, default=3.0, help="memory floor")
