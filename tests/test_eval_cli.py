@@ -215,6 +215,33 @@ def test_resume_reuses_saved_predictions(dataset, tmp_path, fake_model):
     assert all(r["seconds"] != "" for r in again)
 
 
+def test_resume_refines_a_fresh_prediction_not_the_saved_8_bit_raw_mask(
+    dataset, tmp_path, fake_model, monkeypatch
+):
+    """A resumed run that still has to refine predicts again: refinement starts from the
+    model's float mask (and its first pass, core/one_pass_fallback.py) as the pipeline's
+    does, never from the raw mask reloaded from its 8-bit file."""
+    soft = 0.3  # a value 8 bits cannot hold: 0.3 * 255 = 76.5
+    monkeypatch.setattr(
+        fake_model.backend,
+        "predict",
+        lambda rgb, progress=None, cancel=None: np.where(
+            rgb[..., 0] > 128, np.float32(1.0), np.float32(soft)
+        ),
+    )
+    refined: list[np.ndarray] = []
+    matting = sys.modules["bgeraser_gui.core.matting"]
+    monkeypatch.setattr(
+        matting, "refine", lambda rgb, mask, **kw: refined.append(mask) or FakeMattingResult(mask)
+    )
+    out = tmp_path / "out"
+    base = ["eval", str(dataset), "--model", "m", "--out", str(out)]
+    assert main([*base, "--no-refine"]) == 0
+    assert main([*base, "--resume"]) == 0
+    assert len(refined) == 2
+    assert all(np.float32(soft) in np.unique(mask) for mask in refined)
+
+
 def test_several_models_side_by_side(dataset, tmp_path, fake_model):
     out = tmp_path / "out"
     args = ["eval", str(dataset), "--model", "a", "--model", "b.onnx", "--no-refine"]

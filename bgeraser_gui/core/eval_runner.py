@@ -102,8 +102,8 @@ class SampleScorer:
                     predicted = self._raw_prediction(get_backend, model, sample, data.rgb)
                     if predicted is None:
                         break  # reported in `skipped`
-                    raw, raw_seconds, fresh = predicted
-                    spent += raw_seconds if fresh and raw_seconds else 0.0
+                    raw, raw_seconds = predicted
+                    spent += raw_seconds
                 if mode == "raw":
                     alpha, seconds = raw, raw_seconds
                 else:
@@ -115,7 +115,7 @@ class SampleScorer:
                         continue
                     elapsed = time.perf_counter() - start
                     spent += elapsed
-                    seconds = None if raw_seconds is None else raw_seconds + elapsed
+                    seconds = raw_seconds + elapsed
                 alpha = to_alpha_u8(alpha)  # as exported: resumed runs score the same
                 save_alpha(path, alpha)
             metrics = evaluate_alpha(alpha, data.alpha, data.ignore, band, cfg.boundary_tolerance)
@@ -137,12 +137,12 @@ class SampleScorer:
 
     def _raw_prediction(
         self, get_backend: Callable[[], Any], model: str, sample: EvalSample, rgb: np.ndarray
-    ) -> tuple[np.ndarray, float | None, bool] | None:
-        """(mask, seconds, computed now?), or None when the model failed on this photo."""
-        path = prediction_path(self.settings.out, model, "raw", sample)
-        if self.settings.resume and path.exists():
-            mask = load_alpha(path).astype(np.float32) / 255.0
-            return mask, self._previous(sample, model, "raw"), False
+    ) -> tuple[np.ndarray, float] | None:
+        """(mask, seconds), or None when the model failed on this photo.
+
+        Always a fresh prediction, also when resuming: refinement must start from the float
+        mask and its first pass (the one-pass fallback), as the pipeline's does; a raw mask
+        reloaded from its 8-bit file has neither."""
         network = get_backend()  # a model that cannot be loaded stops the whole run
         start = time.perf_counter()
         try:
@@ -150,7 +150,7 @@ class SampleScorer:
         except BgEraserError as exc:
             self.skipped.append(f"{sample.dataset}/{sample.stem}: prediction failed: {exc}")
             return None
-        return mask, time.perf_counter() - start, True
+        return mask, time.perf_counter() - start
 
     def _previous(self, sample: EvalSample, model: str, mode: str) -> float | None:
         return self.settings.previous_seconds.get((sample.dataset, sample.stem, model, mode))
