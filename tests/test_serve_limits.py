@@ -126,6 +126,26 @@ def test_a_worker_process_that_dies_is_replaced(tmp_path, photo_bytes):
     assert "Traceback" not in server.output()
 
 
+def test_a_cancelled_worker_that_does_not_stop_is_replaced_after_the_cancel_grace(
+    tmp_path, photo_bytes
+):
+    """The GIL-holding backend never polls the cancel token: after the 1 s timeout its worker
+    is killed and replaced once --cancel-grace (1 s here, 10 s by default) has passed."""
+    env = {GIL_SECONDS_ENV: "60"}
+    args = [*GIL, "--no-refine", "--timeout", "1", "--cancel-grace", "1"]
+    server = start_server(tmp_path, args, env=env)
+    try:
+        assert _post(server.url, photo_bytes).status_code == 504
+        deadline = time.monotonic() + 8  # before the default grace could have ended
+        while "bgeraser_worker_restarts 1" not in server.client.get("/metrics").text:
+            assert time.monotonic() < deadline, "the worker was not replaced"
+            time.sleep(0.1)
+        _wait_until_idle(server, within_s=20)
+    finally:
+        server.stop()
+    assert "Traceback" not in server.output()
+
+
 def _wait_until_idle(server, within_s: float) -> None:
     deadline = time.monotonic() + within_s
     while server.client.get("/health").json()["jobs_running"]:

@@ -66,6 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="seconds in-flight requests may finish after Ctrl+C or SIGTERM (default: 30)",
     )
     group.add_argument(
+        "--cancel-grace",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds a cancelled request's worker process may take to stop (timeout, client "
+        "gone) before it is replaced by a fresh one (default: 10)",
+    )
+    group.add_argument(
         "--max-connections",
         type=int,
         default=64,
@@ -117,8 +125,9 @@ def run(args: argparse.Namespace) -> int:
             request_timeout_s=args.timeout,
             shutdown_grace_s=args.shutdown_grace,
             max_connections=args.max_connections,
+            cancel_grace_s=args.cancel_grace,
         )
-        pool = WorkerPool(spec, args.workers, args.max_queue, config.cancel_kill_s)
+        pool = WorkerPool(spec, args.workers, args.max_queue, config.cancel_grace_s)
         print(f"loading {spec.model or 'the model'} in {args.workers} worker(s)", file=sys.stderr)
         pool.start()
     except (ValueError, BgEraserError) as exc:

@@ -26,4 +26,6 @@ class ServerConfig:
     request_timeout_s: float = 120.0  # queue wait + processing; then 504 and the job cancelled
     shutdown_grace_s: float = 30.0  # in-flight work may finish this long after SIGTERM
     max_connections: int = 64  # requests in progress (uploads buffered at once) before 503
-    cancel_kill_s: float = 10.0  # a cancelled job's worker process is replaced after this
+    cancel_grace_s: float = (
+        10.0  # a cancelled job's worker process is replaced after this (--cancel-grace)
+    )

@@ -6,7 +6,7 @@ with it timeouts, /health and /metrics. So every worker is a process of its own,
 "spawn" (forking a process that runs model threads can deadlock), that loads its model once and
 then runs tasks sent through a pipe. The parent keeps one `WorkerProcess` handle per worker:
 `run` sends a task and waits for its answer, passing a cancel on through a shared event; a
-process that does not stop within `kill_after_s` of the cancel, or dies (native crash, out of
+process that does not stop within `cancel_grace_s` of the cancel, or dies (native crash, out of
 memory), is replaced by a fresh one, so one bad job never takes a worker away for good.
 """
 
@@ -117,10 +117,10 @@ def _serve_tasks(spec: PipelineSpec, conn, cancel_event, parent_pid: int) -> Non
 class WorkerProcess:
     """The parent's handle on one worker process (used by one dispatcher thread at a time)."""
 
-    def __init__(self, spec: PipelineSpec, name: str, kill_after_s: float = 10.0) -> None:
+    def __init__(self, spec: PipelineSpec, name: str, cancel_grace_s: float = 10.0) -> None:
         self.spec = spec
         self.name = name
-        self.kill_after_s = kill_after_s
+        self.cancel_grace_s = cancel_grace_s
         self._context = multiprocessing.get_context("spawn")
         self._process = None
         self._conn = None
@@ -157,7 +157,7 @@ class WorkerProcess:
 
     def run(self, task: Task, cancel: CancelToken) -> Any:
         """Run `task` in the process and return its result (or raise its exception). A cancel
-        is passed on; a process still busy `kill_after_s` later is killed (`Cancelled`), one
+        is passed on; a process still busy `cancel_grace_s` later is killed (`Cancelled`), one
         that dies raises `WorkerDied`: either way, call `start()` before the next task."""
         if self._conn is None:
             self.start()
@@ -180,9 +180,9 @@ class WorkerProcess:
             if cancel.cancelled and cancelled_at is None:
                 self._cancel.set()
                 cancelled_at = time.monotonic()
-            if cancelled_at is not None and time.monotonic() - cancelled_at > self.kill_after_s:
+            if cancelled_at is not None and time.monotonic() - cancelled_at > self.cancel_grace_s:
                 self.stop(wait_s=0)
-                raise Cancelled(f"the job did not stop within {self.kill_after_s:g} s: restarted")
+                raise Cancelled(f"the job did not stop within {self.cancel_grace_s:g} s: restarted")
 
     def stop(self, wait_s: float = 5.0) -> None:
         """Ask the process to end after its task; kill it if it has not within `wait_s`."""

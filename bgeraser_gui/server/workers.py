@@ -51,15 +51,17 @@ class Job:
 
 class WorkerPool:
     """`workers` worker processes, each fed by a dispatcher thread taking jobs from a queue of
-    at most `max_queue` waiting jobs. A cancelled job's process gets `kill_after_s` to stop."""
+    at most `max_queue` waiting jobs. A cancelled job's process gets `cancel_grace_s` to stop."""
 
     def __init__(
-        self, spec: PipelineSpec, workers: int = 1, max_queue: int = 8, kill_after_s: float = 10.0
+        self, spec: PipelineSpec, workers: int = 1, max_queue: int = 8, cancel_grace_s: float = 10.0
     ) -> None:
         if workers < 1:
             raise ValueError("--workers must be at least 1")
         if max_queue < 0:
             raise ValueError("--max-queue must be 0 or more")
+        if cancel_grace_s < 0:
+            raise ValueError("--cancel-grace must be 0 or more")
         self.spec = spec
         self.workers = workers
         self.max_queue = max_queue
@@ -71,7 +73,7 @@ class WorkerPool:
         self._abandon = False  # the grace period is over: cancel instead of starting
         self._threads: list[threading.Thread] = []
         self._processes = [
-            WorkerProcess(spec, f"bgeraser-worker-{index}", kill_after_s)
+            WorkerProcess(spec, f"bgeraser-worker-{index}", cancel_grace_s)
             for index in range(workers)
         ]
         self._mean_seconds = 0.0  # moving average of one job's run time, for Retry-After
@@ -114,7 +116,7 @@ class WorkerPool:
         for _ in self._threads:
             self._queue.put(None)  # behind every waiting job: each is cancelled, then it ends
         for thread in self._threads:
-            thread.join(timeout=max(1.0, grace_s) + self._processes[0].kill_after_s)
+            thread.join(timeout=max(1.0, grace_s) + self._processes[0].cancel_grace_s)
         for process in self._processes:  # a dispatcher that never started leaves its process
             process.stop(wait_s=1.0)
         return cancelled
