@@ -158,3 +158,44 @@ def test_esc_cancels_a_click_being_computed_and_says_so(qtbot, tmp_path):
     backend.gate.set()
     qtbot.wait(200)
     assert doc.clicks == () and doc.alpha()[40, 90] == 0.0
+
+
+def _filled(polygons, shape=(H, W)) -> np.ndarray:
+    import cv2
+
+    canvas = np.zeros(shape, np.uint8)
+    cv2.fillPoly(canvas, [np.round(p - 0.5).astype(np.int32) for p in polygons], 1)
+    return canvas.astype(bool)
+
+
+def test_resting_pointer_shows_exactly_what_the_click_will_change(qtbot, tmp_path):
+    backend = SalientBackend()
+    window, doc = _open(qtbot, tmp_path, backend)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_W)
+    move_pointer(window.canvas, _widget_point(window, 90, 40))  # rests over the left-out object
+    assert not window.canvas.hover_outline_exact()  # first the cheap guess
+    qtbot.waitUntil(window.canvas.hover_outline_exact, timeout=10000)
+    polygons, adds = window.canvas.hover_outline()
+    assert adds is True
+    shown = _filled(polygons)
+    assert shown[40, 90] and not shown[40, 30] and not shown[5, 5]  # the blue object only
+
+    before = doc.alpha() >= 0.5
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=_widget_point(window, 90, 40))
+    qtbot.waitUntil(lambda: doc.click_mask is not None, timeout=10000)
+    changed = (doc.alpha() >= 0.5) != before
+    overlap = (changed & shown).sum() / max(1, (changed | shown).sum())
+    assert overlap > 0.9  # the preview was the click's result
+    assert not window.canvas.hover_outline_exact()  # the click ends the preview
+
+
+def test_moving_on_replaces_the_exact_preview_by_the_guess(qtbot, tmp_path):
+    backend = SalientBackend()
+    window, _doc = _open(qtbot, tmp_path, backend)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_W)
+    move_pointer(window.canvas, _widget_point(window, 90, 40))
+    qtbot.waitUntil(window.canvas.hover_outline_exact, timeout=10000)
+    move_pointer(window.canvas, _widget_point(window, 100, 70))  # the pointer moves on
+    assert not window.canvas.hover_outline_exact()
+    # a late answer for the old point is not shown at the new one
+    assert not window.canvas.show_click_preview(90, 40, [], True)

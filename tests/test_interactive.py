@@ -195,3 +195,30 @@ def test_a_click_where_an_earlier_click_set_the_other_label_may_override_it():
     assert found is not None and found[0][box].mean() > 0.95
     decided[:] = 0  # the click lands where nobody decided: the earlier click is respected
     assert _object_under_click(segmenter, click, 1.0, current, earlier, decided, None) is None
+
+
+def test_preview_changes_nothing_and_the_same_click_then_reuses_it(monkeypatch):
+    import bgeraser_gui.core.interactive as interactive
+
+    img, disc, box, _ = _scene()
+    mask = (disc | box).astype(np.float32)
+    plain = ClickSession(img, mask).add(Click(200, 100, positive=False)).copy()
+
+    runs = []
+    real = interactive.apply_click
+    monkeypatch.setattr(interactive, "apply_click", lambda *a: runs.append(1) or real(*a))
+    session = ClickSession(img, mask)
+    edit = session.preview(Click(200, 100, positive=False))
+    assert np.array_equal(session.mask, mask) and session.clicks == ()  # nothing changed
+    rect = edit.rect
+    changed = np.zeros(mask.shape, bool)
+    changed[rect.slices()] = edit.changed
+    assert np.array_equal(changed, (plain >= 0.5) != (mask >= 0.5))  # exactly the click's change
+    out = session.add(Click(200, 100, positive=False))
+    assert len(runs) == 1  # the click reused the preview
+    assert np.array_equal(out, plain)
+    session.undo()  # after an edit the old preview is not reused
+    session.preview(Click(120, 100, positive=True))
+    session.add(Click(120, 100, positive=True))
+    session.add(Click(200, 100, positive=False))
+    assert len(runs) == 3

@@ -1,4 +1,5 @@
-"""A cheap guess, for the hover outline, of what a select-object click would add or remove.
+"""A cheap guess, for the hover outline, of what a select-object click would add or remove
+(`outline_polygons` also draws the exact answer once the worker has computed it).
 
 The real click (`core.interactive`) re-runs the model and a graph cut on a worker; while the
 mouse moves the editor shows only this approximation: on a small copy of the photo, the
@@ -61,8 +62,16 @@ class HoverPreview:
         if found is None:
             return None
         region, adds = found
-        contours, _ = cv2.findContours(
-            region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
-        )
-        inv = 1.0 / self.scale
-        return [(c.reshape(-1, 2).astype(np.float32) + 0.5) * inv for c in contours], adds
+        return outline_polygons(region, self.scale), adds
+
+
+def outline_polygons(
+    region: np.ndarray, scale: float, origin: tuple[int, int] = (0, 0)
+) -> list[np.ndarray]:
+    """Outer outlines of a bool `region` of a copy scaled by `scale` whose top-left pixel is
+    `origin` (x, y) of that copy, as float Nx2 polygons in full-resolution image pixels."""
+    contours, _ = cv2.findContours(
+        region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
+    shift = np.array(origin, np.float32) + 0.5
+    return [(c.reshape(-1, 2).astype(np.float32) + shift) / scale for c in contours]

@@ -30,7 +30,7 @@ from bgeraser_gui.core.click_proposals import CropSegmenter, Segment
 from bgeraser_gui.core.history import Rect
 from bgeraser_gui.core.progress import CancelToken
 
-__all__ = ["Click", "ClickSession", "CropSegmenter", "Segment", "prefetch_crops"]
+__all__ = ["Click", "ClickEdit", "ClickSession", "CropSegmenter", "Segment", "prefetch_crops"]
 
 WORK_SIDE = 1280  # long side of the working copy
 
@@ -121,6 +121,8 @@ class ClickSession:
         # +1 / -1 where a click set the label (working pixels), 0 where nobody clicked yet
         self._decided = np.zeros(self._work.shape, np.int8)
         self._steps: list[_Step] = []
+        self._version = 0  # counts edits (add / undo): a preview is valid for one version
+        self._previewed: tuple[Click, int, ClickEdit] | None = None
 
     # -- read access -----------------------------------------------------------------------
     @property
@@ -135,9 +137,24 @@ class ClickSession:
     # -- edits -----------------------------------------------------------------------------
     def add(self, click: Click, cancel: CancelToken | None = None) -> np.ndarray:
         """Apply one click; returns the new mask (the session's own array: copy to keep it)."""
+        step = self._commit(click, self._edit(click, cancel))
+        self._steps.append(step)
+        self._version += 1
+        return self._full
+
+    def preview(self, click: Click, cancel: CancelToken | None = None) -> ClickEdit:
+        """What `click` would change (window and changed pixels, in working pixels: divide by
+        `scale` for image pixels), without changing anything; an `add` of the same click right
+        after reuses it, so the click itself costs only writing the result."""
+        return self._edit(click, cancel)
+
+    def _edit(self, click: Click, cancel: CancelToken | None) -> ClickEdit:
         h, w = self._full.shape
         if not (0 <= click.x < w and 0 <= click.y < h):
             raise ValueError(f"click ({click.x}, {click.y}) outside the {w}x{h} image")
+        cached = self._previewed
+        if cached is not None and cached[0] == click and cached[1] == self._version:
+            return cached[2]
         edit: ClickEdit = apply_click(
             self._work_rgb,
             self._work,
@@ -148,9 +165,8 @@ class ClickSession:
             self.scale,
             cancel,
         )
-        step = self._commit(click, edit)
-        self._steps.append(step)
-        return self._full
+        self._previewed = (click, self._version, edit)
+        return edit
 
     def undo(self) -> np.ndarray:
         """Take back the last click (no-op without clicks); returns the mask."""
@@ -159,6 +175,7 @@ class ClickSession:
             self._full[step.full_rect.slices()] = step.full_before
             self._work[step.work_rect.slices()] = step.work_before
             self._decided[step.work_rect.slices()] = step.decided_before
+            self._version += 1
         return self._full
 
     @classmethod

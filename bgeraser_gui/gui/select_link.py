@@ -1,7 +1,7 @@
 """Wires the select-object tool: canvas clicks -> `SelectService` (worker) -> document.
 
 The clicks use the loaded model (the session's pipeline, the same one that segments) for their
-crop proposals; a new model mask replays the photo's clicks on it; Esc cancels a click that
+crop proposals; while the pointer rests, the canvas shows what a click there would change; a new model mask replays the photo's clicks on it; Esc cancels a click that
 is still being computed; the status bar says what each click did.
 """
 
@@ -40,7 +40,13 @@ def attach_select_tool(window) -> SelectService:
         if doc is not None and doc.model_mask is not None:
             selector.prefetch(doc, Click(x, y, positive))
 
+    def previewed(preview) -> None:
+        if preview.doc is session.document:
+            click = preview.click
+            window.canvas.show_click_preview(click.x, click.y, preview.polygons, click.positive)
+
     window.canvas.selectClicked.connect(clicked)
+    selector.previewed.connect(previewed)
     window.canvas.selectHoverRest.connect(rested)
     session.inference.runner.finished.connect(segmented)
     session.documentChanged.connect(lambda _doc: selector.cancel())

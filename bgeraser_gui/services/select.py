@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from bgeraser_gui.core.click_preview import outline_polygons
 from bgeraser_gui.core.document import Document, PreparedMask, prepare_mask
 from bgeraser_gui.core.history import Rect
 from bgeraser_gui.core.interactive import Click, ClickSession, CropSegmenter, prefetch_crops
@@ -49,6 +50,17 @@ class SelectResult:
 
 
 @dataclass
+class ClickPreview:
+    """What a click at `click` would change, computed while the pointer rested there."""
+
+    doc: Document
+    click: Click
+    base_clicks: tuple[Click, ...]  # the document's clicks it was computed on
+    model_mask: np.ndarray | None
+    polygons: list[np.ndarray]  # outlines of the pixels the click would change, image pixels
+
+
+@dataclass
 class _EngineState:
     doc: Document
     segmenter: CropSegmenter | None
@@ -65,6 +77,7 @@ class _CropModel:
 
 class SelectService(QObject):
     applied = Signal(object)  # SelectResult, after it was written into its document
+    previewed = Signal(object)  # ClickPreview, still valid for its document when emitted
     message = Signal(str)
 
     def __init__(self, segment_provider: SegmentProvider, parent: QObject | None = None) -> None:
@@ -74,6 +87,8 @@ class SelectService(QObject):
         self.runner.finished.connect(self._on_finished)
         self.runner.failed.connect(self._on_failed)
         self.prefetcher = JobRunner(self, "select-prefetch")  # results stay in the crop cache
+        self.prefetcher.finished.connect(self._on_prefetched)
+        self._preview_cancel: CancelToken | None = None  # set while a preview holds the engine
         self._pending: list[Click] = []
         self._pending_doc: Document | None = None
         self._state: _EngineState | None = None
@@ -90,6 +105,9 @@ class SelectService(QObject):
         """Apply `click` to `doc` on the worker (results arrive via `applied`)."""
         if self._pending_doc is not doc:
             self._pending, self._pending_doc = [], doc
+        previewing = self._preview_cancel
+        if previewing is not None:  # the click needs the engine the preview holds
+            previewing.cancel()
         self._pending.append(click)
         verb = "Adding" if click.positive else "Removing"
         self.message.emit(f"{verb} the object at {click.x}, {click.y}…")
@@ -104,16 +122,33 @@ class SelectService(QObject):
         return self._submit(doc, (), replay=True)
 
     def prefetch(self, doc: Document, click: Click) -> int | None:
-        """Compute, on a worker, the crops `click` would need (a newer prefetch replaces an
-        older one; a click in progress is not slowed down: then nothing starts)."""
+        """Compute, on a worker, the crops `click` would need, then what it would change
+        (`previewed`; the click itself then reuses it). A newer prefetch replaces an older
+        one; a click in progress is not slowed down: then nothing starts."""
         if self.runner.busy:
             return None
-        rgb = doc.rgb
+        rgb, known, model_mask = doc.rgb, doc.clicks, doc.model_mask
 
-        def job(progress: ProgressFn, cancel: CancelToken) -> int:
+        def job(progress: ProgressFn, cancel: CancelToken) -> ClickPreview | None:
             self._job.cancel = cancel
             segmenter = self._segmenter_for(doc, rgb, progress)
-            return 0 if segmenter is None else prefetch_crops(segmenter, click, cancel)
+            if segmenter is None:
+                return None
+            prefetch_crops(segmenter, click, cancel)
+            if not self._lock.acquire(blocking=False):
+                return None  # a click is being computed: it changes what a preview would show
+            try:
+                self._preview_cancel = cancel
+                session = self._session_for(doc, rgb, model_mask, known, progress)
+                if session.clicks != known:
+                    return None
+                edit = session.preview(click, cancel)
+            finally:
+                self._preview_cancel = None
+                self._lock.release()
+            origin = (edit.rect.x0, edit.rect.y0)
+            polygons = outline_polygons(edit.changed, session.scale, origin)
+            return ClickPreview(doc, click, known, model_mask, polygons)
 
         return self.prefetcher.submit(job)
 
@@ -219,6 +254,13 @@ class SelectService(QObject):
             self._pending = self._pending[done:]
         self.applied.emit(result)
         self.message.emit(_describe(result))
+
+    def _on_prefetched(self, _job_id: int, preview: ClickPreview | None) -> None:
+        if preview is None or self._pending:
+            return
+        doc = preview.doc
+        if doc.model_mask is preview.model_mask and doc.clicks == preview.base_clicks:
+            self.previewed.emit(preview)
 
     def _on_failed(self, _job_id: int, exc: object) -> None:
         self._pending = []

@@ -5,14 +5,15 @@ The canvas only reports clicks (`selectClicked(x, y, positive)` in image pixels)
 window hands them to `services.select`, which computes them on a worker. The hover outline is
 `core.click_preview`'s cheap guess, drawn dashed: green where a click would add, red where it
 would remove. When the pointer rests (`REST_MS`) the canvas reports that too
-(`selectHoverRest`): the service then runs the model on the crops a click there would need,
-so that the click answers at once.
+(`selectHoverRest`): the service then runs the model on the crops a click there would need and
+works out what the click would change; `show_click_preview` replaces the guess by that exact
+answer, drawn solid and tinted (the sign that a click there now answers at once).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, Qt, QTimer, SignalInstance
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen, QPolygonF
 
 from bgeraser_gui.core.click_preview import HoverPreview
 from bgeraser_gui.core.document import Document
@@ -44,6 +45,7 @@ class SelectToolSlots:
     _hover_preview: HoverPreview | None = None
     _hover_stale = True  # the mask changed since the preview was built
     _hover_outline: tuple[list, bool] | None = None
+    _hover_exact = False  # the outline is the worker's exact answer, not the guess
 
     def select_tool_active(self) -> bool:
         return self.tool() == SELECT_TOOL and self._doc is not None  # type: ignore[attr-defined]
@@ -51,6 +53,19 @@ class SelectToolSlots:
     def hover_outline(self) -> tuple[list, bool] | None:
         """(polygons in image pixels, adds) the hover outline shows now, or None."""
         return self._hover_outline
+
+    def hover_outline_exact(self) -> bool:
+        """True while the outline shows what a click will do (not the cheap guess)."""
+        return self._hover_exact and self._hover_outline is not None
+
+    def show_click_preview(self, x: int, y: int, polygons: list, adds: bool) -> bool:
+        """Show what a click at (x, y) would change, if the pointer still rests there."""
+        rest = self._rest_point
+        if rest is None or rest[:2] != (x, y) or not self.select_tool_active():
+            return False
+        self._hover_outline, self._hover_exact = (polygons, adds), True
+        self.update()  # type: ignore[attr-defined]
+        return True
 
     def _select_press(self, event: QMouseEvent) -> bool:
         """Report a select click; True when the event was the select tool's."""
@@ -109,7 +124,7 @@ class SelectToolSlots:
     def _set_hover_outline(self, outline: tuple[list, bool] | None) -> None:
         if outline is None and self._hover_outline is None:
             return
-        self._hover_outline = outline
+        self._hover_outline, self._hover_exact = outline, False
         self.update()  # type: ignore[attr-defined]
 
     def _paint_select_hover(self, painter: QPainter) -> None:
@@ -121,11 +136,20 @@ class SelectToolSlots:
         painter.setBrush(Qt.BrushStyle.NoBrush)
         to_widget = self.map_from_image  # type: ignore[attr-defined]
         shapes = [QPolygonF([to_widget(float(x), float(y)) for x, y in p]) for p in polygons]
+        colour = ADD_COLOR if adds else REMOVE_COLOR
+        if self._hover_exact:  # what the click will do: tinted, solid outline
+            path = QPainterPath()
+            path.setFillRule(Qt.FillRule.WindingFill)
+            for shape in shapes:
+                path.addPolygon(shape)
+                path.closeSubpath()
+            painter.fillPath(path, QColor(colour.red(), colour.green(), colour.blue(), 70))
         painter.setPen(QPen(QColor(0, 0, 0, 160), 3.0))
         for shape in shapes:
             painter.drawPolygon(shape)
-        pen = QPen(ADD_COLOR if adds else REMOVE_COLOR, 1.5)
-        pen.setStyle(Qt.PenStyle.DashLine)
+        pen = QPen(colour, 2.0 if self._hover_exact else 1.5)
+        if not self._hover_exact:  # the guess: dashed
+            pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
         for shape in shapes:
             painter.drawPolygon(shape)
