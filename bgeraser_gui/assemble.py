@@ -36,7 +36,7 @@ class PipelineSpec:
     export: ExportOptions = field(default_factory=ExportOptions)
     # Tests and embedders may supply their own backend (must be picklable for processes/Ray).
     backend_factory: Callable[[], SegmentationBackend] | None = None
-    torch_threads: int | None = None  # intra-op threads per worker; None = library default
+    torch_threads: int | None = None  # the model's CPU threads per worker (torch or ONNX Runtime)
     max_pixels: int | None = None  # decompression-bomb guard; None = the loader's default
     objects: str | None = None  # write objects: "each" or "largest" (core.object_files)
 
@@ -59,6 +59,10 @@ class PipelineSpec:
         """The configured backend (downloads a registry model on first use)."""
         if self.quality not in QUALITIES:
             raise ValueError(f"quality must be one of {', '.join(QUALITIES)}")
+        if self.torch_threads:  # before loading: both runtimes read it when they start
+            from bgeraser_gui.backends.device import limit_cpu_threads
+
+            limit_cpu_threads(self.torch_threads)
         if self.backend_factory is not None:
             backend = self.backend_factory()
         else:
@@ -74,10 +78,6 @@ class PipelineSpec:
                 progress=progress,
                 folder=self.model_folder,
             )
-        if self.torch_threads:  # after loading: the loader sets its own default
-            import torch
-
-            torch.set_num_threads(self.torch_threads)
         return backend
 
 

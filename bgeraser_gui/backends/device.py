@@ -84,9 +84,21 @@ def cpu_has_bf16_matmul() -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+_thread_limit: int | None = None  # limit_cpu_threads: a worker's share of the cores
+
+
+def limit_cpu_threads(threads: int | None) -> None:
+    """Models loaded from now on in this process use at most `threads` CPU threads (None: no
+    limit); a worker process of a pool sets its share of the cores before loading."""
+    global _thread_limit
+    _thread_limit = threads
+
+
 def cpu_thread_count() -> int:
-    """Threads for torch on CPU: the cores this process may use."""
+    """Threads for a model on CPU (torch or ONNX Runtime): the cores this process may use, at
+    most the limit set by `limit_cpu_threads`."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    return min(cores, _thread_limit) if _thread_limit else cores
