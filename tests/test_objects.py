@@ -117,3 +117,32 @@ def test_a_subject_a_crop_sees_in_two_parts_is_cut_in_two():
     assert abs(boxes[0][1] - 90) <= 2 and abs(boxes[1][0] - 90) <= 2
     union = compose_alpha(parts, [o.id for o in parts], mask.shape)
     assert np.array_equal(union >= 0.5, mask >= 0.5)  # the automatic cutout is unchanged
+
+
+def test_a_big_thing_the_model_left_out_is_a_hidden_object_the_background_is_none():
+    rgb = _photo()
+    rgb[100:, 220:380] = (30, 140, 60)  # a big green thing standing on the bottom of the frame
+    mask = np.zeros(rgb.shape[:2], np.float32)
+    cv2.circle(rgb, (100, 150), 50, (200, 40, 40), -1)
+    cv2.circle(mask, (100, 150), 50, 1.0, -1)
+    objects = split_objects(rgb, mask)
+    assert [o.source for o in objects] == ["model", "hidden"]
+    hidden = objects[1]
+    assert not hidden.suggested and hidden.name.endswith("(hidden)")
+    assert abs(hidden.bbox.x0 - 220) <= 4 and abs(hidden.bbox.x1 - 380) <= 4  # its blended
+    assert abs(hidden.bbox.y0 - 100) <= 4 and hidden.bbox.y1 == 300  # edge may stay out
+    assert hidden.mask.sum() > 0.95 * 160 * 200
+    # the grey around both touches every side of the photo: the background, no object
+    assert len(split_objects(rgb, mask, settings=SplitSettings(hidden=0))) == 1
+
+
+def test_colour_regions_follow_colour_edges():
+    from bgeraser_gui.core.object_regions import colour_regions
+
+    rgb = _photo(120, 160)
+    rgb[:, 80:] = (30, 140, 60)
+    rgb[40:80, 20:60] = (200, 40, 40)
+    labels = colour_regions(rgb, 4500.0, 600)  # smaller than the red square, bigger than the
+    assert labels.max() == 3  # strips of blended colour along the edges
+    assert len(np.unique(labels[:, 82:])) == 1 and len(np.unique(labels[42:78, 22:58])) == 1
+    assert labels[0, 0] != labels[0, 100] != labels[60, 40]

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from bgeraser_gui.core.click_proposals import CropSegmenter
-from bgeraser_gui.core.object_split import SplitSettings, crop_centres
+from bgeraser_gui.core.object_split import SplitSettings, crop_centres, split_component
 from bgeraser_gui.core.progress import CancelToken
 
 FAINT = 0.05  # a faint region: the model's mask between this and 0.5 (chosen on coco even half)
@@ -118,13 +118,17 @@ def found_regions(
 
 
 def faint_regions(
-    soft: np.ndarray, taken: np.ndarray, settings: SplitSettings
+    soft: np.ndarray, taken: np.ndarray, grad: np.ndarray, settings: SplitSettings
 ) -> list[tuple[np.ndarray, float]]:
-    """Regions the model's mask holds faintly (FAINT..0.5), away from `taken`."""
-    return _regions(soft, soft >= FAINT, taken, settings)
+    """Regions the model's mask holds faintly (FAINT..0.5), away from `taken`, each cut into
+    the things it holds where the image shows an edge or the mask a valley between them (a
+    faint bus and the poles in front of it), like the model's subjects."""
+    return _regions(soft, soft >= FAINT, taken, settings, grad)
 
 
-def _regions(score_map, wanted, taken, settings) -> list[tuple[np.ndarray, float]]:
+def _regions(score_map, wanted, taken, settings, grad=None) -> list[tuple[np.ndarray, float]]:
+    """Connected regions of `wanted` away from `taken` (each cut by `split_component` when
+    `grad` is given), with their mean score, best first."""
     near_taken = cv2.dilate(taken.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     fresh = (wanted & ~near_taken).astype(np.uint8)
     # thin strips (a subject's soft edge beyond the dilation) are no objects
@@ -137,6 +141,13 @@ def _regions(score_map, wanted, taken, settings) -> list[tuple[np.ndarray, float
     for i in range(1, count):
         if stats[i, cv2.CC_STAT_AREA] >= min_pixels:
             region = comps == i
-            found.append((region, float(score_map[region].mean())))
+            if grad is None:
+                found.append((region, float(score_map[region].mean())))
+                continue
+            parts = split_component(region, score_map, grad, settings)
+            for k in range(1, int(parts.max()) + 1):
+                part = parts == k
+                if part.sum() >= min_pixels:
+                    found.append((part, float(score_map[part].mean())))
     found.sort(key=lambda f: -f[1] * np.sqrt(f[0].sum()))
     return found[:MAX_FOUND]

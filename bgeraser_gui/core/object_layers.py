@@ -37,7 +37,7 @@ class ObjectEntry:
     id: int
     name: str
     visible: bool
-    source: str  # "model" or "crop" (see core.objects)
+    source: str  # "model", "crop", "faint" or "hidden" (see core.objects)
 
 
 def encode_table(entries: Iterable[ObjectEntry]) -> np.ndarray:

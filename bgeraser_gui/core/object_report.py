@@ -109,7 +109,7 @@ def render_object_summary(
     head = ["data set", "half", "n", "IoU automatic", "IoU objects (suggested)",
             "best single object", "best <= 1 toggle", "best <= 2 toggles",
             "best <= 2 actions (toggle/solo)", "objects/img",
-            "hidden (found, faint)/img", "split s/img", "crop runs/img"]  # fmt: skip
+            "not shown (found, faint, hidden)/img", "split s/img", "crop runs/img"]  # fmt: skip
     lines = [
         "# Objects evaluation (which object?)",
         "",

@@ -30,6 +30,8 @@ class SplitSettings:
     # the deepest point (each core seeds one part)
     edge_ratio: float = 1.0  # border's image gradient / region's mean gradient to keep a cut
     valley: float = 0.7  # ...or the model's mean confidence along the border at most this
+    hidden: int = 4  # at most this many hidden colour regions the model left out
+    region_scale: float = 4500.0  # colour regions' scale (bigger: fewer, larger regions)
     crop_grid: int = 2  # crops per side when searching for left-out things (0 = no search)
     crop_overlap: float = 1.3  # crop side = long side / crop_grid * this
 

@@ -13,7 +13,12 @@ What `split_objects` returns, best first within each kind:
    what the model calls subject when re-run on crops of the photo (`source == "crop"`; the
    click-to-select engine's `CropSegmenter`, so crops are shared with clicks; only when `crops`
    is given: crop_grid^2 model runs, cached), where a crop sees a subject of 1. in two parts
-   it is cut in two, and what the model's own mask holds faintly (`source == "faint"`, free).
+   it is cut in two, and what the model's own mask holds faintly (`source == "faint"`, free;
+   cut like 1. where the image shows an edge between the things it holds).
+3. Big things the model left out entirely (`source == "hidden"`, not suggested): colour regions
+   of the photo (`core.object_regions`, a graph-based segmentation) away from 1. and 2., biggest
+   first, without the region on all four sides of the photo (the background around everything).
+   A bus or an elephant that fills the frame, which ISNet calls background, is often one.
 Masks are soft (the model's own edges), kept as a uint8 crop of the object's box; the objects'
 >= 0.5 regions never overlap. Names come from size and position ("main subject", "left
 subject", "small object top right" ...). Qt-free; the work runs at most WORK_SIDE pixels wide
@@ -31,6 +36,7 @@ import numpy as np
 from bgeraser_gui.core.click_proposals import CropSegmenter
 from bgeraser_gui.core.history import Rect
 from bgeraser_gui.core.object_crops import carve, crop_views, faint_regions, found_regions
+from bgeraser_gui.core.object_regions import hidden_regions
 from bgeraser_gui.core.object_split import (
     SplitSettings,
     gradient_magnitude,
@@ -110,7 +116,8 @@ def split_objects(
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     soft = cv2.resize(np.asarray(mask, np.float32), size, interpolation=cv2.INTER_AREA)
     small_rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    labels = _model_subjects(soft, gradient_magnitude(small_rgb), settings)
+    grad = gradient_magnitude(small_rgb)
+    labels = _model_subjects(soft, grad, settings)
     found: list[tuple[np.ndarray, float]] = []
     if crops is not None:
         views = crop_views(crops, scale, soft.shape, settings, cancel)
@@ -119,11 +126,19 @@ def split_objects(
     model_count = int(labels.max())
     for i, (region, _) in enumerate(found, start=model_count + 1):
         labels[region] = i
-    faint = faint_regions(soft, labels > 0, settings)
+    faint = faint_regions(soft, labels > 0, grad, settings)
     for i, (region, _) in enumerate(faint, start=model_count + len(found) + 1):
         labels[region] = i
-    extra = found + faint
+    hidden = hidden_regions(
+        small_rgb, labels > 0, settings.region_scale, settings.hidden,
+        round(settings.min_area * labels.size),
+    )  # fmt: skip
+    hidden = [(region, float(soft[region].mean())) for region, _ in hidden]
+    for i, (region, _) in enumerate(hidden, start=model_count + len(found) + len(faint) + 1):
+        labels[region] = i
+    extra = found + faint + hidden
     sources = ["model"] * model_count + ["crop"] * len(found) + ["faint"] * len(faint)
+    sources += ["hidden"] * len(hidden)
     scores = _mean_per_label(soft, labels, model_count) + [s for _, s in extra]
     owner = _with_soft_halo(labels, soft)
     objects = _full_resolution(mask, owner, model_count, extra, (h, w), scale, scores, sources)
@@ -258,4 +273,5 @@ def _name(box: Rect, area: int, biggest: int, source: str, first: bool, shape) -
             return "main subject"
         return f"{where} subject" if area >= 0.3 * biggest else f"small object {where}"
     size = "large" if area >= 0.3 * biggest else "small"
-    return f"{size} object {where} ({'found' if source == 'crop' else 'faint'})"
+    kind = {"crop": "found", "faint": "faint"}.get(source, "hidden")
+    return f"{size} object {where} ({kind})"

@@ -32,6 +32,12 @@ from bgeraser_gui.services.worker import JobRunner
 THUMB = 56  # thumbnail side, pixels
 ID_ROLE = Qt.ItemDataRole.UserRole
 
+ORIGINS = {  # where a hidden object came from (core.objects)
+    "crop": "found on a crop",
+    "faint": "the model was unsure",
+    "hidden": "left out by the model",
+}
+
 
 def thumbnails(rgb: np.ndarray, labels: np.ndarray) -> dict[int, QImage]:
     """One small picture per object id: its box of the photo, other pixels dimmed."""
@@ -117,7 +123,7 @@ class ObjectsPanel(QWidget):
         self.list.clear()
         for n, entry in enumerate(entries, start=1):
             key = f"Alt+{n}  " if n <= 9 else ""
-            origin = "found on a crop" if entry.source == "crop" else ""
+            origin = ORIGINS.get(entry.source, "")
             item = QListWidgetItem(f"{entry.name}\n{key}{origin}".rstrip())
             item.setData(ID_ROLE, entry.id)
             editable = Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable
