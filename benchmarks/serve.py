@@ -47,6 +47,8 @@ DEFAULT_REMBG = REPO.parent / "venv-rembg" / "bin" / "rembg"
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
 CLIENT_TIMEOUT_S = 3600  # the clients wait as long as the server's --timeout: errors are its
 SETTLE_S = 1.0  # idle time before an RSS checkpoint is read
+PROGRESS_EVERY = 25  # answers between progress lines (stderr)
+STOP = threading.Event()  # set by SIGTERM: no new requests; the runs so far are reported
 
 
 def free_port() -> int:
@@ -194,12 +196,26 @@ def run_level(
         gate.wait_for(lambda: state["in_flight"] == 0)  # the answers in flight: after `count`
         time.sleep(SETTLE_S)  # the worker frees the job's memory after answering
         rss[count] = rss_mib(target.process.pid)
+        progress(f"after {count}: idle RSS {rss[count]:g} MiB")
         state["paused"] = False
         gate.notify_all()
+
+    def progress(what: str) -> None:
+        errors = len(statuses) - len(latencies)
+        elapsed = time.perf_counter() - started
+        print(
+            f"{target.name} c={concurrency}: {what} ({len(statuses)} answered, {errors} errors, "
+            f"{elapsed:.0f} s, server CPU {cpu_seconds(target.process.pid) - cpu_before:.0f} s, "
+            f"load {os.getloadavg()[0]:.1f})",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def client_loop() -> None:
         with httpx.Client(timeout=CLIENT_TIMEOUT_S) as client:
             for index in counter:  # shared iterator: each request index is taken once
+                if STOP.is_set():
+                    return
                 photo, data = photos[index % len(photos)]
                 with gate:
                     gate.wait_for(lambda: not state["paused"])
@@ -216,6 +232,8 @@ def run_level(
                         latencies.append(seconds)
                     if len(statuses) in checkpoints:
                         checkpoint(len(statuses))
+                    elif len(statuses) % PROGRESS_EVERY == 0:
+                        progress("progress")
 
     cpu_before = cpu_seconds(target.process.pid)
     load_before = os.getloadavg()[0]
@@ -230,13 +248,15 @@ def run_level(
     wall = time.perf_counter() - started
     cpu = cpu_seconds(target.process.pid) - cpu_before
     ok = len(latencies)
-    first = rss[checkpoints[0]] or 1.0
+    idle = [rss[n] for n in checkpoints if n in rss]  # fewer when stopped early
+    first = idle[0] if idle and idle[0] else 1.0
     return {
         "server": target.name,
         "concurrency": concurrency,
-        "requests": requests,
+        "requests": len(statuses),  # fewer than asked when stopped early (SIGTERM)
+        "stopped_early": len(statuses) < requests,
         "ok": ok,
-        "errors": requests - ok,
+        "errors": len(statuses) - ok,
         "statuses": {str(k): statuses.count(k) for k in sorted(set(statuses))},  # 0: no answer
         "seconds": round(wall, 1),
         "cpu_s": round(cpu, 1),  # the server's processes together, warm-up excluded
@@ -245,7 +265,7 @@ def run_level(
         "p50_s": round(float(np.percentile(latencies, 50)), 3) if ok else None,
         "p95_s": round(float(np.percentile(latencies, 95)), 3) if ok else None,
         "rss_mib": rss,
-        "rss_drift_pct": round(100 * (rss[checkpoints[-1]] - first) / first, 2),
+        "rss_drift_pct": round(100 * (idle[-1] - first) / first, 2) if idle else None,
         "rss_over_time": sampler.samples,
         "rss_peak_mib": max((mib for _, mib in sampler.samples), default=None),
         "stopped_for_memory": sampler.stopped_for_memory,
@@ -302,7 +322,8 @@ def print_table(runs: list[dict], photos: int, args) -> None:
         rss = ", ".join(f"{n}: {v:g}" for n, v in r["rss_mib"].items())
         failed = {k: v for k, v in r["statuses"].items() if k != "200"}
         print(
-            f"| {r['server']} | {r['concurrency']} | {r['requests']} | {r['errors']} "
+            f"| {r['server']} | {r['concurrency']} | {r['requests']}"
+            f"{' (stopped)' if r.get('stopped_early') else ''} | {r['errors']} "
             f"{failed or ''} | {r['images_per_min']} | {r['p50_s']} | {r['p95_s']} "
             f"| {r['cpu_s_per_image']} | {rss} "
             f"| {r['rss_peak_mib']} | {r['rss_drift_pct']} % "
@@ -346,8 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-available-gb", type=float, default=3.0, help="memory floor")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
-    # stopped from outside (timeout, kill): unwind, so the server under test is stopped too
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # stopped from outside (timeout): no new requests; the run in progress ends when the answers
+    # in flight are in, is reported like the others (requests: those answered), its server stopped
+    signal.signal(signal.SIGTERM, lambda *_: STOP.set())
     args.levels = [int(c) for c in args.concurrency.split(",")]
     if args.ours_args is None:
         args.ours_args = ["", "--quality fast --no-refine"]
@@ -360,11 +382,13 @@ def main(argv: list[str] | None = None) -> int:
         servers = [t for t in targets(args, home) if args.only is None or args.only in t.name]
         for level in args.levels:  # interleaved: every server at this level, then the next
             for index, target in enumerate(servers):
+                if STOP.is_set():
+                    break
                 runs.append(one_run(target, photos, args, level, Path(tmp) / f"{index}.log"))
                 if args.json:  # written as it goes: a long run interrupted keeps its results
                     args.json.write_text(json.dumps(runs, indent=2))
     print_table(runs, len(photos), args)
-    return 0
+    return 143 if STOP.is_set() else 0
 
 
 if __name__ == "__main__":
