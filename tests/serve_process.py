@@ -62,7 +62,14 @@ def free_port() -> int:
 class Server:
     """A started server; `client` talks to it (with the API key when one was given)."""
 
-    def __init__(self, args: list[str], log: Path, env: dict | None = None, key: str | None = None):
+    def __init__(
+        self,
+        args: list[str],
+        log: Path,
+        env: dict | None = None,
+        key: str | None = None,
+        own_group: bool = False,  # a process group of its own, to signal as systemd does
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -73,7 +80,11 @@ class Server:
         )
         with open(log, "wb") as out:
             self.process = subprocess.Popen(
-                [*command, *args], stdout=out, stderr=subprocess.STDOUT, env=environment
+                [*command, *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=environment,
+                start_new_session=own_group,
             )
         headers = {"X-Api-Key": key} if key else {}
         self.client = httpx.Client(base_url=self.url, headers=headers, timeout=120)
@@ -108,8 +119,10 @@ class Server:
         return self.process.returncode
 
 
-def start_server(tmp_path: Path, args: list[str], env=None, key=None, name="server") -> Server:
-    return Server(args, tmp_path / f"{name}.log", env, key).wait_ready()
+def start_server(
+    tmp_path: Path, args: list[str], env=None, key=None, name="server", own_group=False
+) -> Server:
+    return Server(args, tmp_path / f"{name}.log", env, key, own_group).wait_ready()
 
 
 class CrashingBackend(EllipseBackend):

@@ -6,6 +6,7 @@ client left) frees its worker, a worker holding the GIL for seconds stalls neith
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -25,9 +26,9 @@ def photo_bytes(tmp_path_factory) -> bytes:
     return write_photo(tmp_path_factory.mktemp("in") / "p.jpg", size=(96, 64)).read_bytes()
 
 
-def _slow_server(tmp_path, seconds: float, *args: str):
+def _slow_server(tmp_path, seconds: float, *args: str, own_group: bool = False):
     env = {SLOW_SECONDS_ENV: str(seconds)}
-    return start_server(tmp_path, [*SLOW, "--no-refine", *args], env=env)
+    return start_server(tmp_path, [*SLOW, "--no-refine", *args], env=env, own_group=own_group)
 
 
 def _post(url: str, body: bytes) -> httpx.Response:
@@ -169,13 +170,20 @@ def test_timeout_or_a_client_gone_cancels_the_job(tmp_path, photo_bytes):
         server.stop()
 
 
-def test_sigterm_lets_in_flight_work_finish(tmp_path, photo_bytes):
-    server = _slow_server(tmp_path, 2.0, "--shutdown-grace", "30")
+@pytest.mark.parametrize("whole_group", [False, True], ids=["server", "process-group"])
+def test_sigterm_lets_in_flight_work_finish(tmp_path, photo_bytes, whole_group):
+    """SIGTERM to the server, or to its whole process group as systemd (KillMode=control-group),
+    `timeout` or `kill -TERM -PGID` send it: the worker processes leave the shutdown to the
+    server, so the request in flight is still answered."""
+    server = _slow_server(tmp_path, 2.0, "--shutdown-grace", "30", own_group=whole_group)
     answers: list[httpx.Response] = []
     request = threading.Thread(target=lambda: answers.append(_post(server.url, photo_bytes)))
     request.start()
     _wait_until_running(server)
-    server.process.send_signal(signal.SIGTERM)
+    if whole_group:
+        os.killpg(server.process.pid, signal.SIGTERM)
+    else:
+        server.process.send_signal(signal.SIGTERM)
     request.join(60)
     assert answers and answers[0].status_code == 200, server.output()
     assert answers[0].headers["content-type"] == "image/png"

@@ -86,8 +86,11 @@ def _portable(exc: BaseException) -> BaseException:
 def _serve_tasks(spec: PipelineSpec, conn, cancel_event, parent_pid: int) -> None:
     """The worker process: load the model, say "ready", then run tasks until told to stop."""
     die_with_parent(parent_pid)
-    # Ctrl+C reaches the whole process group: the server decides, workers see the cancel.
+    # Ctrl+C reaches the whole process group, and so does a SIGTERM from systemd
+    # (KillMode=control-group), `timeout` or `kill -TERM -PGID`: the server decides, workers see
+    # the cancel and end when it stops them (or with it: die_with_parent).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         worker = Worker(spec)
         worker.warm_up()
