@@ -91,3 +91,48 @@ def test_refine_with_a_keep_stroke_is_opaque_under_the_stroke():
     touchups[50:70, 60:100] = KEEP
     result = refine(rgb, soft, touchups, options=OPTIONS)
     assert np.all(result.alpha[50:70, 60:100] == 1.0)
+
+
+def _disc(size: int, radius: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size]
+    c = (size - 1) / 2
+    return (((yy - c) ** 2 + (xx - c) ** 2) <= radius**2).astype(np.float32) * 0.7
+
+
+def _edge_moves(mask: np.ndarray, every: int) -> tuple[np.ndarray, np.ndarray]:
+    """`mask` with every `every`-th pixel of its outline's inner ring pushed to background
+    (single pixels: each far below the dispute size); returns (alpha, moved pixels)."""
+    import cv2
+
+    inner = mask > 0
+    ring = inner & ~cv2.erode(inner.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    moved = np.zeros_like(ring)
+    ys, xs = np.nonzero(ring)
+    moved[ys[::every], xs[::every]] = True
+    alpha = mask.copy()
+    alpha[moved] = 0.2
+    return alpha, moved
+
+
+def test_a_small_subject_keeps_the_models_outline_where_refinement_moved_it_a_little():
+    mask = _disc(64, 15)  # the 4 px band is ~46% of the subject
+    alpha, moved = _edge_moves(mask, 4)
+    assert 0 < moved.sum() < subject_guard.OUTLINE_MAX_CHANGE * (mask >= 0.5).sum()
+    result = guard_alpha(alpha, mask, edge_px=4)
+    assert np.all(result.alpha[moved] == np.float32(0.7))
+    assert result.disputed == 0.0  # scattered pixels: not a dispute
+
+
+def test_the_outline_rule_leaves_large_subjects_large_changes_and_strokes_to_matting():
+    big = _disc(400, 190)  # the 4 px band is ~4% of the subject
+    alpha, moved = _edge_moves(big, 4)
+    assert np.all(guard_alpha(alpha, big, edge_px=4).alpha[moved] == np.float32(0.2))
+    small = _disc(64, 15)
+    yy, xx = np.mgrid[0:64, 0:64]
+    moved = (small > 0) & (yy % 2 == 0) & (xx % 2 == 0)  # isolated pixels, 1/4 of the subject
+    alpha = np.where(moved, np.float32(0.2), small)
+    assert np.all(guard_alpha(alpha, small, edge_px=4).alpha[moved] == np.float32(0.2))
+    alpha, moved = _edge_moves(small, 4)
+    touchups = np.where(moved, np.uint8(REMOVE), np.uint8(0))
+    result = guard_alpha(alpha, small, touchups=touchups, edge_px=4)
+    assert np.all(result.alpha[moved] == np.float32(0.2))

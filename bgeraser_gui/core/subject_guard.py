@@ -13,6 +13,13 @@ of dark trees, a metal rotor over wooden planks. So after matting, two rules hol
   value. Such an area is either a bite or a real correction the model could not make; either
   way a person should look, so its size is reported (`GuardResult.disputed`) and raises the
   cutout's review score.
+- **Small subjects keep the model's outline.** Where the matting band covers much of the
+  subject (its inner `edge_px` ring is at least `OUTLINE_BAND_SHARE` of the subject: small or
+  thin subjects, video frames) and refinement moved the 0.5 line over only a little of it (at
+  most `OUTLINE_MAX_CHANGE`: scattered edge noise, not a coherent correction), the pixels
+  refinement moved across 0.5 get the model's value back: matting softens the edge on either
+  side of the model's outline but does not redraw it. On davis345_sub refinement had lowered
+  IoU by moving that line in the band (benchmarks/no_bites.py).
 """
 
 from __future__ import annotations
@@ -27,6 +34,11 @@ from bgeraser_gui.core.trimap import KEEP, REMOVE
 SOLID = 0.9  # model value from which a pixel counts as solid subject
 # A disputed area at least this fraction of the subject's area keeps the model's decision.
 DISPUTE_MIN_FRACTION = 0.01
+# The outline rule's thresholds, chosen on the odd-numbered photos of alphamatting_train27,
+# grabcut50 and every 2nd davis345_sub frame (band share 0.1 / 0.15 / 0.2 x change 0.03 to
+# 0.15); checked on the even-numbered ones.
+OUTLINE_BAND_SHARE = 0.15
+OUTLINE_MAX_CHANGE = 0.10
 
 
 @dataclass(frozen=True)
@@ -61,13 +73,49 @@ def guard_alpha(
     touchups: np.ndarray | None = None,
     edge_px: float = 0.0,
 ) -> GuardResult:
-    """`alpha` after the two rules of this module.
+    """`alpha` after the three rules of this module.
 
     mask: the model's soft mask; evidence: the mask after colour evidence (core.colour_evidence),
     whose lean to subject counts as much as the model's; touchups: the painted touch-ups;
     edge_px: how far inside the model's solid area matting may still lower alpha.
     """
     out = np.maximum(np.asarray(alpha, np.float32), subject_floor(mask, touchups, edge_px))
+    result = _restore_disputes(out, mask, evidence, touchups)
+    keep_model_outline(result.alpha, mask, touchups, edge_px)
+    return result
+
+
+def keep_model_outline(
+    alpha: np.ndarray, mask: np.ndarray, touchups: np.ndarray | None, edge_px: float
+) -> bool:
+    """The outline rule of this module, in place on `alpha`; True when it applied."""
+    if edge_px <= 0:
+        return False
+    model_side = np.asarray(mask, np.float32) >= 0.5
+    subject_area = np.count_nonzero(model_side)
+    if subject_area == 0:
+        return False
+    inside = cv2.distanceTransform(model_side.view(np.uint8), cv2.DIST_L2, 3)
+    band_share = np.count_nonzero((inside > 0) & (inside <= edge_px)) / subject_area
+    del inside
+    if band_share < OUTLINE_BAND_SHARE:
+        return False
+    moved = model_side != (alpha >= 0.5)
+    if touchups is not None:
+        moved &= touchups == 0  # painted pixels are the user's decision
+    if np.count_nonzero(moved) > OUTLINE_MAX_CHANGE * subject_area:
+        return False
+    alpha[moved] = np.asarray(mask, np.float32)[moved]
+    return True
+
+
+def _restore_disputes(
+    out: np.ndarray,
+    mask: np.ndarray,
+    evidence: np.ndarray | None,
+    touchups: np.ndarray | None,
+) -> GuardResult:
+    """The second rule of this module on the floored alpha `out` (in place)."""
     # Where the model or the evidence leans to subject (remove strokes: never), as bools: a
     # float copy of max(mask, evidence) costs 400 MB at 100 MP and is needed only where disputed.
     leans = np.asarray(mask, np.float32) >= 0.5
