@@ -4,7 +4,12 @@ For each photo: one cutout with the real model (default settings; the result is 
 --cache), then the exports the CLI writes (PNG, TIFF, ORA, PSD) through `Pipeline.export`, read
 back: layer count and names, masks adding up to the cutout's alpha, the flattened result against
 the PNG export (max difference in 1/255), 16-bit depth and ICC profile; the PSD is opened in GIMP
-(`gimp -i -b`, when installed). A 16-bit copy of each photo (halved in float, sRGB profile)
+(`gimp -i -b`, when installed) and the ORA flattened by Krita (`krita --export` under
+`xvfb-run`, when installed): as saved (the cutout layer shown) and with the object layers shown
+instead, against the PNG export and the original under the cutout's alpha (as composited:
+colour x alpha). Krita's OpenRaster import builds an 8-bit image, so a 16-bit ORA is flattened
+through Krita's own 16 -> 8-bit colour conversion (GT05 16-bit copy: up to 1.9/255 off; the 8-bit
+ORA: 0/255). A 16-bit copy of each photo (halved in float, sRGB profile)
 checks the 16-bit path. Prints CPU seconds per writer.
 
     python benchmarks/layered_roundtrip.py --model /work/models-cache/isnet_medium_fp16.onnx \
@@ -22,6 +27,7 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -125,6 +131,61 @@ def gimp_opens(path: Path) -> str:
     return found[-1].split(": ", 1)[-1] if found else f"failed: {run.stderr[-300:]}"
 
 
+def krita_flatten(path: Path, timeout: float = 600) -> np.ndarray | None:
+    """The file flattened by Krita (`krita FILE --export`, headless under xvfb-run), RGBA
+    float in [0, 1]; None when Krita or xvfb-run is not installed."""
+    if shutil.which("krita") is None or shutil.which("xvfb-run") is None:
+        return None
+    with tempfile.TemporaryDirectory() as home:
+        out = Path(home) / "flat.png"
+        run = subprocess.run(
+            ["xvfb-run", "-a", "krita", str(path), "--export", "--export-filename", str(out)],
+            capture_output=True, text=True, timeout=timeout,
+            env={"HOME": home, "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        if not out.exists():
+            raise RuntimeError(f"Krita wrote nothing (rc {run.returncode}): {run.stderr[-500:]}")
+        return unit(read_any(out))
+
+
+def ora_showing(path: Path, shown: Callable[[str], bool], out: Path) -> Path:
+    """A copy of the ORA with the layers `shown(name)` visible and the others hidden (what a
+    user does in the reader)."""
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w") as copy:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "stack.xml":
+                stack = ET.fromstring(data)
+                for layer in stack.iter("layer"):
+                    layer.set("visibility", "visible" if shown(layer.get("name")) else "hidden")
+                data = ET.tostring(stack, encoding="utf-8", xml_declaration=True)
+            copy.writestr(info, data)
+    return out
+
+
+def premultiplied_255(a: np.ndarray, b: np.ndarray) -> float:
+    """Max difference of two RGBA float images as composited (colour x alpha), in 1/255."""
+    pa = np.concatenate([a[..., :3] * a[..., 3:], a[..., 3:]], axis=2)
+    pb = np.concatenate([b[..., :3] * b[..., 3:], b[..., 3:]], axis=2)
+    return float(np.abs(pa - pb).max() * 255)
+
+
+def check_krita(path: Path, png: np.ndarray, source: np.ndarray, alpha: np.ndarray) -> dict:
+    """Krita's flattening of the ORA as saved against the PNG export, and with only the object
+    layers shown against the original pixels under the cutout's alpha."""
+    as_saved = krita_flatten(path)
+    if as_saved is None:
+        return {"skipped": "Krita or xvfb-run is not installed"}
+    objects = ora_showing(path, lambda name: name not in ("cutout", "original"),
+                          path.with_name(path.stem + "_objects.ora"))  # fmt: skip
+    shown = krita_flatten(objects)
+    original = np.dstack([unit(source), alpha])
+    return {
+        "flattened_vs_png_255 (premultiplied)": premultiplied_255(as_saved, unit(png)),
+        "objects_shown_vs_original_x_alpha_255": premultiplied_255(shown, original),
+    }
+
+
 def sixteen_bit_copy(photo: Path, folder: Path) -> Path:
     bgr = cv2.imread(str(photo)).astype(np.float32)
     half = cv2.resize(bgr, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
@@ -168,6 +229,8 @@ def run_photo(pipeline, photo: Path, out: Path, cache: Path) -> None:
     print("  ora:", check_ora(written["ora"], png, alpha))
     print("  psd:", check_psd(written["psd"], png, alpha))
     print("  GIMP opens the psd:", gimp_opens(written["psd"]))
+    source = image.rgb16 if image.rgb16 is not None else image.rgb
+    print("  Krita flattens the ora:", check_krita(written["ora"], png, source, alpha))
 
 
 def main() -> int:

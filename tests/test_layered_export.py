@@ -197,3 +197,30 @@ def test_gimp_opens_the_psd(photo, tmp_path):
         capture_output=True, text=True, timeout=300, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert "LAYERS 4 MASKS 2" in result.stdout + result.stderr, result.stderr[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("krita") is None or shutil.which("xvfb-run") is None,
+    reason="Krita (or xvfb-run) is not installed",
+)
+def test_krita_flattens_the_ora_like_the_png_export(photo, tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from layered_roundtrip import krita_flatten, ora_showing, premultiplied_255, unit
+
+    image, alpha, foreground = photo
+    from bgeraser_gui.core.compose import render
+
+    path = tmp_path / "x.ora"
+    path.write_bytes(
+        render(image, alpha, ExportOptions(format="ora"), foreground, two_objects(alpha))
+    )
+    png = unit(png_export(image, alpha, foreground))
+    assert premultiplied_255(krita_flatten(path, timeout=300), png) <= 1.0
+    # the user hides the cutout and shows the two object layers: the original under the alpha
+    shown = ora_showing(path, lambda name: "subject" in name, tmp_path / "objects.ora")
+    original = np.dstack([image.rgb / 255.0, np.rint(alpha * 255) / 255.0])
+    assert premultiplied_255(krita_flatten(shown, timeout=300), original) <= 1.0
