@@ -154,6 +154,13 @@ def test_16bit_source_gives_16bit_layers(eval_dir, tmp_path):
     assert psd.image_resources.get_data(1039) == SRGB  # the ICC profile
     cutout = list(psd)[-1].numpy()
     assert np.abs(cutout - png / 65535.0).max() <= 1 / 65535 + 1e-6
+    # the object's layer mask is 16-bit too: its values are the alpha's, not 8-bit ones x 257
+    layer = list(psd)[1]
+    left, top, right, bottom = layer.mask.bbox
+    mask = layer.numpy("mask")[..., 0] if layer.numpy("mask").ndim == 3 else layer.numpy("mask")
+    want = np.rint(alpha[top:bottom, left:right] * 65535) / 65535
+    assert mask.shape == want.shape and np.abs(mask - want).max() <= 1e-6
+    assert np.any(np.rint(mask * 65535) % 257 != 0)
     ora_path = Pipeline().export(
         image, alpha, tmp_path / "x.ora", options=ExportOptions(format="ora")
     )

@@ -53,3 +53,23 @@ def test_largest_keeps_only_the_main_subject_under_the_usual_name(tmp_path):
     assert written.name == "two_cutout.png"
     alpha = _alpha(written)
     assert alpha[20:80, 10:50].min() == 255 and alpha[30:60, 70:110].max() == 0
+
+
+def test_resume_skips_photos_whose_objects_are_all_written(tmp_path):
+    write_shapes(tmp_path / "in" / "two.png", BOXES, size=(120, 90))
+    write_shapes(tmp_path / "in" / "one.png", BOXES[:1], size=(120, 90))
+    out, report = tmp_path / "out", tmp_path / "report.jsonl"
+    argv = [str(tmp_path / "in"), "-o", str(out), "--no-refine", "-q", "--objects", "each",
+            "--name-pattern", "{stem}"]  # fmt: skip
+    assert _run(argv) == 0
+    names = ["one_1.png", "two_1.png", "two_2.png"]
+    assert sorted(p.name for p in out.glob("*.png")) == names
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
+    (out / "one_1.png").unlink()  # as if the run had stopped before "one" was done
+    assert _run([*argv, "--resume", "--report", str(report)]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == names  # nothing numbered or lost
+    after = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
+    assert after["two_1.png"] == before["two_1.png"] and after["two_2.png"] == before["two_2.png"]
+    records = {json.loads(line)["input"].rsplit("/", 1)[-1]: json.loads(line)
+               for line in report.read_text().splitlines()}  # fmt: skip
+    assert records["two.png"]["status"] != records["one.png"]["status"]

@@ -160,9 +160,13 @@ def run(args: argparse.Namespace, backend_factory=None) -> int:
         clean_stale_parts(folder)  # temporary files of a run that was killed
     already_done: list = []
     if args.resume:
+        from bgeraser_gui.core.object_files import resume_options  # --objects each: `_1` done
+
         try:
             jobs, already_done = split_resumable(
-                jobs, spec.export, spec.max_pixels or DEFAULT_MAX_PIXELS
+                jobs,
+                resume_options(spec.export, spec.objects),
+                spec.max_pixels or DEFAULT_MAX_PIXELS,
             )
         except (ValueError, BgEraserError) as exc:
             return fail(str(exc))

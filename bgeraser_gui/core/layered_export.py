@@ -6,7 +6,7 @@ alpha, visible), one layer per object ("main subject", "left subject", ...: the 
 under the object's share of the final alpha, hidden), "original" (the photo, hidden). The file
 opens looking exactly like the PNG export; hiding "cutout" and showing objects picks subjects.
 In the PSD every object layer is the original pixels with a layer mask (editable in Photoshop,
-GIMP, Affinity); OpenRaster has no layer masks, so there the mask is the layer's alpha.
+GIMP, Affinity; 16-bit masks in a 16-bit PSD); OpenRaster has no layer masks, so there the mask is the layer's alpha.
 A 16-bit source gives a 16-bit PSD and 16-bit PNGs inside the ORA.
 """
 
@@ -149,6 +149,14 @@ def encode_ora(image: LoadedImage, cutout: np.ndarray, layers: Sequence[MaskLaye
     return buffer.getvalue()
 
 
+def _mask_at_16_bits(layer, mask: np.ndarray, version: int) -> None:
+    """Give the layer mask `create_mask` just made (stored at the document's depth, but from an
+    8-bit image: values x 257) the 16-bit values of `mask` (uint16)."""
+    channel = layer._channels[-1]  # psd-tools appends the mask channel; it has no public handle
+    height, width = mask.shape
+    channel.set_data(mask.astype(">u2").tobytes(), width, height, 16, version)
+
+
 def encode_psd(image: LoadedImage, cutout: np.ndarray, layers: Sequence[MaskLayer]) -> bytes:
     """A Photoshop file: "original" (hidden), one hidden layer per object holding the original
     pixels of its box with the object's layer mask, and "cutout" on top (visible); 16 bits per
@@ -171,6 +179,8 @@ def encode_psd(image: LoadedImage, cutout: np.ndarray, layers: Sequence[MaskLaye
         crop = (slice(top, bottom), slice(left, right))
         pixels = psd.create_pixel_layer_from_array(source[crop], layer.name, top=top, left=left)
         pixels.create_mask(Image.fromarray(_unit_to(layer.mask[crop], np.uint8), "L"))
+        if depth == 16:
+            _mask_at_16_bits(pixels, _unit_to(layer.mask[crop], np.uint16), psd.version)
         pixels.visible = False
     psd.create_pixel_layer_from_array(cutout, name=CUTOUT_LAYER)
     if image.icc_profile:

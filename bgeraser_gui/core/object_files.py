@@ -4,6 +4,8 @@
 export options) whose `process_file` splits the cutout into objects (`core.objects`) and writes
 - "each": every object of the automatic cutout as its own file, named by the naming pattern
   plus `_1`, `_2`, ... (biggest first; with `--name-pattern {stem}`: `{stem}_1.png`, ...),
+  written last to first, so `_1` exists only when all of them do (`batch --resume` looks
+  for it: `resume_options`),
 - "largest": only the main subject (the biggest object), under the usual name,
 each with the usual crop / margin / size / background options, the crop following the object.
 The objects of the latest file are in `last_objects` (the batch report lists them).
@@ -17,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bgeraser_gui.core.compose import output_path_for, refuse_overwriting_input
+from bgeraser_gui.core.compose import ExportOptions, output_path_for, refuse_overwriting_input
 from bgeraser_gui.core.objects import SubjectObject, split_objects
 from bgeraser_gui.core.pipeline import Pipeline
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress
@@ -41,6 +43,17 @@ def object_alpha(obj: SubjectObject, alpha: np.ndarray) -> np.ndarray:
     keep = cv2.dilate(padded, kernel) > 0
     out[y0:y1, x0:x1] = np.where(keep, np.asarray(alpha[y0:y1, x0:x1], np.float32), 0.0)
     return out
+
+
+def object_options(options: ExportOptions, number: int) -> ExportOptions:
+    """The export options of object `number` with `--objects each`: the name plus `_number`."""
+    return dataclasses.replace(options, name_pattern=f"{options.name_pattern}_{number}")
+
+
+def resume_options(options: ExportOptions, objects: str | None) -> ExportOptions:
+    """The options whose output says a photo is done, for `batch --resume`: with `--objects
+    each` the first object's file (written last), else the usual cutout."""
+    return object_options(options, 1) if objects == "each" else options
 
 
 def describe(obj: SubjectObject, output: Path | None) -> dict:
@@ -86,20 +99,20 @@ class ObjectsPipeline(Pipeline):
         if not chosen:  # nothing found: the (empty) cutout, as without --objects
             self.last_objects = []
             return self.export(image, result.alpha, self.output_path(path, out_dir))
-        listed, first = [], None
-        for k, obj in enumerate(chosen, start=1):
+        listed = []
+        # the last object first: `_1` is written last, so its presence says the photo is done
+        for k, obj in reversed(list(enumerate(chosen, start=1))):
             if cancel is not None:
                 cancel.check()
             own = options
             if self.objects == "each":
-                own = dataclasses.replace(options, name_pattern=f"{options.name_pattern}_{k}")
+                own = object_options(options, k)
             target = output_path_for(path, out_dir, own)
             written = None
             if not (own.existing == "skip" and target.exists()):
                 alpha = object_alpha(obj, result.alpha)
                 written = self.export(image, alpha, target, result.foreground, own)
-            listed.append(describe(obj, written))
-            first = first or written
+            listed.insert(0, describe(obj, written))
         self.last_objects = listed
         progress(1.0, f"done {Path(path).name}: {len(chosen)} object(s)")
-        return first
+        return next((Path(o["output"]) for o in listed if o["output"] is not None), None)

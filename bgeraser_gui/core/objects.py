@@ -36,7 +36,6 @@ import numpy as np
 from bgeraser_gui.core.click_proposals import CropSegmenter
 from bgeraser_gui.core.history import Rect
 from bgeraser_gui.core.object_crops import carve, crop_views, faint_regions, found_regions
-from bgeraser_gui.core.object_regions import hidden_regions
 from bgeraser_gui.core.object_split import (
     SplitSettings,
     gradient_magnitude,
@@ -129,6 +128,8 @@ def split_objects(
     faint = faint_regions(soft, labels > 0, grad, settings)
     for i, (region, _) in enumerate(faint, start=model_count + len(found) + 1):
         labels[region] = i
+    from bgeraser_gui.core.object_regions import hidden_regions  # numba: imported when used
+
     hidden = hidden_regions(
         small_rgb, labels > 0, settings.region_scale, settings.hidden,
         round(settings.min_area * labels.size),
