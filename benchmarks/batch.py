@@ -1,11 +1,16 @@
-"""Throughput of `bgeraser-cli batch` vs rembg's `rembg p`, side by side, same images and weights.
+"""Throughput of `bgeraser-cli batch` vs `rembg p`, side by side, same photos and ISNet weights.
 
-Both tools run the same ISNet general-use ONNX file (rembg through its `dis_custom` session),
-without alpha matting, on the same N photos, one after the other in this run. For each we
-report wall time, images/minute and peak RSS (of the tool's whole process tree, from
-wait4), plus how close the two masks are (mean absolute alpha difference, IoU at 0.5).
+Variants: rembg p (its `dis_custom` session on the same file, no alpha matting), ours with
+`--quality fast --no-refine`, ours with the default settings (flip averaging and refinement
+on); `--compare-src DIR` adds both of ours from another checkout (before/after in one run),
+`--rembg-mode` adds `--quality rembg --no-refine` and says how exactly it matches rembg.
 
-    nice -n 10 python benchmarks/batch.py --count 50 \\
+Interleaved: the photos are split into `--chunks` groups; each group runs every variant once,
+in a rotating order, so a machine whose load changes slows all of them alike. Per variant the
+wall and CPU seconds (user + system of the tool's process tree, from wait4) are summed over
+the groups; images/min and the ratios to rembg come from those sums.
+
+    /work/notes/heavy python benchmarks/batch.py --count 50 --chunks 2 \\
         --images /work/shared/eval/davis345_sub/images \\
         --model /work/models-cache/isnet_medium_fp16.onnx --rembg /work/venv-rembg/bin/rembg
 
@@ -32,6 +37,8 @@ DEFAULT_IMAGES = REPO.parent / "shared" / "eval" / "davis345_sub" / "images"
 DEFAULT_MODEL = REPO.parent / "models-cache" / "isnet_medium_fp16.onnx"
 DEFAULT_REMBG = REPO.parent / "venv-rembg" / "bin" / "rembg"
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
+FAST = ["--quality", "fast", "--no-refine"]
+REMBG = "rembg p"
 
 
 def run_measured(command: list[str], env: dict | None = None) -> dict:
@@ -58,7 +65,9 @@ def alpha_of(path: Path) -> np.ndarray:
 
 
 def compare_outputs(ours: dict[str, Path], theirs: dict[str, Path]) -> dict:
-    mads, ious = [], []
+    """Mean |alpha difference|, IoU at 0.5, the largest difference (in 1/255) and the share
+    of pixels whose 8-bit alpha is identical, over the photos both wrote."""
+    mads, ious, equal, worst = [], [], [], 0
     for stem in sorted(set(ours) & set(theirs)):
         a, b = alpha_of(ours[stem]), alpha_of(theirs[stem])
         if a.shape != b.shape:
@@ -67,31 +76,100 @@ def compare_outputs(ours: dict[str, Path], theirs: dict[str, Path]) -> dict:
         fa, fb = a >= 0.5, b >= 0.5
         union = np.count_nonzero(fa | fb)
         ious.append(np.count_nonzero(fa & fb) / union if union else 1.0)
+        steps = np.abs(np.rint(a * 255) - np.rint(b * 255))
+        equal.append(float(np.mean(steps == 0)))
+        worst = max(worst, int(steps.max()))
+    if not mads:
+        return {"compared": 0}
     return {
         "compared": len(mads),
-        "mean_abs_alpha_diff": round(float(np.mean(mads)), 4) if mads else None,
-        "mean_iou": round(float(np.mean(ious)), 4) if ious else None,
+        "mean_abs_alpha_diff": round(float(np.mean(mads)), 4),
+        "mean_iou": round(float(np.mean(ious)), 4),
+        "max_diff_255": worst,
+        "identical_pixels_min": round(min(equal), 4),
     }
+
+
+def ours_command() -> list[str]:
+    """The `bgeraser-cli` console script of this environment (what users run)."""
+    script = Path(sys.executable).with_name("bgeraser-cli")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bgeraser_gui.cli"]
+
+
+def variants(args: argparse.Namespace, tmp: Path) -> dict[str, tuple]:
+    """name -> (command(inputs, out_dir), environment)."""
+    model = args.model
+    extra = args.ours_args.split()
+
+    def ours(*flags: str):
+        def command(inputs: Path, out: Path) -> list[str]:
+            base = [*ours_command(), "batch", str(inputs), "-o", str(out), "-q"]
+            return [*base, "--model", str(model), *flags, *extra]
+
+        return command
+
+    # rembg only loads custom models from inside its home folder: link the file there.
+    rembg_home = tmp / "rembg_home"
+    rembg_home.mkdir()
+    (rembg_home / model.name).symlink_to(model.resolve())
+    rembg_env = {**os.environ, "REMBG_HOME": str(rembg_home)}
+    rembg_env.pop("U2NET_HOME", None)
+    extras = json.dumps({"model_path": str(rembg_home / model.name)})
+
+    def rembg(inputs: Path, out: Path) -> list[str]:
+        return [str(args.rembg), "p", "-m", "dis_custom", "-x", extras, str(inputs), str(out)]
+
+    here = dict(os.environ)
+    found = {REMBG: (rembg, rembg_env), "ours fast --no-refine": (ours(*FAST), here)}
+    found["ours default"] = (ours(), here)
+    if args.compare_src is not None:  # another checkout of bgeraser (e.g. before a change)
+        label = args.compare_src.name
+        env = {**os.environ, "PYTHONPATH": str(args.compare_src.resolve())}
+        found[f"{label} fast --no-refine"] = (ours(*FAST), env)
+        found[f"{label} default"] = (ours(), env)
+    if args.rembg_mode:
+        found["ours --quality rembg --no-refine"] = (
+            ours("--quality", "rembg", "--no-refine"),
+            here,
+        )
+    return found
+
+
+def run_chunk(runs: dict, order: list[str], inputs: Path, outputs: Path) -> dict[str, dict]:
+    results = {}
+    for name in order:
+        command, env = runs[name]
+        out = outputs / name.replace(" ", "_")
+        result = run_measured(command(inputs, out), env)
+        result["outputs"] = len(list(out.glob("*.png"))) if out.exists() else 0
+        results[name] = result
+        print(f"  {name}: {result['outputs']} images, {result['seconds']} s wall, "
+              f"{result['cpu_seconds']} s CPU, exit {result['exit_code']}", flush=True)  # fmt: skip
+    return results
+
+
+def outputs_by_stem(folder: Path) -> dict[str, Path]:
+    return {p.stem.removesuffix("_cutout"): p for p in folder.glob("*.png")}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
     parser.add_argument("--count", type=int, default=50)
+    parser.add_argument("--every", type=int, default=1, help="take every Nth photo")
+    parser.add_argument("--chunks", type=int, default=2, help="groups run in rotating order")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--rembg", type=Path, default=DEFAULT_REMBG, help="rembg executable")
-    parser.add_argument("--workers", type=int, default=1, help="bgeraser batch --workers")
+    parser.add_argument("--only", default=None, help="comma-separated variant names to run")
+    parser.add_argument("--rembg-mode", action="store_true", help="add --quality rembg")
+    parser.add_argument("--compare-src", type=Path, default=None, help="another checkout")
+    parser.add_argument("--ours-args", default="", help="extra batch arguments for ours")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
-    parser.add_argument(
-        "--ours-args", default="", help="extra bgeraser-cli batch arguments, e.g. '--runtime torch'"
-    )
-    parser.add_argument("--keep", type=Path, default=None, help="copy both outputs here")
+    parser.add_argument("--keep", type=Path, default=None, help="copy all outputs here")
     args = parser.parse_args(argv)
 
-    images = sorted(p for p in args.images.iterdir() if p.suffix.lower() in EXTENSIONS)
-    images = images[: args.count]
-    if len(images) < args.count:
-        print(f"only {len(images)} images in {args.images}", file=sys.stderr)
+    found = sorted(p for p in args.images.iterdir() if p.suffix.lower() in EXTENSIONS)
+    images = found[:: args.every][: args.count]
     for needed in (args.model, args.rembg):
         if not needed.exists():
             print(f"missing: {needed}", file=sys.stderr)
@@ -99,67 +177,74 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bgeraser-bench-batch-") as tmp:
         tmp = Path(tmp)
-        inputs = tmp / "in"
-        inputs.mkdir()
-        for image in images:  # both tools read the very same files
-            (inputs / image.name).symlink_to(image.resolve())
-        ours_out, rembg_out = tmp / "ours", tmp / "rembg"
-        ours_cmd = [sys.executable, "-m", "bgeraser_gui.cli", "batch", str(inputs)]
-        ours_cmd += ["-o", str(ours_out), "--model", str(args.model), "--no-refine", "-q"]
-        ours_cmd += ["--workers", str(args.workers), "--report", str(tmp / "report.jsonl")]
-        ours_cmd += args.ours_args.split()
-        # rembg only loads custom models from inside its home folder: link the file there.
-        rembg_home = tmp / "rembg_home"
-        rembg_home.mkdir()
-        (rembg_home / args.model.name).symlink_to(args.model.resolve())
-        rembg_env = {**os.environ, "REMBG_HOME": str(rembg_home)}
-        rembg_env.pop("U2NET_HOME", None)
-        extras = json.dumps({"model_path": str(rembg_home / args.model.name)})
-        rembg_cmd = [str(args.rembg), "p", "-m", "dis_custom", "-x", extras]
-        rembg_cmd += [str(inputs), str(rembg_out)]
-
-        results = {}
-        runs = (("bgeraser", ours_cmd, None), ("rembg", rembg_cmd, rembg_env))
-        for name, command, env in runs:
-            print(f"running {name}: {' '.join(command)}", file=sys.stderr)
-            result = run_measured(command, env)
-            out_dir = ours_out if name == "bgeraser" else rembg_out
-            result["outputs"] = len(list(out_dir.glob("*.png"))) if out_dir.exists() else 0
-            result["images_per_min"] = round(60.0 * result["outputs"] / result["seconds"], 2)
-            results[name] = result
-
-        ours_files = {p.stem.removesuffix("_cutout"): p for p in ours_out.glob("*.png")}
-        rembg_files = {p.stem: p for p in rembg_out.glob("*.png")} if rembg_out.exists() else {}
-        agreement = compare_outputs(ours_files, rembg_files)
+        runs = variants(args, tmp)
+        if args.only:
+            wanted = {REMBG, *args.only.split(",")}
+            runs = {name: run for name, run in runs.items() if name in wanted}
+        names = list(runs)
+        chunks = [images[i :: args.chunks] for i in range(args.chunks)]
+        load_before = os.getloadavg()
+        per_chunk = []
+        for index, chunk in enumerate(chunks):
+            inputs = tmp / f"in{index}"
+            inputs.mkdir()
+            for image in chunk:  # every tool reads the very same files
+                (inputs / image.name).symlink_to(image.resolve())
+            order = names[index % len(names) :] + names[: index % len(names)]
+            print(f"group {index + 1}/{len(chunks)}: {len(chunk)} photos", flush=True)
+            per_chunk.append(run_chunk(runs, order, inputs, tmp / "out"))
+        load_after = os.getloadavg()
+        agreement = {
+            name: compare_outputs(
+                outputs_by_stem(tmp / "out" / name.replace(" ", "_")),
+                outputs_by_stem(tmp / "out" / REMBG.replace(" ", "_")),
+            )
+            for name in names
+            if name != REMBG
+        }
         if args.keep is not None:
-            for out_dir in (ours_out, rembg_out):
-                if out_dir.exists():
-                    shutil.copytree(out_dir, args.keep / out_dir.name, dirs_exist_ok=True)
+            shutil.copytree(tmp / "out", args.keep, dirs_exist_ok=True)
 
-    ratio = results["bgeraser"]["images_per_min"] / max(results["rembg"]["images_per_min"], 1e-9)
-    summary = {
-        "images": len(images),
-        "model": args.model.name,
-        "cpu_count": os.cpu_count(),
-        "results": results,
-        "throughput_ratio_ours_over_rembg": round(ratio, 3),
-        "mask_agreement": agreement,
-    }
-    print("| tool | images | seconds | images/min | peak RSS MiB | exit |")
-    print("|---|---|---|---|---|---|")
-    for name, r in results.items():
+    summary = {}
+    for name in names:
+        rows = [chunk[name] for chunk in per_chunk]
+        wall = sum(r["seconds"] for r in rows)
+        cpu = sum(r["cpu_seconds"] for r in rows)
+        written = sum(r["outputs"] for r in rows)
+        summary[name] = {
+            "images": written,
+            "wall_s": round(wall, 2),
+            "cpu_s": round(cpu, 2),
+            "images_per_min": round(60.0 * written / wall, 2),
+            "cpu_s_per_image": round(cpu / max(written, 1), 3),
+            "peak_rss_mib": max(r["peak_rss_mib"] for r in rows),
+            "exit_codes": sorted({r["exit_code"] for r in rows}),
+        }
+    base = summary[REMBG]
+    print(f"\n{len(images)} photos from {args.images} in {args.chunks} interleaved groups, "
+          f"{args.model.name}, load average {load_before[0]:.1f} -> {load_after[0]:.1f} "
+          f"(15 min: {load_before[2]:.1f} -> {load_after[2]:.1f}), {os.cpu_count()} CPUs")  # fmt: skip
+    print("| variant | images | wall s | CPU s | images/min | CPU s/image | "
+          "throughput / rembg | CPU / rembg | peak RSS MiB | exit |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, row in summary.items():
+        row["throughput_ratio"] = round(row["images_per_min"] / base["images_per_min"], 3)
+        row["cpu_ratio"] = round(row["cpu_s"] / max(base["cpu_s"], 1e-9), 3)
         print(
-            f"| {name} | {r['outputs']} | {r['seconds']} | {r['images_per_min']} "
-            f"| {r['peak_rss_mib']} | {r['exit_code']} |"
+            f"| {name} | {row['images']} | {row['wall_s']} | {row['cpu_s']} | "
+            f"{row['images_per_min']} | {row['cpu_s_per_image']} | {row['throughput_ratio']} | "
+            f"{row['cpu_ratio']} | {row['peak_rss_mib']} | {row['exit_codes']} |"
         )
-    print(f"\nthroughput ratio (ours / rembg): {ratio:.3f}")
-    print(f"mask agreement: {agreement}")
+    for name, agree in agreement.items():
+        print(f"alpha vs rembg, {name}: {agree}")
     if args.json:
-        args.json.write_text(json.dumps(summary, indent=2))
-    for name, r in results.items():
-        if r["exit_code"] != 0:
-            print(f"{name} stderr: {r['stderr_tail']}", file=sys.stderr)
-    return 0
+        results = {"summary": summary, "groups": per_chunk, "agreement": agreement}
+        results["load_average"] = {"before": load_before, "after": load_after}
+        args.json.write_text(json.dumps(results, indent=2))
+    failed = [name for name, row in summary.items() if row["exit_codes"] != [0]]
+    for name in failed:
+        print(f"{name} failed: {per_chunk[-1][name]['stderr_tail']}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -29,16 +29,10 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from batch import DEFAULT_MODEL, DEFAULT_REMBG, REPO, run_measured  # noqa: E402
+from batch import DEFAULT_MODEL, DEFAULT_REMBG, REPO, ours_command, run_measured  # noqa: E402
 
 DEFAULT_PHOTO = REPO.parent / "shared" / "perf" / "alpaca_650x434.jpg"
 FAST = ["--quality", "fast", "--no-refine"]
-
-
-def ours_command() -> list[str]:
-    """The `bgeraser-cli` console script of this environment (what users run)."""
-    script = Path(sys.executable).with_name("bgeraser-cli")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bgeraser_gui.cli"]
 
 
 def variants(args: argparse.Namespace, tmp: Path) -> dict[str, tuple[list[str], dict, Path]]:
