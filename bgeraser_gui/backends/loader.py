@@ -4,7 +4,9 @@ runtime "torch" runs our hand-written network with the file's weights (the refer
 capable); "onnxruntime" runs the file itself; "auto" picks torch on GPUs and on CPUs with native
 bf16 matrix instructions for networks that stay exact in bf16 (ISNet; there it is the fastest),
 ONNX Runtime for dynamically quantised files, for U²-Net/U²-Netp and on other CPUs when it is
-installed (it is faster there, see benchmarks/inference.py).
+installed (it is faster there, see benchmarks/inference.py). The `rembg` preset runs on ONNX
+Runtime wherever it is installed: rembg runs the file itself with it, and only that reproduces
+its output bit for bit.
 """
 
 from __future__ import annotations
@@ -183,28 +185,30 @@ _QUANTIZED_OPS = ("ConvInteger", "QLinearConv")
 
 
 def _is_quantized(path: Path) -> bool:
-    """Whether the graph has quantised convolutions. An op type is stored as its plain name in
-    the file, so a file that never spells one cannot hold it: that answer costs a byte scan
-    (~0.05 s for 88 MB) instead of importing onnx and parsing the whole file (~1 s)."""
+    """Whether the graph has quantised convolutions, told by a byte scan (~0.05 s for 88 MB)
+    instead of importing onnx and parsing the whole file (~1-3 s): an op type is stored as its
+    plain name, so a file that never spells one cannot hold it, and one that does is taken as
+    quantised (a plain file that only names one elsewhere would run on ONNX Runtime, which runs
+    every file exactly)."""
     if path.stat().st_size == 0:  # nothing to map; ONNX Runtime says what is wrong with it
         return False
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        if not any(data.find(op.encode()) >= 0 for op in _QUANTIZED_OPS):
-            return False
-    import onnx
-
-    model = onnx.load(str(path), load_external_data=False)
-    return any(node.op_type in _QUANTIZED_OPS for node in model.graph.node)
+        return any(data.find(op.encode()) >= 0 for op in _QUANTIZED_OPS)
 
 
-def choose_runtime(runtime: str, device: str, path: Path) -> str:
-    """Resolve runtime "auto" for this device and file (see the module docstring)."""
+def choose_runtime(runtime: str, device: str, path: Path, rembg_exact: bool = False) -> str:
+    """Resolve runtime "auto" for this device and file (see the module docstring). To
+    reproduce rembg (`rembg_exact`) it is ONNX Runtime wherever installed: rembg runs the file
+    itself with it; our torch network differs by a few levels of alpha (fp32 vs the file's
+    graph, other kernels)."""
     from bgeraser_gui.backends.ort_backend import ort_available
 
     if runtime not in RUNTIMES:
         raise ModelError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     if runtime != "auto":
         return runtime
+    if rembg_exact and ort_available():
+        return "onnxruntime"
     if device != "cpu" or not ort_available():
         return "torch"
     if _is_quantized(path):
@@ -233,7 +237,7 @@ def load_backend(
 
     path, spec = resolve_model(name_or_path or default_model(folder), progress, folder)
     resolved_device = pick_device(device)
-    chosen = choose_runtime(runtime, resolved_device, path)
+    chosen = choose_runtime(runtime, resolved_device, path, options.rembg_exact)
     name = spec.name if spec is not None else path.stem
     if chosen == "torch":
         from bgeraser_gui.backends.torch_backend import auto_precision
@@ -255,10 +259,10 @@ def load_backend(
             input_spec = _input_spec(spec, file_architecture(path))
             backend = TorchSegmenter(network, name, resolved_device, mode, input_spec, options)
         else:
-            from bgeraser_gui.backends.ort_backend import OrtSegmenter
+            from bgeraser_gui.backends.ort_backend import OrtSegmenter, ort_device
 
             arch = spec.arch if spec is not None else file_architecture(path)
-            session = _ort_session(path, "cuda" if resolved_device.startswith("cuda") else "cpu")
+            session = _ort_session(path, ort_device(resolved_device, runtime == "auto"))
             backend = OrtSegmenter(session, name, _input_spec(spec, arch), options)
             _forget_weights(path)  # parsed only to choose the runtime or find the architecture
         _backends[key] = backend

@@ -24,6 +24,20 @@ def ort_available() -> bool:
     return True
 
 
+def ort_device(device: str, cpu_without_cuda: bool = False) -> str:
+    """ONNX Runtime's device for a resolved device name: "cuda" for CUDA devices (with
+    `cpu_without_cuda`, "cpu" where this ONNX Runtime build has no CUDA, as rembg does),
+    "cpu" for everything else."""
+    if not device.startswith("cuda"):
+        return "cpu"
+    if cpu_without_cuda:
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            return "cpu"
+    return "cuda"
+
+
 def open_session(path: str | Path, device: str = "cpu"):
     """An InferenceSession on `device` ("cpu" or "cuda"), threads = usable cores."""
     try:
