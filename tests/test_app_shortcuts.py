@@ -177,9 +177,16 @@ def test_shortcuts_dialog_lists_every_action(qtbot, window):
 
     dialog = ShortcutsDialog(window.actions_, window)
     qtbot.addWidget(dialog)
-    assert dialog.table.rowCount() == len(ACTION_SPECS)
+    assert dialog.table.rowCount() == len(ACTION_SPECS) + 2  # + the Objects panel's keys
     texts = {dialog.table.item(r, 2).text() for r in range(dialog.table.rowCount())}
     assert {"Ctrl+E", "Ctrl+Shift+E", "PgDown", "Tab", "Esc"} <= texts
+    assert {"Alt+1 … Alt+9", "Alt+0"} <= texts
+    dialog.filter_edit.setText("alt+1")
+    (row,) = [r for r in range(dialog.table.rowCount()) if not dialog.table.isRowHidden(r)]
+    dialog.table.selectRow(row)
+    assert dialog.table.item(row, 0).text() == "Show or hide object 1 … 9"
+    assert "fixed" in dialog.message.text()
+    dialog.filter_edit.setText("")
     dialog.filter_edit.setText("export")
     visible = [r for r in range(dialog.table.rowCount()) if not dialog.table.isRowHidden(r)]
     assert len(visible) == 2

@@ -32,6 +32,11 @@ from bgeraser_gui.services.worker import JobRunner
 THUMB = 56  # thumbnail side, pixels
 ID_ROLE = Qt.ItemDataRole.UserRole
 
+# the panel's keys (fixed), listed in Help > Keyboard shortcuts: (what, where, keys)
+OBJECT_KEYS = (
+    ("Show or hide object 1 … 9", "Objects panel", "Alt+1 … Alt+9"),
+    ("Show all objects", "Objects panel", "Alt+0"),
+)
 ORIGINS = {  # where a hidden object came from (core.objects)
     "crop": "found on a crop",
     "faint": "the model was unsure",

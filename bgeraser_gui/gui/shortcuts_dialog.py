@@ -21,12 +21,15 @@ from PySide6.QtWidgets import (
 )
 
 from bgeraser_gui.gui.actions import ACTION_SPECS, ActionRegistry, format_shortcuts
+from bgeraser_gui.gui.objects_panel import OBJECT_KEYS
 
 COLUMNS = ("Action", "Menu", "Shortcut")
 
 
-def shortcut_rows(registry: ActionRegistry) -> list[tuple[str, str, str, str]]:
-    """(action id, text, menu, shortcuts) for every action, in menu order."""
+def shortcut_rows(registry: ActionRegistry) -> list[tuple[str | None, str, str, str]]:
+    """(action id, text, menu, shortcuts) for every action, in menu order, then the fixed keys
+    of the Objects panel (action id None: not editable here)."""
+    fixed = [(None, text, menu, keys) for text, menu, keys in OBJECT_KEYS]
     return [
         (
             spec.id,
@@ -35,7 +38,7 @@ def shortcut_rows(registry: ActionRegistry) -> list[tuple[str, str, str, str]]:
             format_shortcuts(registry.shortcuts(spec.id)),
         )
         for spec in ACTION_SPECS
-    ]
+    ] + fixed
 
 
 class ShortcutsDialog(QDialog):
@@ -120,6 +123,8 @@ class ShortcutsDialog(QDialog):
         keys = self._registry.shortcuts(action_id) if action_id else ()
         self.key_edit.setKeySequence(QKeySequence(keys[0]) if keys else QKeySequence())
         self.message.clear()
+        if action_id is None and self.table.selectedItems():
+            self.message.setText("A fixed key of the Objects panel: it cannot be changed.")
 
     def _assign(self) -> None:
         seq = self.key_edit.keySequence()
