@@ -220,3 +220,35 @@ def test_cli_cutout_16bit_tiff_with_the_real_model(photo16, tmp_path, isnet_fp16
         assert opaque.mean() > 0.1
         np.testing.assert_array_equal(rgba[..., :3][opaque], rgb16[opaque])
         assert len(np.unique(rgba[..., 3])) > 256
+
+
+def test_16bit_and_8bit_tiffs_keep_the_exif_with_its_exif_and_gps_directories(photo16, tmp_path):
+    rgb16, _, _ = photo16
+    exif = Image.Exif()
+    exif.update({0x010F: "Canon", 0x0110: "EOS R5", 0x0132: "2024:05:06 07:08:09", 0x0112: 1})
+    exif.get_ifd(0x8769).update({0x829A: (1, 200), 0x8827: 400, 0x9003: "2024:05:06 07:08:09"})
+    exif.get_ifd(0x8825).update({1: "N", 2: (52.0, 31.0, 12.5)})
+    source = tmp_path / "exif16.png"
+    source.write_bytes(encode_png16(rgb16, SRGB, exif.tobytes()))
+    image = load_image(source)
+    assert image.exif is not None and image.rgb16 is not None
+    alpha = soft_alpha(rgb16.shape[:2])
+    deep = Pipeline().export(image, alpha, tmp_path / "out16.tif", options=ExportOptions("tiff"))
+    eight = load_image(source)
+    eight.rgb16 = None  # the same photo through the 8-bit path (it raised before: Pillow's
+    # compressed TIFF writer fails on an EXIF with an Exif directory, i.e. any camera photo)
+    flat = Pipeline().export(eight, alpha, tmp_path / "out8.tif", options=ExportOptions("tiff"))
+    want = Image.Exif()
+    want.load(image.exif)
+    for written in (deep, flat):
+        with Image.open(written) as im:
+            got = im.getexif()
+            for code in (0x010F, 0x0110, 0x0132, 0x0112):
+                assert got.get(code) == want[code] == exif[code], hex(code)
+            for pointer in (0x8769, 0x8825):
+                assert dict(got.get_ifd(pointer)) == dict(want.get_ifd(pointer)) != {}
+    with Image.open(flat) as im:
+        np.testing.assert_array_equal(np.asarray(im)[..., :3], eight.rgb)
+    assert read16(deep).shape == (*rgb16.shape[:2], 4)  # still a valid 16-bit TIFF
+    np.testing.assert_array_equal(read16(deep)[..., :3], rgb16)
+    assert icc_of(deep) == SRGB

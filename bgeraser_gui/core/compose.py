@@ -19,6 +19,7 @@ from bgeraser_gui.core.deep_export import (
     DeepImage,
     compose_16bit_export,
     encode_16bit,
+    encode_tiff,
     exports_16bit,
     resized,
 )
@@ -296,6 +297,8 @@ def _save(
     image: LoadedImage,
     options: ExportOptions,
 ) -> None:
+    if isinstance(result, Image.Image) and options.format == "tiff" and not options.mask_only:
+        result = encode_tiff(np.asarray(result), image.icc_profile, image.exif)  # keeps EXIF
     if not isinstance(result, Image.Image):
         fmt = "png" if options.mask_only else options.format
         data = (

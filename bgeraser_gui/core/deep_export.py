@@ -5,7 +5,7 @@ the source's own 16-bit colours (`LoadedImage.rgb16`) in float, a band of rows a
 rounds once to 16 bits at the end. Decontaminated edge colours are the source's 16-bit colour
 plus the decontamination's correction (foreground - the 8-bit colour it started from), so opaque
 pixels keep their exact 16-bit values and no pixel goes through 8 bits. JPEG and WebP have no
-16-bit form and stay 8-bit. The ICC profile is embedded in both formats, EXIF in PNG.
+16-bit form and stay 8-bit. The ICC profile and the EXIF are embedded in both formats.
 """
 
 from __future__ import annotations
@@ -205,10 +205,14 @@ def encode_png16(pixels: np.ndarray, icc: bytes | None, exif: bytes | None) -> b
     return data[:header_end] + extra + data[header_end:]
 
 
-def encode_tiff16(pixels: np.ndarray, icc: bytes | None) -> bytes:
-    """16-bit TIFF (deflate, unassociated alpha) with the ICC profile."""
+def encode_tiff(pixels: np.ndarray, icc: bytes | None, exif: bytes | None = None) -> bytes:
+    """8- or 16-bit TIFF (deflate, unassociated alpha) with the ICC profile and the EXIF: its text
+    tags (camera, date, author...) and orientation in the image's directory, its Exif and GPS
+    directories appended and linked from there, as Pillow writes them (Pillow's own compressed
+    TIFF writer, libtiff, fails on an EXIF with an Exif directory: every camera photo)."""
     photometric = "minisblack" if pixels.ndim == 2 else "rgb"
     extras = ("unassalpha",) if pixels.ndim == 3 and pixels.shape[2] == 4 else None
+    main_tags, directories = _exif_for_tiff(exif)
     buffer = io.BytesIO()
     tifffile.imwrite(
         buffer,
@@ -218,8 +222,64 @@ def encode_tiff16(pixels: np.ndarray, icc: bytes | None) -> bytes:
         compression="zlib",
         predictor=True,
         iccprofile=icc,
+        metadata=None,
+        extratags=main_tags + [(code - 1, "I", 1, 0, True) for code in directories],
     )
-    return buffer.getvalue()
+    return _linked_directories(buffer.getvalue(), directories)
+
+
+EXIF_TEXT_TAGS = (270, 271, 272, 305, 306, 315, 33432)  # description, make, model, software,
+# date, artist, copyright
+EXIF_ORIENTATION, EXIF_DIRECTORIES = 0x0112, (0x8769, 0x8825)  # Exif and GPS directories
+# tifffile refuses to write these pointer tags: each is written as the tag code below it (no
+# other tag sorts between them, so the directory stays in order) and renamed afterwards
+
+
+def _exif_for_tiff(exif: bytes | None) -> tuple[list[tuple], dict[int, dict]]:
+    """(tifffile extra tags of the image's directory, {pointer tag: Exif/GPS entries})."""
+    if not exif:
+        return [], {}
+    parsed = Image.Exif()
+    parsed.load(exif)
+    tags: list[tuple] = []
+    for code in EXIF_TEXT_TAGS:
+        value = parsed.get(code)
+        if isinstance(value, str) and value:
+            tags.append((code, "s", 0, value, True))
+    if isinstance(parsed.get(EXIF_ORIENTATION), int):
+        tags.append((EXIF_ORIENTATION, "H", 1, parsed[EXIF_ORIENTATION], True))
+    directories = {code: dict(parsed.get_ifd(code)) for code in EXIF_DIRECTORIES}
+    return tags, {code: entries for code, entries in directories.items() if entries}
+
+
+def _entries(tiff: bytes, order: str) -> dict[int, int]:
+    """{tag: file offset of its 12-byte entry} in a classic TIFF's first directory."""
+    (first,) = struct.unpack_from(order + "I", tiff, 4)
+    (count,) = struct.unpack_from(order + "H", tiff, first)
+    entries = (first + 2 + 12 * i for i in range(count))
+    return {struct.unpack_from(order + "H", tiff, at)[0]: at for at in entries}
+
+
+def _linked_directories(tiff: bytes, directories: dict[int, dict]) -> bytes:
+    """`tiff` with each directory appended and its pointer tag (written as 0) set to it."""
+    if not directories:
+        return tiff
+    from PIL.TiffImagePlugin import ImageFileDirectory_v2
+
+    order = "<" if tiff[:2] == b"II" else ">"
+    at = _entries(tiff, order)
+    out = bytearray(tiff)
+    for code, entries in directories.items():
+        out += b"\0" * (len(out) % 2)  # directories start on a word boundary
+        ifd = ImageFileDirectory_v2(prefix=b"II" if order == "<" else b"MM")
+        for tag, value in entries.items():
+            ifd[tag] = value
+        start = len(out)
+        out += ifd.tobytes(start)
+        entry = at[code - 1]
+        out[entry : entry + 2] = struct.pack(order + "H", code)
+        out[entry + 8 : entry + 12] = struct.pack(order + "I", start)
+    return bytes(out)
 
 
 def encode_16bit(result: DeepImage, fmt: str, icc: bytes | None, exif: bytes | None) -> bytes:
@@ -227,7 +287,7 @@ def encode_16bit(result: DeepImage, fmt: str, icc: bytes | None, exif: bytes | N
     if result.channels == 1:
         icc = exif = None
     if fmt == "tiff":
-        return encode_tiff16(result.pixels, icc)
+        return encode_tiff(result.pixels, icc, exif)
     return encode_png16(result.pixels, icc, exif)
 
 
