@@ -86,9 +86,16 @@ def gate_alpha(out: np.ndarray, sl, layers: dict) -> None:
     shown = _visible_lut(decode_table(table))[ids]
     out *= shown
     found = layers.get(OBJECT_FOUND)
-    if found is not None:
-        own = found[sl].astype(np.float32) * (shown / 255.0)
-        np.maximum(out, np.where(ids > 0, own, 0.0), out=out)
+    if found is not None:  # within the box of the found objects' pixels (all labelled)
+        soft = found[sl]
+        rows = np.flatnonzero(soft.any(axis=1))
+        if rows.size:
+            cols = np.flatnonzero(soft.any(axis=0))
+            box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            own = soft[box].astype(np.float32)
+            own *= shown[box]
+            own *= np.float32(1 / 255)
+            np.maximum(out[box], own, out=out[box])
 
 
 # -- edits (each one undoable step) ---------------------------------------------------------
