@@ -79,7 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="N",
         help="CPU threads each worker's model may use; with --engine ray also the CPUs "
-        "reserved per actor (default: all cores locally, 1 per Ray actor)",
+        "reserved per actor (default: locally the cores shared out among the workers, "
+        "1 per Ray actor)",
     )
     parser.add_argument(
         "--report",
@@ -93,6 +94,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_options(parser)
     add_export_options(parser)
     parser.set_defaults(func=run)
+
+
+def threads_per_worker(args: argparse.Namespace) -> int | None:
+    """--threads-per-worker, or when not given for local workers, their share of the cores:
+    two workers on two cores run one thread each instead of two each, fighting for both."""
+    if args.threads_per_worker is not None or args.engine != "local" or args.workers == 1:
+        return args.threads_per_worker
+    from bgeraser_gui.backends.device import cpu_thread_count
+
+    return max(1, cpu_thread_count() // args.workers)
 
 
 def make_engine(args: argparse.Namespace, spec: PipelineSpec):
@@ -140,6 +151,7 @@ def run(args: argparse.Namespace, backend_factory=None) -> int:
     """The command; `backend_factory` lets embedders and tests supply their own backend."""
     if args.workers < 1:
         return fail("--workers must be >= 1")
+    args.threads_per_worker = threads_per_worker(args)
     try:
         spec = spec_from_args(args, backend_factory)
         jobs = collect_jobs(args.inputs, args.out, recursive=args.recursive)

@@ -8,6 +8,7 @@ into its slice of the overall 0..1 and checks the cancel token.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress, sub
 from bgeraser_gui.core.refine_types import MattingResult, RefineOptions
 from bgeraser_gui.core.review_score import ReviewScore, score_mask
 from bgeraser_gui.core.segmentation import SegmentationBackend
+from bgeraser_gui.core.stage_gates import StageGates
 
 # Share of the overall progress each stage gets (load, segment, refine, export).
 STAGES = (("load", 0.05), ("segment", 0.45), ("refine", 0.40), ("export", 0.10))
@@ -101,6 +103,12 @@ class Pipeline:
         self.max_pixels = max_pixels
         self.last_result: CutoutResult | None = None
         self._one_pass = OnePassFallback()  # refinement's fallback to the first pass's mask
+        # Batch engines: photos in flight share these gates, one photo per stage at a time
+        # (core/stage_gates.py); None: no limit (the editor, one photo at a time).
+        self.stages: StageGates | None = None
+
+    def _stage(self, name: str) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext() if self.stages is None else self.stages.enter(name)
 
     # -- the model -------------------------------------------------------------------------
     @property
@@ -136,8 +144,9 @@ class Pipeline:
         if cancel is not None:
             cancel.check()
         rgb = _rgb(image)
-        mask = self._one_pass.predict(self.load(), rgb, progress or no_progress, cancel)
-        release_free_memory()  # the network's activations, before the full-size stages
+        with self._stage("segment"):
+            mask = self._one_pass.predict(self.load(), rgb, progress or no_progress, cancel)
+            release_free_memory()  # the network's activations, before the full-size stages
         if np.shape(mask) != rgb.shape[:2]:
             raise ModelError(f"model returned a {np.shape(mask)} mask for a {rgb.shape[:2]} image")
         return np.asarray(mask, dtype=np.float32)
@@ -166,7 +175,8 @@ class Pipeline:
                 cancel=cancel,
             )
 
-        return self._one_pass.refine(run, mask)
+        with self._stage("refine"):
+            return self._one_pass.refine(run, mask)
 
     @staticmethod
     def score(alpha: np.ndarray) -> ReviewScore:
@@ -220,7 +230,8 @@ class Pipeline:
         `alpha` is float in [0, 1] or uint8; `options` replace the pipeline's for this call.
         `objects` (core.objects) are the layers of an ORA/PSD (None: split from the alpha)."""
         options = options or self.export_options
-        return export_cutout(image, alpha, Path(target), options, foreground, objects=objects)
+        with self._stage("export"):
+            return export_cutout(image, alpha, Path(target), options, foreground, objects=objects)
 
     def encode(
         self,
@@ -273,4 +284,5 @@ class Pipeline:
 
     def load_image(self, path: str | Path) -> LoadedImage:
         """Decode a photo under this pipeline's size guard."""
-        return load_image(path, max_pixels=self.max_pixels)
+        with self._stage("load"):
+            return load_image(path, max_pixels=self.max_pixels)

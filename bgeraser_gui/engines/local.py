@@ -1,12 +1,17 @@
 """Run batch jobs on this machine: a pool of threads or processes, one pipeline per worker.
 
-Threads share the process (the model libraries release the GIL while computing); processes
-isolate workers completely (a crash in native code loses one job, not the batch) at the
-cost of one model copy each. Results are yielded as jobs finish, in completion order.
+Threads share the process (the model libraries release the GIL while computing) and work as
+an assembly line: each worker's photos flow through its stages (decode, segment, refine,
+write) with `LANES_PER_WORKER` photos in flight and one photo per stage at a time
+(core/stage_gates.py), so decoding, matting and encoding overlap the network's passes.
+Processes isolate workers completely (a crash in native code loses one job, not the batch)
+at the cost of one model copy each; each runs one photo at a time. Results are yielded as
+jobs finish, in completion order.
 """
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import os
 import signal
@@ -26,24 +31,28 @@ from bgeraser_gui.assemble import PipelineSpec, build_pipeline
 from bgeraser_gui.core.batch_plan import STATUS_CANCELLED, STATUS_FAILED, BatchJob, ReportRecord
 from bgeraser_gui.core.process_life import die_with_parent
 from bgeraser_gui.core.progress import CancelToken
+from bgeraser_gui.core.stage_gates import STAGE_NAMES, StageGates
 from bgeraser_gui.engines.job import MODEL_LOAD_FAILED, run_job
 
 POOL_KINDS = ("thread", "process")
 POLL_S = 0.2  # how often the scheduler looks at the cancel token while jobs run
+# Photos in flight per thread worker: one per stage, so every stage has work while the
+# slowest one runs.
+LANES_PER_WORKER = len(STAGE_NAMES)
 
-# Per-worker state: each thread (or process) builds its pipeline once, on first use.
-_worker = threading.local()
+# Per-process state of a process worker: it builds its pipeline once, on first use.
 _worker_spec: PipelineSpec | None = None
 _worker_cancel: CancelToken | None = None
+_worker_pipeline_built = None
 
 
 def _worker_pipeline(spec: PipelineSpec):
-    pipeline = getattr(_worker, "pipeline", None)
-    if pipeline is None:
+    global _worker_pipeline_built
+    if _worker_pipeline_built is None:
         pipeline = build_pipeline(spec)
         pipeline.load()  # a missing model fails here, once per worker, not per image
-        _worker.pipeline = pipeline
-    return pipeline
+        _worker_pipeline_built = pipeline
+    return _worker_pipeline_built
 
 
 def _process_init(spec: PipelineSpec, cancel_event, parent_pid: int) -> None:
@@ -75,6 +84,16 @@ class LocalEngine:
         self.spec = spec
         self.workers = workers
         self.pool = pool
+        self._lanes = threading.local()  # thread pool: each thread's pipeline (its lane)
+        self._lanes_lock = threading.Lock()
+        self._bases: dict[int, object] = {}  # thread pool: worker index -> loaded pipeline
+        self._lanes_made = 0
+        self._gates = StageGates(capacity=workers)  # a run's own, with its cancel token
+
+    @property
+    def threads(self) -> int:
+        """Threads of the thread pool: `LANES_PER_WORKER` lanes per worker."""
+        return self.workers * LANES_PER_WORKER
 
     def _executor(self, cancel_event) -> Executor:
         if self.pool == "process":
@@ -85,14 +104,45 @@ class LocalEngine:
                 initializer=_process_init,
                 initargs=(self.spec, cancel_event, os.getpid()),
             )
-        return ThreadPoolExecutor(self.workers, thread_name_prefix="bgeraser-batch")
+        return ThreadPoolExecutor(self.threads, thread_name_prefix="bgeraser-batch")
+
+    def _load_workers(self) -> str | None:
+        """Build and load each thread worker's pipeline, once per engine (a missing model
+        fails here, not per image); the error when a model cannot load."""
+        try:
+            for worker in range(self.workers):
+                if worker not in self._bases:
+                    base = build_pipeline(self.spec)
+                    base.load()
+                    self._bases[worker] = base
+        except Exception as exc:  # noqa: BLE001 - reported per job, e.g. a missing model
+            return f"{MODEL_LOAD_FAILED}: {exc}"
+        return None
+
+    def _lane_pipeline(self):
+        """This thread's pipeline: a copy of its worker's loaded pipeline (the model is
+        shared by the worker's lanes; `last_result` is the lane's own), entering the run's
+        stage gates."""
+        lane = getattr(self._lanes, "pipeline", None)
+        if lane is None:
+            with self._lanes_lock:
+                worker = self._lanes_made % self.workers
+                self._lanes_made += 1
+            lane = copy.copy(self._bases[worker])
+            lane.stages = self._gates
+            self._lanes.pipeline = lane
+        return lane
 
     def _thread_run(self, job: BatchJob, cancel: CancelToken) -> ReportRecord:
-        try:
-            pipeline = _worker_pipeline(self.spec)
-        except Exception as exc:  # noqa: BLE001 - reported per job, e.g. a missing model
-            return ReportRecord(job.source, None, STATUS_FAILED, 0.0, f"{MODEL_LOAD_FAILED}: {exc}")
-        return run_job(pipeline, job, cancel)
+        return run_job(self._lane_pipeline(), job, cancel)
+
+    @staticmethod
+    def _all_failed(jobs: list[BatchJob], error: str, cancel: CancelToken):
+        """Records for jobs no worker can run: failed, or cancelled once the caller cancels
+        (e.g. after the first model error)."""
+        for job in jobs:
+            status = STATUS_CANCELLED if cancel.cancelled else STATUS_FAILED
+            yield ReportRecord(job.source, None, status, 0.0, None if cancel.cancelled else error)
 
     def run(
         self, jobs: Iterable[BatchJob], cancel: CancelToken | None = None
@@ -107,6 +157,12 @@ class LocalEngine:
         pending_jobs = list(jobs)
         if not pending_jobs:
             return
+        if self.pool == "thread":
+            error = self._load_workers()
+            if error is not None:
+                yield from self._all_failed(pending_jobs, error, cancel)
+                return
+        self._gates = StageGates(capacity=self.workers, cancel=cancel)
         queue = iter(pending_jobs)
         in_flight: dict[Future, BatchJob] = {}
         broken = False
@@ -126,8 +182,9 @@ class LocalEngine:
             return True
 
         try:
-            # Keep a short queue per worker so cancelling stops quickly.
-            for _ in range(2 * self.workers):
+            # Keep a short queue so cancelling stops quickly.
+            ahead = 2 * self.workers if self.pool == "process" else self.threads + self.workers
+            for _ in range(ahead):
                 if not submit_next():
                     break
             while in_flight:
