@@ -99,9 +99,9 @@ def colour_regions_at(rgb: np.ndarray, scale: float, min_pixels: int) -> np.ndar
 
 def hidden_regions(
     rgb: np.ndarray, taken: np.ndarray, scale: float, count: int, min_pixels: int
-) -> list[tuple[np.ndarray, float]]:
+) -> list[np.ndarray]:
     """Big colour regions of `rgb` (work resolution) mostly away from `taken` (bool: pixels
-    that are objects already), as (bool region without `taken`, score), biggest first, at most
+    that are objects already), as bool regions without `taken`, biggest first, at most
     `count`."""
     if count <= 0:
         return []
@@ -119,7 +119,7 @@ def hidden_regions(
             ((labels == i) & ~near).astype(np.uint8), cv2.MORPH_OPEN, kernel
         ).astype(bool)
         if region.sum() >= min_pixels:
-            out.append((region, 0.0))
+            out.append(region)
         if len(out) == count:
             break
     return out

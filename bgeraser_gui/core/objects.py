@@ -134,7 +134,7 @@ def split_objects(
         small_rgb, labels > 0, settings.region_scale, settings.hidden,
         round(settings.min_area * labels.size),
     )  # fmt: skip
-    hidden = [(region, float(soft[region].mean())) for region, _ in hidden]
+    hidden = [(region, float(soft[region].mean())) for region in hidden]
     for i, (region, _) in enumerate(hidden, start=model_count + len(found) + len(faint) + 1):
         labels[region] = i
     extra = found + faint + hidden
