@@ -18,6 +18,8 @@ import numpy as np
 from bgeraser_gui.core.kernel_cache import cached_kernel
 
 REGION_SIDE = 320  # long side of the copy the colour regions are found on
+HIDDEN_MIN_AREA = 0.04  # a hidden region: at least this share of the photo (coco tuning
+# half: from 0 to 0.04 the same oracle IoU with 7.4 -> 5.4 objects per photo)
 HIDDEN_FREE = 0.7  # a hidden region: at least this share of it away from the objects
 
 
@@ -112,8 +114,9 @@ def hidden_regions(
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
     frame = _on_all_sides(labels)
     out = []
+    least = max(min_pixels, HIDDEN_MIN_AREA * taken.size)
     for i in np.argsort(-free):
-        if i == 0 or free[i] < min_pixels or free[i] < HIDDEN_FREE * areas[i] or i in frame:
+        if i == 0 or free[i] < least or free[i] < HIDDEN_FREE * areas[i] or i in frame:
             continue
         region = cv2.morphologyEx(
             ((labels == i) & ~near).astype(np.uint8), cv2.MORPH_OPEN, kernel
