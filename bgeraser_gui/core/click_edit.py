@@ -11,7 +11,12 @@ import cv2
 import numpy as np
 
 from bgeraser_gui.core.click_cut import cut_bounded
-from bgeraser_gui.core.click_proposals import CropSegmenter, crop_fractions
+from bgeraser_gui.core.click_proposals import (
+    CropSegmenter,
+    crop_fractions,
+    is_whole_photo,
+    zoomed_out_view,
+)
 from bgeraser_gui.core.colour_evidence import MAX_LOG_RATIO, colour_bins, colour_histogram
 from bgeraser_gui.core.history import Rect
 from bgeraser_gui.core.progress import CancelToken
@@ -91,6 +96,9 @@ def _object_under_click(
     # the click lands where an earlier click set the other label: it overrides that decision
     overriding = decided[y, x] == (-1 if positive else 1)
     for fraction in crop_fractions(positive):
+        wide = zoomed_out_view(fraction)
+        if wide and fallback is not None:
+            break  # the photo from further away only where no crop sees anything under the click
         side = int(fraction * max(hf, wf))
         prop = segmenter.proposal(int(x / scale), int(y / scale), side, cancel)
         b = prop.box
@@ -101,7 +109,7 @@ def _object_under_click(
         full_soft[wb.slices()] = soft
         found = _component_at(full_soft > 0.5, x, y, r)
         obj = _trusted_object(found, current, earlier, positive, overriding)
-        if obj is None:
+        if obj is None or (wide and is_whole_photo(obj)):
             continue
         # the object runs out of the crop on a side that is not the image's border
         ys, xs = np.nonzero(obj)
