@@ -58,18 +58,21 @@ def test_largest_keeps_only_the_main_subject_under_the_usual_name(tmp_path):
 def test_resume_skips_photos_whose_objects_are_all_written(tmp_path):
     write_shapes(tmp_path / "in" / "two.png", BOXES, size=(120, 90))
     write_shapes(tmp_path / "in" / "one.png", BOXES[:1], size=(120, 90))
+    write_shapes(tmp_path / "in" / "none.png", [], size=(120, 90))  # no subject: empty `_1`
     out, report = tmp_path / "out", tmp_path / "report.jsonl"
     argv = [str(tmp_path / "in"), "-o", str(out), "--no-refine", "-q", "--objects", "each",
             "--name-pattern", "{stem}"]  # fmt: skip
     assert _run(argv) == 0
-    names = ["one_1.png", "two_1.png", "two_2.png"]
+    names = ["none_1.png", "one_1.png", "two_1.png", "two_2.png"]
+    assert _alpha(out / "none_1.png").max() == 0
     assert sorted(p.name for p in out.glob("*.png")) == names
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
     (out / "one_1.png").unlink()  # as if the run had stopped before "one" was done
     assert _run([*argv, "--resume", "--report", str(report)]) == 0
     assert sorted(p.name for p in out.glob("*.png")) == names  # nothing numbered or lost
     after = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
-    assert after["two_1.png"] == before["two_1.png"] and after["two_2.png"] == before["two_2.png"]
+    for name in ("none_1.png", "two_1.png", "two_2.png"):
+        assert after[name] == before[name], name
     records = {json.loads(line)["input"].rsplit("/", 1)[-1]: json.loads(line)
                for line in report.read_text().splitlines()}  # fmt: skip
     assert records["two.png"]["status"] != records["one.png"]["status"]

@@ -5,7 +5,7 @@ export options) whose `process_file` splits the cutout into objects (`core.objec
 - "each": every object of the automatic cutout as its own file, named by the naming pattern
   plus `_1`, `_2`, ... (biggest first; with `--name-pattern {stem}`: `{stem}_1.png`, ...),
   written last to first, so `_1` exists only when all of them do (`batch --resume` looks
-  for it: `resume_options`),
+  for it: `resume_options`; a photo without objects gets its empty cutout as `_1`),
 - "largest": only the main subject (the biggest object), under the usual name,
 each with the usual crop / margin / size / background options, the crop following the object.
 The objects of the latest file are in `last_objects` (the batch report lists them).
@@ -96,9 +96,12 @@ class ObjectsPipeline(Pipeline):
             notes.extend(result.notes)
         objects = [o for o in split_objects(image.rgb, result.mask, cancel=cancel) if o.suggested]
         chosen = objects[:1] if self.objects == "largest" else objects
-        if not chosen:  # nothing found: the (empty) cutout, as without --objects
+        if not chosen:  # nothing found: the (empty) cutout, as `_1` with "each" (resume)
             self.last_objects = []
-            return self.export(image, result.alpha, self.output_path(path, out_dir))
+            own = object_options(options, 1) if self.objects == "each" else options
+            return self.export(
+                image, result.alpha, output_path_for(path, out_dir, own), options=own
+            )
         listed = []
         # the last object first: `_1` is written last, so its presence says the photo is done
         for k, obj in reversed(list(enumerate(chosen, start=1))):
