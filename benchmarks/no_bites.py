@@ -3,8 +3,9 @@
 The fp16 ISNet outputs (one pass and the flipped pass, at network size) are computed once per
 photo through the product's backend and cached as .npz under --cache; the masks of `--quality
 fast` (one pass) and `best` (average + clean-up) are rebuilt from them exactly as the segmenter
-does. Every photo is refined once per mask (matting without the guard, also cached), then the
-guard variants are applied. Reported per half (even / odd indices: choose on one, check on the
+does (the detail pass of `best`, backends/detail_pass.py, runs only on photos at least 1.5x
+the network's size, so on none of the shared sets). Every photo is refined once per mask
+(matting without the guard, also cached), then the guard variants are applied. Reported per half (even / odd indices: choose on one, check on the
 other) and over the whole set: mean / median IoU and SAD/1000, SAD > 50, images more than 10%
 worse than the raw `best` mask, and the rule "refine the averaged mask; take the one-pass result
 when the averaged one disputes more of the subject" (margin --margin).

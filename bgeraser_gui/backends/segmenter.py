@@ -16,6 +16,7 @@ import numpy as np
 
 from bgeraser_gui.backends import postprocess
 from bgeraser_gui.backends.cancel_scope import cancel_scope
+from bgeraser_gui.backends.detail_pass import detail_pass
 from bgeraser_gui.backends.model_io import InputSpec, mask_from_output, network_input
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress
 
@@ -35,6 +36,7 @@ class QualityOptions:
     crop_margin: float = 0.1
     clean_regions: bool = False
     snap_edges: bool = False
+    detail_pass: bool = False  # second look at undecided parts of large photos (detail_pass.py)
 
     def replace(self, **changes) -> QualityOptions:
         return dataclasses.replace(self, **changes)
@@ -133,6 +135,9 @@ class Segmenter:
         mask = self._mask(rgb, progress, 0.0, 0.6 if options.crop_pass else 0.9, check, kept)
         if options.crop_pass:
             mask = self._crop_pass(rgb, mask, progress, check)
+        if options.detail_pass and not options.rembg_exact:
+            progress(0.9, "Looking closer where the model hesitates")
+            mask = detail_pass(rgb, mask, self._one_pass_mask, self.input_spec.size, check)
         check()
         if options.clean_regions:
             progress(0.92, "Cleaning specks and holes")
@@ -148,14 +153,15 @@ class Segmenter:
         whatever the quality options: what click-to-select asks about crops, where the
         graph cut settles the edges and the answer must come fast."""
         with cancel_scope(cancel):
-            rgb = as_rgb(rgb)
-            height, width = rgb.shape[:2]
-            out = self._run(network_input(rgb, self.input_spec))[0]
-            mask = mask_from_output(
-                out, width, height, self.spec.output, self.options.rembg_exact,
-                self.input_spec.resize,
-            )  # fmt: skip
+            mask = self._one_pass_mask(as_rgb(rgb))
         return np.ascontiguousarray(mask, dtype=np.float32)
+
+    def _one_pass_mask(self, rgb: np.ndarray) -> np.ndarray:
+        height, width = rgb.shape[:2]
+        out = self._run(network_input(rgb, self.input_spec))[0]
+        return mask_from_output(
+            out, width, height, self.spec.output, self.options.rembg_exact, self.input_spec.resize
+        )
 
     # --- steps ---------------------------------------------------------------------------------
     def predict_square(self, rgb: np.ndarray, check=lambda: None, kept=None) -> np.ndarray:
