@@ -57,3 +57,43 @@ def test_a_quantised_file_is_recognised_without_importing_onnx(isnet_quint8_path
     answer = _loaded_after(code)
     assert answer["result"] == "onnxruntime"
     assert "onnx" not in answer["loaded"] and "torch" not in answer["loaded"]
+
+
+def _tiny_model(path: Path) -> Path:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def _arena_and_spinning(session) -> tuple[bool, str]:
+    options = session.get_session_options()
+    try:
+        spinning = options.get_session_config_entry("session.intra_op.allow_spinning")
+    except RuntimeError:  # not set: ONNX Runtime's default, spinning
+        spinning = "1"
+    return options.enable_cpu_mem_arena, spinning
+
+
+def test_batch_sessions_keep_their_memory_and_do_not_spin(tmp_path, monkeypatch):
+    from bgeraser_gui.assemble import PipelineSpec
+    from bgeraser_gui.backends import ort_backend
+    from bgeraser_gui.engines.local import LocalEngine
+
+    monkeypatch.setenv("BGERASER_CONVERTED_CACHE", "off")
+    model = _tiny_model(tmp_path / "tiny.onnx")
+    # the editor: the activations go back after each run (issue 15)
+    assert _arena_and_spinning(ort_backend.open_session(model)) == (False, "1")
+    spec = PipelineSpec(refine=False, backend_factory=lambda: ort_backend.open_session(model))
+    engine = LocalEngine(spec, workers=1)
+    assert engine._load_workers() is None  # what a thread-pool run does before its photos
+    # a batch: memory kept between photos, idle threads sleep
+    assert _arena_and_spinning(engine._bases[0].backend) == (True, "0")
+    assert _arena_and_spinning(ort_backend.open_session(model)) == (False, "1")  # only there

@@ -28,6 +28,7 @@ from concurrent.futures import (
 from concurrent.futures.process import BrokenProcessPool
 
 from bgeraser_gui.assemble import PipelineSpec, build_pipeline
+from bgeraser_gui.backends.ort_backend import prefer_throughput
 from bgeraser_gui.core.batch_plan import STATUS_CANCELLED, STATUS_FAILED, BatchJob, ReportRecord
 from bgeraser_gui.core.process_life import die_with_parent
 from bgeraser_gui.core.progress import CancelToken
@@ -62,6 +63,7 @@ def _process_init(spec: PipelineSpec, cancel_event, parent_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_spec = spec
     _worker_cancel = CancelToken(cancel_event)
+    prefer_throughput()
 
 
 def _process_run(job: BatchJob) -> ReportRecord:
@@ -109,6 +111,7 @@ class LocalEngine:
     def _load_workers(self) -> str | None:
         """Build and load each thread worker's pipeline, once per engine (a missing model
         fails here, not per image); the error when a model cannot load."""
+        previous = prefer_throughput()  # for the sessions opened here, not the process's
         try:
             for worker in range(self.workers):
                 if worker not in self._bases:
@@ -117,6 +120,8 @@ class LocalEngine:
                     self._bases[worker] = base
         except Exception as exc:  # noqa: BLE001 - reported per job, e.g. a missing model
             return f"{MODEL_LOAD_FAILED}: {exc}"
+        finally:
+            prefer_throughput(previous)
         return None
 
     def _lane_pipeline(self):

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable, Iterator
 
 from bgeraser_gui.assemble import PipelineSpec, build_pipeline
+from bgeraser_gui.backends.ort_backend import prefer_throughput
 from bgeraser_gui.core.batch_plan import STATUS_CANCELLED, STATUS_FAILED, BatchJob, ReportRecord
 from bgeraser_gui.core.errors import BgEraserError
 from bgeraser_gui.core.progress import CancelToken
@@ -58,6 +59,7 @@ class _PipelineWorker:
 
     def __init__(self, spec: PipelineSpec) -> None:
         self.error: str | None = None
+        prefer_throughput()  # an actor runs photo after photo
         try:
             self.pipeline = build_pipeline(spec)
             self.pipeline.load()
