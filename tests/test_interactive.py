@@ -222,3 +222,24 @@ def test_preview_changes_nothing_and_the_same_click_then_reuses_it(monkeypatch):
     session.add(Click(120, 100, positive=True))
     session.add(Click(200, 100, positive=False))
     assert len(runs) == 3
+
+
+def test_a_click_on_what_an_earlier_click_decided_otherwise_reopens_that_decision():
+    """An earlier positive click took in the whole box as well as the disc; a negative click
+    on the box, with no object from the model, takes the box out again by its colours (the
+    earlier click's own disc stays a seed), not only a patch around the click."""
+    from bgeraser_gui.core.click_edit import apply_click
+
+    img, disc, box, _ = _scene()
+    mask = (disc | box).astype(np.float32)
+    decided = np.zeros(disc.shape, np.int8)
+    decided[box] = 1  # what the earlier positive click at (160, 100) added
+    earlier = [(160, 100, True)]
+    edit = apply_click(img, mask, decided, (215, 85, False), earlier, None, 1.0)
+    out = mask.copy()
+    out[edit.rect.slices()][edit.changed] = edit.labels[edit.changed]
+    assert (out[box] >= 0.5).mean() < 0.1
+    assert (out[disc] >= 0.5).mean() > 0.999
+    decided[:] = 0  # nobody decided the box: the click stays local
+    edit = apply_click(img, mask, decided, (215, 85, False), earlier, None, 1.0)
+    assert edit.rect.width < 80

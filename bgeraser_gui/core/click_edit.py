@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from bgeraser_gui.core.click_cut import cut_bounded
+from bgeraser_gui.core.click_parts import part_under_click
 from bgeraser_gui.core.click_proposals import (
     CropSegmenter,
     crop_fractions,
@@ -31,6 +32,7 @@ COLOUR_GAIN = 1.0  # weight of the local colour models' log ratio
 PRIOR_GAIN = 0.5  # weight of the current mask's logit: the click says it is wrong here
 MIN_COLOUR_SAMPLES = 50
 SUBJECT_OVERLAP = 0.5  # a negative click's object covering more of the selection is the subject
+PART_PUSH = 0.5  # logit toward background in the part of the selection a negative click is on
 DECIDED_PUSH = 3.0  # logit toward the label an earlier click gave a pixel
 LOCAL_EPS = 1e-5  # density floor of the local colour models (few, local samples)
 FLOOD_TOLERANCE = 24  # colour distance (per channel) of a click's own colours
@@ -196,6 +198,16 @@ def _trusted_object(
     return obj
 
 
+def _overridden(decided: np.ndarray, x: int, y: int, positive: bool, radius: int):
+    """Where an earlier click set the other label, connected to (x, y) (bool), or None when
+    the click does not land on such a decision. A click there says that earlier click was
+    wrong here: what it decided is open again (its own disc stays a hard seed)."""
+    other = -1 if positive else 1
+    if decided[y, x] != other:
+        return None
+    return _component_at(decided == other, x, y, radius)
+
+
 def _out_of_scale(obj: np.ndarray, current: np.ndarray, positive: bool, depth: float) -> bool:
     """True when the object would change far more than the click's depth (its distance to
     the other label) suggests: a click next to the outline fixes the outline, it does not
@@ -282,14 +294,32 @@ def apply_click(
             cancel.check()
         if found is not None:
             obj, soft = found
+    reopened = part = None
+    if obj is None:
+        # no object from the model, and the click lands where an earlier click set the other
+        # label: what that click decided is open again, settled by colours
+        reopened = _overridden(decided, x, y, positive, r)
+        if reopened is None and not positive:
+            # ... elsewhere a negative click takes the part of the selection under it
+            positives = [(cx, cy) for cx, cy, pos in earlier if pos]
+            part = part_under_click(rgb, mask, decided, x, y, positives)
     depth = _depth(current, x, y)
     if obj is not None and _out_of_scale(obj, current, positive, depth):
         obj = soft = None
-    rect = _window(shape, x, y, obj, depth)
+    if part is not None and _out_of_scale(part, current, positive, depth):
+        part = None
+    # where the click may act beyond its neighbourhood: the model's object, the reopened
+    # decision, or the part of the selection under it (the latter two settled by colours)
+    reach = next((a for a in (obj, reopened, part) if a is not None), None)
+    rect = _window(shape, x, y, reach, depth)
     sl = rect.slices()
     win_rgb = np.ascontiguousarray(rgb[sl])
     win_cur = current[sl]
     unary = PRIOR_GAIN * _logit(mask[sl])
+    win_reopened = np.zeros(win_cur.shape, bool) if reopened is None else reopened[sl]
+    unary[win_reopened] = 0.0
+    win_part = np.zeros(win_cur.shape, bool) if part is None else part[sl]
+    unary[win_part] = -PART_PUSH
     sign = 1.0 if positive else -1.0
     win_obj = np.zeros(win_cur.shape, bool) if obj is None else obj[sl]
     if obj is not None:
@@ -300,13 +330,13 @@ def apply_click(
     click_class = _disc(win_cur.shape, [click], max(3 * r, 5), positive, rect)
     click_class |= _flood(win_rgb, x - rect.x0, y - rect.y0) | win_obj
     around = cv2.dilate(click_class.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
-    other = (win_cur != positive) & ~around
+    other = (win_cur != positive) & ~around & ~win_reopened & ~win_part
     # the colours only speak where the click could flip a label (a negative click never
     # makes background into subject)
     evidence = _colour_term(win_rgb, click_class, other)
     unary = unary + np.where(win_cur != positive, sign * COLOUR_GAIN * evidence, 0.0)
     # what earlier clicks decided holds unless the image strongly says otherwise
-    unary = unary + DECIDED_PUSH * decided[sl]
+    unary = unary + DECIDED_PUSH * np.where(win_reopened, 0, decided[sl])
     # hard seeds: every click so far, and the window's border where it is inside the image
     everything = [*earlier, click]
     fg = _disc(win_cur.shape, everything, r, True, rect)
@@ -314,7 +344,8 @@ def apply_click(
     border = _border_seeds(rect, shape, win_cur)
     # labels may change only near the click and near the proposed object, whatever colours
     # elsewhere in the window say
-    fixed = border | ~_free_region(win_obj, x - rect.x0, y - rect.y0, depth, max(shape))
+    win_reach = win_obj | win_reopened | win_part
+    fixed = border | ~_free_region(win_reach, x - rect.x0, y - rect.y0, depth, max(shape))
     fg |= fixed & win_cur & ~bg
     bg |= fixed & ~win_cur & ~fg
     if cancel is not None:
