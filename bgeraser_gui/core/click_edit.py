@@ -1,6 +1,9 @@
 """One click's edit of the working mask: proposal, window, data term, graph cut, locality.
 
 Works on the working copy (`interactive.WORK_SIDE`); see `core.interactive` for the design.
+Where the crops give no trusted object: a click on what an earlier click decided otherwise
+reopens that decision (colours settle it), and a negative click may act on the whole part of
+the selection under it (`core.click_parts`: a thin piece, or its part in the objects split).
 """
 
 from __future__ import annotations
