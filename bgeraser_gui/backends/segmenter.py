@@ -85,9 +85,10 @@ class Segmenter:
 
     @property
     def input_spec(self) -> InputSpec:
-        """The model's preprocessing; in rembg-exact mode always stretched, as rembg does."""
-        if self.options.rembg_exact and self.spec.resize != "stretch":
-            return dataclasses.replace(self.spec, resize="stretch")
+        """The model's preprocessing; in rembg-exact mode rembg's: always stretched, with its
+        arithmetic (model_io.InputSpec.rembg_arithmetic)."""
+        if self.options.rembg_exact:
+            return dataclasses.replace(self.spec, resize="stretch", rembg_arithmetic=True)
         return self.spec
 
     # --- public API ----------------------------------------------------------------------------
