@@ -29,7 +29,7 @@ import numpy as np
 LOW, HIGH = 0.1, 0.9  # the first mask's undecided range
 MIN_ZOOM = 1.5  # photo long side / network size below which no detail pass runs
 TILE_FRACTION = 0.5  # tile side / photo long side (at least the network size)
-MAX_TILES = 2  # network passes at most (each costs one pass of the first look)
+MAX_TILES = 1  # more network passes (each costs what one pass of the first look costs)
 MIN_UNDECIDED = 0.02  # a tile with a smaller undecided share is not worth a pass
 EDGE_MARGIN = 1 / 8  # of the tile side: the crop's inner edges keep the first mask
 
