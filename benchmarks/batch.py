@@ -139,13 +139,28 @@ def run_chunk(runs: dict, order: list[str], inputs: Path, outputs: Path) -> dict
     results = {}
     for name in order:
         command, env = runs[name]
-        out = outputs / name.replace(" ", "_")
+        out = outputs / name.replace(" ", "_")  # shared by the groups: count what is new
+        before = len(list(out.glob("*.png"))) if out.exists() else 0
         result = run_measured(command(inputs, out), env)
-        result["outputs"] = len(list(out.glob("*.png"))) if out.exists() else 0
+        result["outputs"] = (len(list(out.glob("*.png"))) if out.exists() else 0) - before
         results[name] = result
         print(f"  {name}: {result['outputs']} images, {result['seconds']} s wall, "
               f"{result['cpu_seconds']} s CPU, exit {result['exit_code']}", flush=True)  # fmt: skip
     return results
+
+
+def same_files(outputs: Path, first: str, second: str) -> str:
+    """'k of n': how many photos both variants wrote with the very same pixels."""
+    mine = outputs_by_stem(outputs / first.replace(" ", "_"))
+    theirs = outputs_by_stem(outputs / second.replace(" ", "_"))
+    both = sorted(set(mine) & set(theirs))
+    same = sum(same_pixels(mine[stem], theirs[stem]) for stem in both)
+    return f"{same} of {len(both)}"
+
+
+def same_pixels(a: Path, b: Path) -> bool:
+    with Image.open(a) as first, Image.open(b) as second:
+        return first.size == second.size and np.array_equal(np.asarray(first), np.asarray(second))
 
 
 def outputs_by_stem(folder: Path) -> dict[str, Path]:
@@ -194,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"group {index + 1}/{len(chunks)}: {len(chunk)} photos", flush=True)
             per_chunk.append(run_chunk(runs, order, inputs, tmp / "out"))
         load_after = os.getloadavg()
+        identical: dict[str, str] = {}
         agreement = {
             name: compare_outputs(
                 outputs_by_stem(tmp / "out" / name.replace(" ", "_")),
@@ -202,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
             for name in names
             if name != REMBG
         }
+        if args.compare_src is not None:  # did the change alter what the tool writes?
+            for mode in ("default", "fast --no-refine"):
+                mine, theirs = f"ours {mode}", f"{args.compare_src.name} {mode}"
+                if mine in runs and theirs in runs:
+                    identical[mode] = same_files(tmp / "out", mine, theirs)
         if args.keep is not None:
             shutil.copytree(tmp / "out", args.keep, dirs_exist_ok=True)
 
@@ -237,8 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     for name, agree in agreement.items():
         print(f"alpha vs rembg, {name}: {agree}")
+    for mode, same in identical.items():
+        print(f"ours {mode} vs {args.compare_src.name}: {same} pixel-identical")
     if args.json:
         results = {"summary": summary, "groups": per_chunk, "agreement": agreement}
+        results["identical_to_compare_src"] = identical
         results["load_average"] = {"before": load_before, "after": load_after}
         args.json.write_text(json.dumps(results, indent=2))
     failed = [name for name, row in summary.items() if row["exit_codes"] != [0]]
