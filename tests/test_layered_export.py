@@ -103,6 +103,17 @@ def test_ora_round_trip(photo, tmp_path):
     assert len(data) > 1000
 
 
+def test_layers_split_from_the_cutout_are_its_own_parts_only(photo):
+    image, alpha, foreground = photo
+    from bgeraser_gui.core.compose import render
+
+    data = render(image, alpha, ExportOptions(format="ora"), foreground)  # split here
+    stack = ET.fromstring(zipfile.ZipFile(io.BytesIO(data)).read("stack.xml"))
+    names = [layer.get("name") for layer in stack.iter("layer")]
+    assert names[0] == "cutout" and names[1] == "main subject" and names[-1] == "original"
+    assert not any(name.endswith(("(hidden)", "(faint)", "(found)")) for name in names)
+
+
 def test_psd_round_trip(photo, tmp_path):
     image, alpha, foreground = photo
     from bgeraser_gui.core.compose import render

@@ -285,8 +285,8 @@ def render(
     flat = compose_image(image, alpha, replace(options, format="png"), foreground)
     cutout = flat.pixels if isinstance(flat, DeepImage) else np.asarray(flat)
     unit = np.asarray(alpha, np.float32) / 255.0 if alpha.dtype == np.uint8 else alpha
-    if objects is None:
-        objects = split_objects(image.rgb, unit)
+    if objects is None:  # the cutout's own parts (not the hidden candidates it left out)
+        objects = [o for o in split_objects(image.rgb, unit) if o.suggested]
     encode = encode_ora if options.format == "ora" else encode_psd
     return encode(image, cutout, object_layers(unit, objects))
 
