@@ -57,14 +57,14 @@ def cpu() -> float:
 
 
 def read_any(path: Path) -> np.ndarray:
-    """The file's pixels at their depth (Pillow for 8 bits: OpenCV premultiplies 8-bit RGBA
-    TIFFs; OpenCV for 16 bits, which Pillow reads as 8)."""
-    with Image.open(path) as im:
-        if im.mode in ("RGB", "RGBA") and getattr(im, "tag_v2", {}).get(258, (8,))[0] == 8:
-            return np.asarray(im)
+    """The file's pixels at their depth (OpenCV for 16 bits, which Pillow reads as 8; Pillow
+    for 8 bits: OpenCV premultiplies 8-bit RGBA TIFFs)."""
     pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    code = cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB
-    return cv2.cvtColor(pixels, code)
+    if pixels is not None and pixels.dtype == np.uint16:
+        code = cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        return cv2.cvtColor(pixels, code)
+    with Image.open(path) as im:
+        return np.asarray(im)
 
 
 def unit(pixels: np.ndarray) -> np.ndarray:

@@ -223,6 +223,7 @@ def encode_tiff(pixels: np.ndarray, icc: bytes | None, exif: bytes | None = None
         predictor=True,
         iccprofile=icc,
         metadata=None,
+        software=False,  # the photo's own Software tag (EXIF) when it has one
         extratags=main_tags + [(code - 1, "I", 1, 0, True) for code in directories],
     )
     return _linked_directories(buffer.getvalue(), directories)
