@@ -19,8 +19,10 @@ checks the 16-bit path. Prints CPU seconds per writer.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -138,13 +140,18 @@ def krita_flatten(path: Path, timeout: float = 600) -> np.ndarray | None:
         return None
     with tempfile.TemporaryDirectory() as home:
         out = Path(home) / "flat.png"
-        run = subprocess.run(
-            ["xvfb-run", "-a", "krita", str(path), "--export", "--export-filename", str(out)],
-            capture_output=True, text=True, timeout=timeout,
-            env={"HOME": home, "PATH": "/usr/bin:/bin"},
-        )  # fmt: skip
+        command = ["xvfb-run", "-a", "krita", str(path), "--export", "--export-filename", str(out)]
+        env = {"HOME": home, "PATH": "/usr/bin:/bin"}
+        # its own process group: a timeout ends Xvfb and Krita too, not only xvfb-run
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env, start_new_session=True) as run:  # fmt: skip
+            try:
+                _, stderr = run.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(run.pid, signal.SIGKILL)
+                raise
         if not out.exists():
-            raise RuntimeError(f"Krita wrote nothing (rc {run.returncode}): {run.stderr[-500:]}")
+            raise RuntimeError(f"Krita wrote nothing (rc {run.returncode}): {stderr[-500:]}")
         return unit(read_any(out))
 
 
