@@ -96,6 +96,17 @@ def ours_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "bgeraser_gui.cli"]
 
 
+def rembg_setup(model: Path, tmp: Path) -> tuple[dict, str]:
+    """(environment, `-x` extras) for rembg's `dis_custom` session on `model`: rembg only
+    loads custom models from inside its home folder, so the file is linked there."""
+    rembg_home = tmp / "rembg_home"
+    rembg_home.mkdir()
+    (rembg_home / model.name).symlink_to(model.resolve())
+    rembg_env = {**os.environ, "REMBG_HOME": str(rembg_home)}
+    rembg_env.pop("U2NET_HOME", None)
+    return rembg_env, json.dumps({"model_path": str(rembg_home / model.name)})
+
+
 def variants(args: argparse.Namespace, tmp: Path) -> dict[str, tuple]:
     """name -> (command(inputs, out_dir), environment)."""
     model = args.model
@@ -108,13 +119,7 @@ def variants(args: argparse.Namespace, tmp: Path) -> dict[str, tuple]:
 
         return command
 
-    # rembg only loads custom models from inside its home folder: link the file there.
-    rembg_home = tmp / "rembg_home"
-    rembg_home.mkdir()
-    (rembg_home / model.name).symlink_to(model.resolve())
-    rembg_env = {**os.environ, "REMBG_HOME": str(rembg_home)}
-    rembg_env.pop("U2NET_HOME", None)
-    extras = json.dumps({"model_path": str(rembg_home / model.name)})
+    rembg_env, extras = rembg_setup(model, tmp)
 
     def rembg(inputs: Path, out: Path) -> list[str]:
         return [str(args.rembg), "p", "-m", "dis_custom", "-x", extras, str(inputs), str(out)]

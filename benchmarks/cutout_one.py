@@ -25,11 +25,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from batch import DEFAULT_MODEL, DEFAULT_REMBG, REPO, ours_command, run_measured  # noqa: E402
+from batch import (  # noqa: E402
+    DEFAULT_MODEL,
+    DEFAULT_REMBG,
+    REPO,
+    ours_command,
+    rembg_setup,
+    run_measured,
+    same_pixels,
+)
 
 DEFAULT_PHOTO = REPO.parent / "shared" / "perf" / "alpaca_650x434.jpg"
 FAST = ["--quality", "fast", "--no-refine"]
@@ -47,13 +52,7 @@ def variants(args: argparse.Namespace, tmp: Path) -> dict[str, tuple[list[str], 
     def written(folder: str) -> Path:
         return tmp / folder / f"{photo.stem}_cutout.png"
 
-    # rembg only loads custom models from inside its home folder: link the file there.
-    rembg_home = tmp / "rembg_home"
-    rembg_home.mkdir()
-    (rembg_home / model.name).symlink_to(model.resolve())
-    rembg_env = {**os.environ, "REMBG_HOME": str(rembg_home)}
-    rembg_env.pop("U2NET_HOME", None)
-    extras = json.dumps({"model_path": str(rembg_home / model.name)})
+    rembg_env, extras = rembg_setup(model, tmp)
     rembg_out = tmp / "rembg.png"
     found = {
         "ours default": (ours("default"), dict(os.environ), written("default")),
@@ -73,11 +72,6 @@ def variants(args: argparse.Namespace, tmp: Path) -> dict[str, tuple[list[str], 
         torch_fast = ours("torch-fast", *FAST, "--runtime", "torch")
         found["ours fast --no-refine torch"] = (torch_fast, dict(os.environ), written("torch-fast"))
     return found
-
-
-def same_pixels(a: Path, b: Path) -> bool:
-    with Image.open(a) as first, Image.open(b) as second:
-        return first.size == second.size and np.array_equal(np.asarray(first), np.asarray(second))
 
 
 def measure_round(runs: dict, order: list[str]) -> dict[str, dict]:
