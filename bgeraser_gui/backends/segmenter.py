@@ -49,7 +49,7 @@ RAW = QualityOptions(rembg_exact=True)
 # lost 3.5 points on davis345_sub and edge snapping lowered IoU and raised SAD: both opt-in.
 # The detail pass runs only on photos at least 1.5x the network's size (none in the eval sets):
 # on the 6 MP bike it draws the front brake rotor the first look left at 0.2-0.4 (rim median
-# 0.09 -> 0.84 in the export) for one more network pass (segment CPU 15.7 -> ~24 s).
+# 0.09 -> 0.84 in the export) for one more network pass (segment CPU 16.6 -> 23.7 s).
 IMPROVED = QualityOptions(flip_tta=True, clean_regions=True, detail_pass=True)
 # One network pass and no post-processing: half the time of IMPROVED, for previews and for
 # batches where throughput matters more than the last IoU point.
