@@ -96,7 +96,10 @@ def keep_model_outline(
     if subject_area == 0:
         return False
     inside = cv2.distanceTransform(model_side.view(np.uint8), cv2.DIST_L2, 3)
-    band_share = np.count_nonzero((inside > 0) & (inside <= edge_px)) / subject_area
+    # the ring 0 < inside <= edge_px, counted without a second full-size bool temporary
+    # (inside == 0 exactly off the subject)
+    band = np.count_nonzero(inside <= edge_px) - (inside.size - subject_area)
+    band_share = band / subject_area
     del inside
     if band_share < OUTLINE_BAND_SHARE:
         return False
