@@ -191,12 +191,16 @@ def run_level(
     state = {"in_flight": 0, "paused": False}
     counter = iter(range(requests))
 
-    def checkpoint(count: int) -> None:  # under `gate`, by the client whose answer made `count`
+    def checkpoint() -> None:  # under `gate`, by the client whose answer reached a count
+        if state["paused"]:  # a checkpoint is waiting already: its reading covers this count
+            return
         state["paused"] = True
-        gate.wait_for(lambda: state["in_flight"] == 0)  # the answers in flight: after `count`
+        gate.wait_for(lambda: state["in_flight"] == 0)  # answers in flight arrive meanwhile
         time.sleep(SETTLE_S)  # the worker frees the job's memory after answering
-        rss[count] = rss_mib(target.process.pid)
-        progress(f"after {count}: idle RSS {rss[count]:g} MiB")
+        mib = rss_mib(target.process.pid)
+        for count in (n for n in checkpoints if n <= len(statuses) and n not in rss):
+            rss[count] = mib
+            progress(f"after {count}: idle RSS {mib:g} MiB")
         state["paused"] = False
         gate.notify_all()
 
@@ -231,7 +235,7 @@ def run_level(
                     if status == 200:
                         latencies.append(seconds)
                     if len(statuses) in checkpoints:
-                        checkpoint(len(statuses))
+                        checkpoint()
                     elif len(statuses) % PROGRESS_EVERY == 0:
                         progress("progress")
 
