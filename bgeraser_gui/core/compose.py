@@ -324,8 +324,6 @@ def _save(
         if max(result.size) > WEBP_MAX_SIDE:
             raise ExportError(f"WebP cannot hold images over {WEBP_MAX_SIDE} px: use PNG or TIFF")
         result.save(tmp, "WEBP", lossless=True, quality=80, method=4, exact=True, **params)
-    elif fmt == "tiff":
-        result.save(tmp, "TIFF", compression="tiff_adobe_deflate", **params)
     else:
         result.save(tmp, "JPEG", quality=95, subsampling=0, **params)
 
