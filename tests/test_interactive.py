@@ -233,13 +233,14 @@ def test_a_click_on_what_an_earlier_click_decided_otherwise_reopens_that_decisio
     img, disc, box, _ = _scene()
     mask = (disc | box).astype(np.float32)
     decided = np.zeros(disc.shape, np.int8)
-    decided[box] = 1  # what the earlier positive click at (160, 100) added
-    earlier = [(160, 100, True)]
+    decided[box] = 1  # what the earlier positive click at (140, 100), on the disc, added
+    earlier = [(140, 100, True)]
     edit = apply_click(img, mask, decided, (215, 85, False), earlier, None, 1.0)
     out = mask.copy()
     out[edit.rect.slices()][edit.changed] = edit.labels[edit.changed]
     assert (out[box] >= 0.5).mean() < 0.1
     assert (out[disc] >= 0.5).mean() > 0.999
-    decided[:] = 0  # nobody decided the box: the click stays local
+    decided[:] = 0  # nobody decided the box: the click stays local (the earlier positive
+    earlier = [(160, 100, True)]  # click on the box keeps the box's part from going whole)
     edit = apply_click(img, mask, decided, (215, 85, False), earlier, None, 1.0)
     assert edit.rect.width < 80

@@ -4,6 +4,8 @@ Works on the working copy (`interactive.WORK_SIDE`); see `core.interactive` for 
 Where the crops give no trusted object: a click on what an earlier click decided otherwise
 reopens that decision (colours settle it), and a negative click may act on the whole part of
 the selection under it (`core.click_parts`: a thin piece, or its part in the objects split).
+What earlier clicks of the other label decided stays where it lies closer to them along the
+image than to this click (`core.click_memory`), so that clicks do not undo each other.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import cv2
 import numpy as np
 
 from bgeraser_gui.core.click_cut import cut_bounded
+from bgeraser_gui.core.click_memory import held_by_earlier
 from bgeraser_gui.core.click_parts import part_under_click
 from bgeraser_gui.core.click_proposals import (
     CropSegmenter,
@@ -318,13 +321,22 @@ def apply_click(
     sl = rect.slices()
     win_rgb = np.ascontiguousarray(rgb[sl])
     win_cur = current[sl]
+    everything = [*earlier, click]
+    # what earlier clicks of the other label decided and lies closer to them than to this
+    # click (along the image) stays as they left it
+    held = held_by_earlier(
+        win_rgb,
+        decided[sl] == (-1 if positive else 1),
+        [(cx - rect.x0, cy - rect.y0, pos) for cx, cy, pos in everything],
+        positive,
+    )
     unary = PRIOR_GAIN * _logit(mask[sl])
-    win_reopened = np.zeros(win_cur.shape, bool) if reopened is None else reopened[sl]
+    win_reopened = np.zeros(win_cur.shape, bool) if reopened is None else reopened[sl] & ~held
     unary[win_reopened] = 0.0
-    win_part = np.zeros(win_cur.shape, bool) if part is None else part[sl]
+    win_part = np.zeros(win_cur.shape, bool) if part is None else part[sl] & ~held
     unary[win_part] = -PART_PUSH
     sign = 1.0 if positive else -1.0
-    win_obj = np.zeros(win_cur.shape, bool) if obj is None else obj[sl]
+    win_obj = np.zeros(win_cur.shape, bool) if obj is None else obj[sl] & ~held
     if obj is not None:
         push = np.abs(_logit(soft[sl])) + PROPOSAL_PUSH
         unary = np.where(win_obj, sign * np.maximum(sign * unary, push), unary)
@@ -341,9 +353,12 @@ def apply_click(
     # what earlier clicks decided holds unless the image strongly says otherwise
     unary = unary + DECIDED_PUSH * np.where(win_reopened, 0, decided[sl])
     # hard seeds: every click so far, and the window's border where it is inside the image
-    everything = [*earlier, click]
     fg = _disc(win_cur.shape, everything, r, True, rect)
     bg = _disc(win_cur.shape, everything, r, False, rect)
+    if positive:
+        bg |= held & ~fg
+    else:
+        fg |= held & ~bg
     border = _border_seeds(rect, shape, win_cur)
     # labels may change only near the click and near the proposed object, whatever colours
     # elsewhere in the window say
