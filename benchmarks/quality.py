@@ -42,6 +42,13 @@ VARIANTS: dict[str, QualityOptions] = {
     "flip+crop": FLOAT.replace(flip_tta=True, crop_pass=True),
     "flip+clean": FLOAT.replace(flip_tta=True, clean_regions=True),
     "all": FLOAT.replace(flip_tta=True, crop_pass=True, clean_regions=True, snap_edges=True),
+    # the network input at the photo's aspect (model_io "fit"), alone, with a flip pass at the
+    # same size, and with a flip pass at a 768 px long side (issue 20)
+    "fit": FLOAT.replace(fit_input=True),
+    "fit+flip+clean": FLOAT.replace(fit_input=True, flip_tta=True, clean_regions=True),
+    "fit+flip768+clean": FLOAT.replace(
+        fit_input=True, flip_tta=True, flip_side=768, clean_regions=True
+    ),
 }
 
 
@@ -50,10 +57,11 @@ def memoise_runs(backend, cache_dir: Path) -> dict[str, int]:
     cache_dir.mkdir(parents=True, exist_ok=True)
     run = backend._run
     tag = f"{backend.name}-{getattr(backend, 'runtime', '')}-{getattr(backend, 'precision', '')}"
+    tag += f"-any{backend.any_input_size}"  # ONNX Runtime: the rewritten graph (onnx_any_size)
     counts = {"hits": 0, "runs": 0}
 
     def cached(batch: np.ndarray) -> np.ndarray:
-        key = hashlib.sha1(tag.encode() + batch.tobytes()).hexdigest()
+        key = hashlib.sha1(f"{tag}{batch.shape}".encode() + batch.tobytes()).hexdigest()
         path = cache_dir / f"{key}.npy"
         if path.exists():
             counts["hits"] += 1
@@ -88,8 +96,9 @@ def evaluate(args) -> dict:
             valid = scored_pixels(gt.shape, ignore)
             per_image[image_path.stem] = {}
             for variant in args.variants:
-                args.backend.options = VARIANTS[variant]
-                mask = args.backend.predict(rgb)
+                backend = args.backends[VARIANTS[variant].fit_input]
+                backend.options = VARIANTS[variant]
+                mask = backend.predict(rgb)
                 score_iou, score_sad = iou(mask, gt, valid), sad(mask, gt, valid)
                 sums[variant]["iou"] += score_iou
                 sums[variant]["sad"] += score_sad
@@ -124,11 +133,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/bgeraser-quality-cache"))
     parser.add_argument("--json", type=Path, help="also write the full results here")
     args = parser.parse_args(argv)
-    args.backend = load_backend(
-        args.model, runtime=args.runtime, precision=args.precision, options=RAW
-    )
-    counts = memoise_runs(args.backend, args.cache)
+    # ONNX Runtime: the file's own graph for the square input (`raw` is rembg's exactly), the
+    # graph rewritten for any input size for the "fit" variants (backends/onnx_any_size.py)
+    args.backends = {
+        fit: load_backend(
+            args.model, runtime=args.runtime, precision=args.precision,
+            options=RAW.replace(fit_input=fit, rembg_exact=not fit),
+        )
+        for fit in (False, True)
+    }  # fmt: skip
+    tallies = [memoise_runs(backend, args.cache) for backend in args.backends.values()]
     results = evaluate(args)
+    counts = {key: sum(tally[key] for tally in tallies) for key in ("hits", "runs")}
     print(
         f"model {args.model} runtime {args.runtime} precision {args.precision} "
         f"(network runs {counts['runs']}, cached {counts['hits']})"

@@ -171,13 +171,16 @@ def _torch_network(path: Path, device: str, precision: str):
         return _networks[key]
 
 
-def _ort_session(path: Path, device: str):
+def _ort_session(path: Path, device: str, any_size: bool):
+    """The session for (file, device), once per process; with `any_size` one on the graph
+    rewritten to take any input size (for "fit" inputs; `--quality rembg` runs the file as it
+    is, as rembg does)."""
     from bgeraser_gui.backends.ort_backend import open_session
 
-    key = (str(path), path.stat().st_mtime_ns, device)
+    key = (str(path), path.stat().st_mtime_ns, device, any_size)
     with _lock:
         if key not in _sessions:
-            _sessions[key] = open_session(path, device)
+            _sessions[key] = open_session(path, device, any_size)
         return _sessions[key]
 
 
@@ -262,7 +265,9 @@ def load_backend(
             from bgeraser_gui.backends.ort_backend import OrtSegmenter, ort_device
 
             arch = spec.arch if spec is not None else file_architecture(path)
-            session = _ort_session(path, ort_device(resolved_device, runtime == "auto"))
+            device_name = ort_device(resolved_device, runtime == "auto")
+            any_size = options.fit_input and not options.rembg_exact
+            session = _ort_session(path, device_name, any_size)
             backend = OrtSegmenter(session, name, _input_spec(spec, arch), options)
             _forget_weights(path)  # parsed only to choose the runtime or find the architecture
         _backends[key] = backend

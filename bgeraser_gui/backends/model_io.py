@@ -6,9 +6,13 @@ min-max normalisation of the output, 8-bit quantisation, LANCZOS resize back. La
 first reduced by an integer factor (PIL `reducing_gap`), which leaves photos less than three times
 the input size untouched and keeps memory flat for 24 MP files.
 
-Resize modes: "stretch" (rembg: the photo is squeezed to the square input) and "letterbox" (the
+Resize modes: "stretch" (rembg: the photo is squeezed to the square input), "letterbox" (the
 anime-segmentation project's way: aspect-preserving resize, centred on a black square; the
-padding is cropped off the output before it is resized back to the photo).
+padding is cropped off the output before it is resized back to the photo) and "fit" (aspect
+preserved without padding: the long side becomes the input size, the short side the nearest
+multiple of `FIT_MULTIPLE`; the network, fully convolutional, then computes only on the photo:
+a 16:9 frame costs 56 % of a square pass. It needs a network that takes any input size:
+backends/onnx_any_size.py for ONNX files whose graph was traced at one size).
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ class InputSpec:
     rembg_arithmetic: bool = False
 
 
-RESIZE_MODES = ("stretch", "letterbox")
+RESIZE_MODES = ("stretch", "letterbox", "fit")
+FIT_MULTIPLE = 32  # ISNet and U²-Net halve the resolution five times below the input size
 
 
 @dataclass(frozen=True)
@@ -50,14 +55,30 @@ class Placement:
     width: int
 
 
+def fit_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    """(rows, columns) of the "fit" input for a `height` x `width` photo: the long side is
+    `size`, the short side scaled alike and rounded to a multiple of FIT_MULTIPLE (at least
+    one multiple, at most `size`)."""
+    scale = size / max(height, width)
+
+    def side(n: int) -> int:
+        steps = round(n * scale / FIT_MULTIPLE)
+        return min(size, max(FIT_MULTIPLE, steps * FIT_MULTIPLE))
+
+    return side(height), side(width)
+
+
 def placement(height: int, width: int, size: int, resize: str = "stretch") -> Placement:
-    """The photo's rectangle inside the `size` x `size` input for a `height` x `width` photo.
+    """The photo's rectangle inside the network input for a `height` x `width` photo (the
+    `size` x `size` square, or for "fit" the input of `fit_shape`, which it fills).
 
     letterbox: the long side becomes `size`, the short side is scaled by the same factor and
     rounded (at least 1 pixel), and the padding is split evenly (the odd pixel goes after).
     """
     if resize == "stretch":
         return Placement(0, 0, size, size)
+    if resize == "fit":
+        return Placement(0, 0, *fit_shape(height, width, size))
     if resize != "letterbox":
         raise ValueError(f"unknown resize mode {resize!r}; expected one of {RESIZE_MODES}")
     if height >= width:
@@ -88,10 +109,14 @@ def normalise(rgb_small: np.ndarray, spec: InputSpec) -> np.ndarray:
 
 
 def network_input(rgb: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """HxWx3 uint8 photo -> 1x3xSxS float32 network input (stretched or letterboxed)."""
+    """HxWx3 uint8 photo -> 1x3xSxS float32 network input (stretched or letterboxed), or for
+    "fit" 1x3xhxw with (h, w) = `fit_shape`."""
     if spec.resize == "stretch":
         gap = None if spec.rembg_arithmetic else REDUCING_GAP
         return normalise(resize_rgb(rgb, spec.size, spec.size, gap), spec)
+    if spec.resize == "fit":
+        rows, columns = fit_shape(rgb.shape[0], rgb.shape[1], spec.size)
+        return normalise(resize_rgb(rgb, columns, rows), spec)
     box = placement(rgb.shape[0], rgb.shape[1], spec.size, spec.resize)
     square = np.zeros((spec.size, spec.size, 3), np.uint8)
     square[box.top : box.top + box.height, box.left : box.left + box.width] = resize_rgb(
@@ -102,6 +127,8 @@ def network_input(rgb: np.ndarray, spec: InputSpec) -> np.ndarray:
 
 def crop_to_photo(prediction: np.ndarray, height: int, width: int, resize: str) -> np.ndarray:
     """Network output (S x S) -> the part that shows the photo (drops letterbox padding)."""
+    if resize == "fit":  # the input was the photo and nothing else
+        return prediction
     box = placement(height, width, prediction.shape[0], resize)
     return prediction[box.top : box.top + box.height, box.left : box.left + box.width]
 
@@ -115,6 +142,15 @@ def to_unit_range(prediction: np.ndarray, output: str, minmax: bool = True) -> n
         low, high = float(pred.min()), float(pred.max())
         pred = (pred - low) / max(high - low, 1e-8)
     return np.clip(pred, 0.0, 1.0)
+
+
+def resize_prediction(prediction: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A raw network output (float32 HxW) at another input size -> `shape`, bilinear (the
+    output is smooth at network size; no clipping: raw outputs may be logits)."""
+    if prediction.shape == tuple(shape):
+        return np.ascontiguousarray(prediction, dtype=np.float32)
+    image = Image.fromarray(np.ascontiguousarray(prediction, dtype=np.float32), "F")
+    return np.asarray(image.resize((shape[1], shape[0]), Image.Resampling.BILINEAR))
 
 
 def resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:

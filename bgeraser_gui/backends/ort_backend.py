@@ -11,6 +11,7 @@ import numpy as np
 from bgeraser_gui.backends.cancel_scope import check_current, terminate_on_cancel
 from bgeraser_gui.backends.device import cpu_thread_count
 from bgeraser_gui.backends.model_io import InputSpec
+from bgeraser_gui.backends.onnx_any_size import session_source
 from bgeraser_gui.backends.ort_optimized import open_cpu_session
 from bgeraser_gui.backends.segmenter import QualityOptions, Segmenter
 from bgeraser_gui.core.errors import ModelError
@@ -53,8 +54,9 @@ def ort_device(device: str, cpu_without_cuda: bool = False) -> str:
     return "cuda"
 
 
-def open_session(path: str | Path, device: str = "cpu"):
-    """An InferenceSession on `device` ("cpu" or "cuda"), threads = usable cores."""
+def open_session(path: str | Path, device: str = "cpu", any_size: bool = False):
+    """An InferenceSession on `device` ("cpu" or "cuda"), threads = usable cores; with
+    `any_size` on the graph rewritten to take any input size (backends/onnx_any_size.py)."""
     try:
         import onnxruntime as ort
     except ImportError as exc:
@@ -78,8 +80,9 @@ def open_session(path: str | Path, device: str = "cpu"):
         providers.insert(0, "CUDAExecutionProvider")
     try:
         if device.startswith("cuda"):
-            return ort.InferenceSession(str(path), sess_options=options, providers=providers)
-        return open_cpu_session(ort, Path(path), options, providers)
+            source = session_source(Path(path), any_size)
+            return ort.InferenceSession(source, sess_options=options, providers=providers)
+        return open_cpu_session(ort, Path(path), options, providers, any_size)
     except Exception as exc:  # onnxruntime raises its own exception types
         raise ModelError(f"ONNX Runtime cannot open {path}: {exc}") from exc
 
@@ -97,6 +100,7 @@ class OrtSegmenter(Segmenter):
         self._output = session.get_outputs()[0].name
         shape = session.get_inputs()[0].shape
         self._fixed = tuple(shape[2:]) if all(isinstance(d, int) for d in shape[2:]) else None
+        self.any_input_size = self._fixed is None
 
     def warm_up(self) -> None:
         size = self._fixed[0] if self._fixed else 256

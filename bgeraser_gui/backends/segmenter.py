@@ -17,7 +17,12 @@ import numpy as np
 from bgeraser_gui.backends import postprocess
 from bgeraser_gui.backends.cancel_scope import cancel_scope
 from bgeraser_gui.backends.detail_pass import detail_pass
-from bgeraser_gui.backends.model_io import InputSpec, mask_from_output, network_input
+from bgeraser_gui.backends.model_io import (
+    InputSpec,
+    mask_from_output,
+    network_input,
+    resize_prediction,
+)
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress
 
 WARM_UP_SIZE = 256
@@ -37,6 +42,11 @@ class QualityOptions:
     clean_regions: bool = False
     snap_edges: bool = False
     detail_pass: bool = False  # second look at undecided parts of large photos (detail_pass.py)
+    # The network sees the photo at its own aspect ratio (model_io "fit") instead of squeezed
+    # into the square input, for models whose input is "stretch" and runtimes that take any
+    # input size: less computation for every photo that is not square.
+    fit_input: bool = False
+    flip_side: int = 0  # long side of the flip pass's input (0: that of the first pass)
 
     def replace(self, **changes) -> QualityOptions:
         return dataclasses.replace(self, **changes)
@@ -74,6 +84,7 @@ class Segmenter:
 
     name: str
     device: str
+    any_input_size = True  # the runtime takes inputs of any height and width ("fit")
 
     def __init__(self, name: str, device: str, spec: InputSpec, options: QualityOptions) -> None:
         self.name = name
@@ -92,6 +103,8 @@ class Segmenter:
         arithmetic (model_io.InputSpec.rembg_arithmetic)."""
         if self.options.rembg_exact:
             return dataclasses.replace(self.spec, resize="stretch", rembg_arithmetic=True)
+        if self.options.fit_input and self.spec.resize == "stretch" and self.any_input_size:
+            return dataclasses.replace(self.spec, resize="fit")
         return self.spec
 
     # --- public API ----------------------------------------------------------------------------
@@ -171,14 +184,18 @@ class Segmenter:
     def predict_square(self, rgb: np.ndarray, check=lambda: None, kept=None) -> np.ndarray:
         """The network's raw output at network size for one photo (flip-averaged if enabled;
         then the first pass's output is appended to `kept` when a list is given)."""
-        batch = network_input(rgb, self.input_spec)
+        spec = self.input_spec
+        batch = network_input(rgb, spec)
         out = self._run(batch)[0]
         if self.options.flip_tta:
             if kept is not None:
                 kept.append(out)
             check()
-            flipped = self._run(np.ascontiguousarray(batch[..., ::-1]))[0]
-            out = (out + flipped[:, ::-1]) * 0.5
+            side = self.options.flip_side
+            if side and side != spec.size and spec.resize != "letterbox":
+                batch = network_input(rgb, dataclasses.replace(spec, size=side))
+            flipped = self._run(np.ascontiguousarray(batch[..., ::-1]))[0][:, ::-1]
+            out = (out + resize_prediction(flipped, out.shape)) * 0.5
         return out
 
     def _mask(self, rgb, progress, start, end, check, kept=None) -> np.ndarray:

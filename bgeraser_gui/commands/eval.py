@@ -234,6 +234,7 @@ def _run(args: argparse.Namespace) -> int:
             (r["dataset"], r["stem"], r["model"], r["mode"]): r["seconds"]
             for r in read_results_csv(csv_path)
         }
+    _stamp_configuration(args.out, models, args.resume)
     settings = ScoringSettings(
         args.out, modes, args.resume, args.band_px, args.boundary_tolerance, previous_seconds
     )
@@ -266,6 +267,26 @@ def _run(args: argparse.Namespace) -> int:
     if done < total:
         return 130
     return 0 if evaluator.rows else 1
+
+
+def _stamp_configuration(out: Path, models: list[_Model], resume: bool) -> None:
+    """Record which segmenter configuration (quality options, network input) made the saved
+    predictions; --resume reuses them only when it is this one: masks from another one (an
+    earlier version's defaults) must not mix into the tables."""
+    from bgeraser_gui.backends.segmenter import IMPROVED
+
+    for model in models:
+        folder = out / "predictions" / model.label
+        stamp, current = folder / "configuration.txt", f"{IMPROVED!r}\n"
+        if resume and folder.is_dir():
+            previous = stamp.read_text() if stamp.is_file() else "not recorded\n"
+            if previous != current:
+                raise BgEraserError(
+                    f"--resume: the predictions in {folder} were made with another "
+                    f"configuration ({previous.strip()}; now {current.strip()}); use a new --out"
+                )
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(current)
 
 
 def _interleaved(groups: list[list[EvalSample]]) -> list[EvalSample]:
