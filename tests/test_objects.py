@@ -109,9 +109,10 @@ def test_a_subject_a_crop_sees_in_two_parts_is_cut_in_two():
     def segment(crop: np.ndarray) -> np.ndarray:
         return ((crop[..., 0] > 150) & (crop[..., 2] < 100)).astype(np.float32)
 
-    whole = split_objects(rgb, mask)
+    alone = SplitSettings(colour_edge=float("inf"))  # the crops' cut alone, not the colours'
+    whole = split_objects(rgb, mask, settings=alone)
     assert len(whole) == 1  # no crops: one subject (one core, no split)
-    parts = split_objects(rgb, mask, crops=CropSegmenter(rgb, segment))
+    parts = split_objects(rgb, mask, crops=CropSegmenter(rgb, segment), settings=alone)
     assert [o.source for o in parts] == ["model", "model"]
     boxes = sorted((o.bbox.x0, o.bbox.x1) for o in parts)
     assert abs(boxes[0][1] - 90) <= 2 and abs(boxes[1][0] - 90) <= 2
@@ -146,3 +147,32 @@ def test_colour_regions_follow_colour_edges():
     assert labels.max() == 3  # strips of blended colour along the edges
     assert len(np.unique(labels[:, 82:])) == 1 and len(np.unique(labels[42:78, 22:58])) == 1
     assert labels[0, 0] != labels[0, 100] != labels[60, 40]
+
+
+def _disk_and_bar(disk_colour, bar_colour) -> tuple[np.ndarray, np.ndarray]:
+    """A big disk with a bar below it, one model region: the bar is too thin for a core of
+    its own (an umbrella and the person under it)."""
+    rgb = _photo(360, 400)
+    mask = np.zeros(rgb.shape[:2], np.float32)
+    cv2.rectangle(rgb, (175, 150), (225, 330), bar_colour, -1)
+    cv2.rectangle(mask, (175, 150), (225, 330), 1.0, -1)
+    cv2.circle(rgb, (200, 110), 85, disk_colour, -1)
+    cv2.circle(mask, (200, 110), 85, 1.0, -1)
+    return rgb, mask
+
+
+def test_a_subject_is_cut_where_its_colour_regions_meet_at_a_strong_edge():
+    from bgeraser_gui.core.object_split import split_component
+
+    rgb, mask = _disk_and_bar((200, 40, 40), (40, 40, 200))
+    grad = cv2.Sobel(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.CV_32F, 1, 1)
+    assert split_component(mask >= 0.5, mask, np.abs(grad), SplitSettings()).max() == 1
+    objects = split_objects(rgb, mask)
+    assert len(objects) == 2 and all(o.suggested for o in objects)
+    disk = objects[0].full_mask(mask.shape)
+    assert disk[110, 200] and not disk[300, 200] and objects[1].full_mask(mask.shape)[300, 200]
+    union = compose_alpha(objects, [1, 2], mask.shape)
+    assert np.array_equal(union >= 0.5, mask >= 0.5)
+    # no cut without a strong edge, and none when the setting asks for an impossible one
+    assert len(split_objects(*_disk_and_bar((200, 40, 40), (200, 40, 40)))) == 1
+    assert len(split_objects(rgb, mask, settings=SplitSettings(colour_edge=1e9))) == 1

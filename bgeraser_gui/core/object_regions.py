@@ -100,14 +100,13 @@ def colour_regions_at(rgb: np.ndarray, scale: float, min_pixels: int) -> np.ndar
 
 
 def hidden_regions(
-    rgb: np.ndarray, taken: np.ndarray, scale: float, count: int, min_pixels: int
+    labels: np.ndarray, taken: np.ndarray, count: int, min_pixels: int
 ) -> list[np.ndarray]:
-    """Big colour regions of `rgb` (work resolution) mostly away from `taken` (bool: pixels
-    that are objects already), as bool regions without `taken`, biggest first, at most
-    `count`."""
+    """Big colour regions (`labels`, `colour_regions_at` of the photo at work resolution)
+    mostly away from `taken` (bool: pixels that are objects already), as bool regions without
+    `taken`, biggest first, at most `count`."""
     if count <= 0:
         return []
-    labels = colour_regions_at(rgb, scale, min_pixels)
     near = cv2.dilate(taken.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     areas = np.bincount(labels.ravel())
     free = np.bincount(labels.ravel(), weights=(~near).ravel().astype(np.float64))

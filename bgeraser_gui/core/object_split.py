@@ -7,12 +7,15 @@ Everything here runs on a copy of at most WORK_SIDE pixels and returns int32 lab
   least CORE_DEPTH of its deepest point); the flooding follows image edges and valleys of the
   model's confidence. Two neighbouring parts stay apart only where the image shows an edge (or
   the model a valley) along their common border; otherwise they are merged back.
+- `split_by_colour`: a subject cut further along the photo's colour regions where the border
+  between two of them is a strong image edge (an umbrella and the person under it, a bike and
+  the one parked behind it: one thick region, so no second core for `split_component`).
 The crop grid searched for left-out things is `crop_centres` (used by `core.object_crops`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -32,6 +35,9 @@ class SplitSettings:
     valley: float = 0.7  # ...or the model's mean confidence along the border at most this
     hidden: int = 4  # at most this many hidden colour regions the model left out
     region_scale: float = 4500.0  # colour regions' scale (bigger: fewer, larger regions)
+    colour_scale: float = 1000.0  # `split_by_colour`: colour regions' scale (finer than hidden)
+    colour_edge: float = 2.5  # ... border's gradient / the subject's mean gradient to cut
+    colour_part: float = 0.2  # ... and its smallest part, as a share of the subject
     crop_grid: int = 2  # crops per side when searching for left-out things (0 = no search)
     crop_overlap: float = 1.3  # crop side = long side / crop_grid * this
 
@@ -61,13 +67,45 @@ def split_component(
         return region.astype(np.int32)
     scale = float(np.mean(grad[region])) + 1e-6
     elevation = np.clip(grad / (4.0 * scale), 0, 1) * 0.5 + (1.0 - soft) * 0.5
-    markers = np.where(region, cores, 0).astype(np.int32)
+    labels = _flood(region, np.where(region, cores, 0).astype(np.int32), elevation)
+    return _merge_weak_borders(labels, soft, grad / scale, settings)
+
+
+def _flood(region: np.ndarray, markers: np.ndarray, elevation: np.ndarray) -> np.ndarray:
+    """Labels of `region` grown from `markers` (int32) over `elevation` (0..1), a watershed."""
+    elevation = elevation.copy()
     elevation[~region] = 1.0  # paths through the outside cost the most: never taken first
     from scipy import ndimage  # imported when needed: ~0.4 s of every CLI start otherwise
 
     flooded = ndimage.watershed_ift((elevation * 65535).astype(np.uint16), markers)
-    labels = np.where(region, flooded, 0).astype(np.int32)
-    return _merge_weak_borders(labels, soft, grad / scale, settings)
+    return np.where(region, flooded, 0).astype(np.int32)
+
+
+def split_by_colour(
+    region: np.ndarray, colours: np.ndarray, soft: np.ndarray, grad: np.ndarray,
+    settings: SplitSettings,
+) -> np.ndarray:  # fmt: skip
+    """Labels (int32, 0 outside `region`) of one subject cut along the colour regions
+    `colours` (int labels, same shape) it holds: neighbouring pieces are merged back unless
+    their common border is a strong image edge (`colour_edge`, no valley needed), pieces
+    below `colour_part` of the subject join a neighbour; the cuts are then moved onto the
+    image's edges by a watershed from the pieces' inner parts."""
+    pieces = np.zeros(region.shape, np.int32)
+    for colour in np.unique(colours[region]):
+        _, comps = cv2.connectedComponents((region & (colours == colour)).astype(np.uint8), 4)
+        pieces[comps > 0] = comps[comps > 0] + pieces.max()
+    scale = float(np.mean(grad[region])) + 1e-6
+    # the outline's own edge (against what lies outside) says nothing about a cut inside
+    inside = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    strict = replace(settings, min_part=settings.colour_part, edge_ratio=settings.colour_edge,
+                     valley=0.0)  # fmt: skip
+    labels = _merge_weak_borders(pieces, soft, np.where(inside, grad / scale, 0), strict)
+    if labels.max() <= 1:
+        return region.astype(np.int32)
+    inner = cv2.erode(labels.astype(np.uint16), np.ones((5, 5), np.uint8)).astype(np.int32)
+    inner[cv2.dilate(labels.astype(np.uint16), np.ones((5, 5), np.uint8)) != inner] = 0
+    elevation = np.clip(grad / (4.0 * scale), 0, 1) * 0.5 + (1.0 - soft) * 0.5
+    return _relabel(_flood(region, inner, elevation))
 
 
 def _merge_weak_borders(

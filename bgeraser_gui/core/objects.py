@@ -7,8 +7,10 @@
 What `split_objects` returns, best first within each kind:
 1. The model's subjects (`source == "model"`, `suggested`): every connected region of the
    model's mask (>= 0.5) bigger than `min_area`, cut further into touching subjects where the
-   image shows an edge between them (`core.object_split.split_component`). Together they are
-   the automatic cutout (minus specks below `min_area`).
+   image shows an edge between them (`core.object_split.split_component`), and along the
+   photo's colour regions where two meet at a strong edge (`split_by_colour`: an umbrella and
+   the person under it). Together they are the automatic cutout (minus specks below
+   `min_area`).
 2. Things the model left out that are likely wanted (not suggested), from `core.object_crops`:
    what the model calls subject when re-run on crops of the photo (`source == "crop"`; the
    click-to-select engine's `CropSegmenter`, so crops are shared with clicks; only when `crops`
@@ -39,6 +41,7 @@ from bgeraser_gui.core.object_crops import carve, crop_views, faint_regions, fou
 from bgeraser_gui.core.object_split import (
     SplitSettings,
     gradient_magnitude,
+    split_by_colour,
     split_component,
     work_scale,
 )
@@ -116,7 +119,12 @@ def split_objects(
     soft = cv2.resize(np.asarray(mask, np.float32), size, interpolation=cv2.INTER_AREA)
     small_rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     grad = gradient_magnitude(small_rgb)
-    labels = _model_subjects(soft, grad, settings)
+    from bgeraser_gui.core.object_regions import colour_regions_at, hidden_regions  # numba
+
+    min_pixels = round(settings.min_area * soft.size)
+    colours = colour_regions_at(small_rgb, settings.region_scale, min_pixels)
+    pieces = colour_regions_at(small_rgb, settings.colour_scale, min_pixels)
+    labels = _model_subjects(soft, grad, pieces, settings)
     found: list[tuple[np.ndarray, float]] = []
     if crops is not None:
         views = crop_views(crops, scale, soft.shape, settings, cancel)
@@ -128,12 +136,7 @@ def split_objects(
     faint = faint_regions(soft, labels > 0, grad, settings)
     for i, (region, _) in enumerate(faint, start=model_count + len(found) + 1):
         labels[region] = i
-    from bgeraser_gui.core.object_regions import hidden_regions  # numba: imported when used
-
-    hidden = hidden_regions(
-        small_rgb, labels > 0, settings.region_scale, settings.hidden,
-        round(settings.min_area * labels.size),
-    )  # fmt: skip
+    hidden = hidden_regions(colours, labels > 0, settings.hidden, min_pixels)
     hidden = [(region, float(soft[region].mean())) for region in hidden]
     for i, (region, _) in enumerate(hidden, start=model_count + len(found) + len(faint) + 1):
         labels[region] = i
@@ -146,8 +149,12 @@ def split_objects(
     return _named(objects, (h, w))
 
 
-def _model_subjects(soft: np.ndarray, grad: np.ndarray, settings: SplitSettings) -> np.ndarray:
-    """Labels (int32) of the model's subjects at work resolution, biggest first."""
+def _model_subjects(
+    soft: np.ndarray, grad: np.ndarray, colours: np.ndarray, settings: SplitSettings
+) -> np.ndarray:
+    """Labels (int32) of the model's subjects at work resolution, biggest first: connected
+    regions cut where they touch (`split_component`), each part cut along its colour regions
+    `colours` where they meet at a strong edge (`split_by_colour`)."""
     min_pixels = settings.min_area * soft.size
     count, comps, stats, _ = cv2.connectedComponentsWithStats((soft >= 0.5).astype(np.uint8), 8)
     labels = np.zeros(soft.shape, np.int32)
@@ -160,9 +167,11 @@ def _model_subjects(soft: np.ndarray, grad: np.ndarray, settings: SplitSettings)
         region = comps[box] == i
         sub = split_component(region, soft[box], grad[box], settings)
         for k in range(1, int(sub.max()) + 1):
-            part = sub == k
-            if part.sum() >= min_pixels:
-                parts.append((int(part.sum()), box, part))
+            cut = split_by_colour(sub == k, colours[box], soft[box], grad[box], settings)
+            for j in range(1, int(cut.max()) + 1):
+                part = cut == j
+                if part.sum() >= min_pixels:
+                    parts.append((int(part.sum()), box, part))
     for n, (_, box, part) in enumerate(sorted(parts, key=lambda p: -p[0]), start=1):
         labels[box][part] = n
     return labels
