@@ -112,25 +112,40 @@ def _merge_weak_borders(
     labels: np.ndarray, soft: np.ndarray, grad: np.ndarray, settings: SplitSettings
 ) -> np.ndarray:
     """Merge neighbouring parts whose common border shows no edge, weakest first; parts below
-    `min_part` of the region join the neighbour they share the longest border with."""
+    `min_part` of the region join the neighbour they share the longest border with. The
+    borders are measured once; a merged part's border with a neighbour is the union of its
+    two parts' borders with it (the same pixels a new measurement would find)."""
     total = int((labels > 0).sum())
+    areas = np.bincount(labels.ravel())
+    # per pair: border length, sum of the gradient and of the model's confidence along it
+    stats = {
+        pair: (len(rows), float(grad[rows, cols].sum()), float(soft[rows, cols].sum()))
+        for pair, (rows, cols) in _borders(labels).items()
+    }
+    lut = np.arange(len(areas), dtype=np.int32)
     while True:
-        borders = _borders(labels)
-        if not borders:
-            return _relabel(labels)
-        areas = np.bincount(labels.ravel())
         weakest, merge = None, None
-        for (a, b), pixels in borders.items():
+        for (a, b), (length, edges, confidence) in stats.items():
             small = min(areas[a], areas[b]) < settings.min_part * total
-            edge = float(grad[pixels].mean())
-            valley = float(soft[pixels].mean())
+            edge, valley = edges / length, confidence / length
             strength = max(edge / settings.edge_ratio, settings.valley / max(valley, 1e-6))
-            key = (not small, strength if not small else -len(pixels[0]))
+            key = (not small, strength if not small else -length)
             if (small or strength < 1.0) and (weakest is None or key < weakest):
                 weakest, merge = key, (a, b)
         if merge is None:
-            return _relabel(labels)
-        labels[labels == max(merge)] = min(merge)
+            return _relabel(lut[labels])
+        keep, gone = merge  # pairs are (low, high): the lower label stays
+        areas[keep] += areas[gone]
+        lut[lut == gone] = keep
+        merged: dict[tuple[int, int], tuple[int, float, float]] = {}
+        for (a, b), values in stats.items():
+            a, b = (keep if a == gone else a), (keep if b == gone else b)
+            if a == b:
+                continue
+            pair = (min(a, b), max(a, b))
+            old = merged.get(pair, (0, 0.0, 0.0))
+            merged[pair] = (old[0] + values[0], old[1] + values[1], old[2] + values[2])
+        stats = merged
 
 
 def _borders(labels: np.ndarray) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
