@@ -176,3 +176,32 @@ def test_a_subject_is_cut_where_its_colour_regions_meet_at_a_strong_edge():
     # no cut without a strong edge, and none when the setting asks for an impossible one
     assert len(split_objects(*_disk_and_bar((200, 40, 40), (200, 40, 40)))) == 1
     assert len(split_objects(rgb, mask, settings=SplitSettings(colour_edge=1e9))) == 1
+
+
+def test_merging_weak_borders_measures_like_a_new_measurement_after_each_merge():
+    from bgeraser_gui.core.object_split import _borders, _merge_weak_borders, _relabel
+
+    rng = np.random.default_rng(3)
+    labels = cv2.resize(rng.integers(1, 13, (6, 8)).astype(np.uint8), (160, 120),
+                        interpolation=cv2.INTER_NEAREST).astype(np.int32)  # fmt: skip
+    soft = rng.uniform(0.3, 1.0, labels.shape).astype(np.float32)
+    grad = rng.uniform(0.0, 2.0, labels.shape).astype(np.float32)
+    settings = SplitSettings(min_part=0.05, edge_ratio=1.0, valley=0.7)
+
+    def measured_anew(labels):  # every border measured again after each merge
+        labels = _relabel(labels)
+        while True:
+            areas, weakest, merge = np.bincount(labels.ravel()), None, None
+            for (a, b), px in _borders(labels).items():
+                small = min(areas[a], areas[b]) < settings.min_part * labels.size
+                strength = max(float(grad[px].mean()), 0.7 / max(float(soft[px].mean()), 1e-6))
+                key = (not small, strength if not small else -len(px[0]))
+                if (small or strength < 1.0) and (weakest is None or key < weakest):
+                    weakest, merge = key, (a, b)
+            if merge is None:
+                return _relabel(labels)
+            labels[labels == max(merge)] = min(merge)
+
+    fast = _merge_weak_borders(_relabel(labels), soft, grad, settings)
+    assert 1 < fast.max() < 12
+    assert np.array_equal(fast, measured_anew(labels.copy()))
