@@ -176,6 +176,7 @@ def test_a_subject_is_cut_where_its_colour_regions_meet_at_a_strong_edge():
     # no cut without a strong edge, and none when the setting asks for an impossible one
     assert len(split_objects(*_disk_and_bar((200, 40, 40), (200, 40, 40)))) == 1
     assert len(split_objects(rgb, mask, settings=SplitSettings(colour_edge=1e9))) == 1
+    assert len(split_objects(rgb, mask, settings=SplitSettings(colour_cut=False))) == 1
 
 
 def test_merging_weak_borders_measures_like_a_new_measurement_after_each_merge():

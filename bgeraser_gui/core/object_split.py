@@ -35,6 +35,8 @@ class SplitSettings:
     valley: float = 0.7  # ...or the model's mean confidence along the border at most this
     hidden: int = 4  # at most this many hidden colour regions the model left out
     region_scale: float = 4500.0  # colour regions' scale (bigger: fewer, larger regions)
+    colour_cut: bool = True  # cut subjects along colour regions (`split_by_colour`); off
+    # where one whole main subject is wanted (`--objects largest`)
     colour_scale: float = 1000.0  # `split_by_colour`: colour regions' scale (finer than hidden)
     colour_edge: float = 2.5  # ... border's gradient / the subject's mean gradient to cut
     colour_part: float = 0.2  # ... and its smallest part, as a share of the subject

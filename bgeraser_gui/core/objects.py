@@ -123,7 +123,11 @@ def split_objects(
 
     min_pixels = round(settings.min_area * soft.size)
     colours = colour_regions_at(small_rgb, settings.region_scale, min_pixels)
-    pieces = colour_regions_at(small_rgb, settings.colour_scale, min_pixels)
+    pieces = (
+        colour_regions_at(small_rgb, settings.colour_scale, min_pixels)
+        if settings.colour_cut
+        else None
+    )
     labels = _model_subjects(soft, grad, pieces, settings)
     found: list[tuple[np.ndarray, float]] = []
     if crops is not None:
@@ -150,11 +154,11 @@ def split_objects(
 
 
 def _model_subjects(
-    soft: np.ndarray, grad: np.ndarray, colours: np.ndarray, settings: SplitSettings
+    soft: np.ndarray, grad: np.ndarray, colours: np.ndarray | None, settings: SplitSettings
 ) -> np.ndarray:
     """Labels (int32) of the model's subjects at work resolution, biggest first: connected
     regions cut where they touch (`split_component`), each part cut along its colour regions
-    `colours` where they meet at a strong edge (`split_by_colour`)."""
+    `colours` (None: not cut) where they meet at a strong edge (`split_by_colour`)."""
     min_pixels = settings.min_area * soft.size
     count, comps, stats, _ = cv2.connectedComponentsWithStats((soft >= 0.5).astype(np.uint8), 8)
     labels = np.zeros(soft.shape, np.int32)
@@ -167,7 +171,9 @@ def _model_subjects(
         region = comps[box] == i
         sub = split_component(region, soft[box], grad[box], settings)
         for k in range(1, int(sub.max()) + 1):
-            cut = split_by_colour(sub == k, colours[box], soft[box], grad[box], settings)
+            cut = (sub == k).astype(np.int32)
+            if colours is not None:
+                cut = split_by_colour(sub == k, colours[box], soft[box], grad[box], settings)
             for j in range(1, int(cut.max()) + 1):
                 part = cut == j
                 if part.sum() >= min_pixels:
