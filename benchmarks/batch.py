@@ -112,9 +112,9 @@ def variants(args: argparse.Namespace, tmp: Path) -> dict[str, tuple]:
     model = args.model
     extra = args.ours_args.split()
 
-    def ours(*flags: str):
+    def ours(*flags: str, cli: list[str] | None = None):
         def command(inputs: Path, out: Path) -> list[str]:
-            base = [*ours_command(), "batch", str(inputs), "-o", str(out), "-q"]
+            base = [*(cli or ours_command()), "batch", str(inputs), "-o", str(out), "-q"]
             return [*base, "--model", str(model), *flags, *extra]
 
         return command
@@ -132,6 +132,9 @@ def variants(args: argparse.Namespace, tmp: Path) -> dict[str, tuple]:
         env = {**os.environ, "PYTHONPATH": str(args.compare_src.resolve())}
         found[f"{label} fast --no-refine"] = (ours(*FAST), env)
         found[f"{label} default"] = (ours(), env)
+    if args.fit:  # the fast preset with the network input at the photo's aspect
+        fit_cli = [sys.executable, str(Path(__file__).with_name("fit_cli.py"))]
+        found["ours fast fit --no-refine"] = (ours(*FAST, cli=fit_cli), here)
     if args.rembg_mode:
         found["ours --quality rembg --no-refine"] = (
             ours("--quality", "rembg", "--no-refine"),
@@ -183,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None, help="comma-separated variant names to run")
     parser.add_argument("--rembg-mode", action="store_true", help="add --quality rembg")
     parser.add_argument("--compare-src", type=Path, default=None, help="another checkout")
+    parser.add_argument("--fit", action="store_true", help="add fast with the 'fit' input")
     parser.add_argument("--ours-args", default="", help="extra batch arguments for ours")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     parser.add_argument("--keep", type=Path, default=None, help="copy all outputs here")

@@ -44,9 +44,10 @@ def variants(args: argparse.Namespace, tmp: Path) -> dict[str, tuple[list[str], 
     """name -> (command, environment, output file it must write)."""
     photo, model = args.photo, args.model
 
-    def ours(folder: str, *extra: str) -> list[str]:
+    def ours(folder: str, *extra: str, cli: list[str] | None = None) -> list[str]:
         out = str(tmp / folder)
-        command = [*ours_command(), "cutout", str(photo), "-o", out, "-q", "--model", str(model)]
+        command = [*(cli or ours_command()), "cutout", str(photo), "-o", out, "-q"]
+        command += ["--model", str(model)]
         return [*command, "--existing", "overwrite", *extra]
 
     def written(folder: str) -> Path:
@@ -68,6 +69,10 @@ def variants(args: argparse.Namespace, tmp: Path) -> dict[str, tuple[list[str], 
         env = {**os.environ, "PYTHONPATH": str(args.compare_src.resolve())}
         found[f"{label} default"] = (ours("src-default"), env, written("src-default"))
         found[f"{label} fast --no-refine"] = (ours("src-fast", *FAST), env, written("src-fast"))
+    if args.fit:  # the fast preset with the network input at the photo's aspect
+        fit_cli = [sys.executable, str(Path(__file__).with_name("fit_cli.py"))]
+        fit_fast = ours("fit-fast", *FAST, cli=fit_cli)
+        found["ours fast fit --no-refine"] = (fit_fast, dict(os.environ), written("fit-fast"))
     if args.torch:
         torch_fast = ours("torch-fast", *FAST, "--runtime", "torch")
         found["ours fast --no-refine torch"] = (torch_fast, dict(os.environ), written("torch-fast"))
@@ -93,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rembg", type=Path, default=DEFAULT_REMBG, help="rembg executable")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--torch", action="store_true", help="also time the torch runtime")
+    parser.add_argument("--fit", action="store_true", help="also time fast with the 'fit' input")
     parser.add_argument(
         "--compare-src",
         type=Path,
