@@ -31,7 +31,7 @@ from bgeraser_gui.core.layered_export import (
     encode_psd,
     object_layers,
 )
-from bgeraser_gui.core.objects import split_objects
+from bgeraser_gui.core.objects import WHOLE_SUBJECTS, split_objects
 from bgeraser_gui.core.output_ledger import is_our_output, record_output
 from bgeraser_gui.core.watermark import Watermark, apply_watermark
 
@@ -285,8 +285,8 @@ def render(
     flat = compose_image(image, alpha, replace(options, format="png"), foreground)
     cutout = flat.pixels if isinstance(flat, DeepImage) else np.asarray(flat)
     unit = np.asarray(alpha, np.float32) / 255.0 if alpha.dtype == np.uint8 else alpha
-    if objects is None:  # the cutout's own parts (not the hidden candidates it left out)
-        objects = [o for o in split_objects(image.rgb, unit) if o.suggested]
+    if objects is None:  # the cutout's own subjects, whole (not the hidden ones it left out)
+        objects = [o for o in split_objects(image.rgb, unit, None, WHOLE_SUBJECTS) if o.suggested]
     encode = encode_ora if options.format == "ora" else encode_psd
     return encode(image, cutout, object_layers(unit, objects))
 

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from bgeraser_gui.core.compose import ExportOptions, output_path_for, refuse_overwriting_input
-from bgeraser_gui.core.objects import SplitSettings, SubjectObject, split_objects
+from bgeraser_gui.core.objects import WHOLE_SUBJECTS, SubjectObject, split_objects
 from bgeraser_gui.core.pipeline import Pipeline
 from bgeraser_gui.core.progress import CancelToken, ProgressFn, no_progress
 
@@ -94,7 +94,7 @@ class ObjectsPipeline(Pipeline):
         result = self.cutout(image, progress, cancel)
         if notes is not None:
             notes.extend(result.notes)
-        whole = SplitSettings(colour_cut=self.objects != "largest")  # largest: the whole subject
+        whole = WHOLE_SUBJECTS if self.objects == "largest" else None  # not half a subject
         split = split_objects(image.rgb, result.mask, settings=whole, cancel=cancel)
         objects = [o for o in split if o.suggested]
         chosen = objects[:1] if self.objects == "largest" else objects

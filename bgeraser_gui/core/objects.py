@@ -47,9 +47,12 @@ from bgeraser_gui.core.object_split import (
 )
 from bgeraser_gui.core.progress import CancelToken
 
-__all__ = ["SplitSettings", "SubjectObject", "compose_alpha", "split_objects"]
+__all__ = ["WHOLE_SUBJECTS", "SplitSettings", "SubjectObject", "compose_alpha", "split_objects"]
 
 SOFT_HALO = 0.02  # soft-mask pixels above this belong to the nearest object (its soft edge)
+# one object per subject, no colour cut: where the objects are written, not toggled
+# (`--objects largest`, a layered export's layers when no editor objects are given)
+WHOLE_SUBJECTS = SplitSettings(colour_cut=False)
 
 
 @dataclass(frozen=True, eq=False)
