@@ -44,7 +44,9 @@ def add_object_arguments(parser: argparse.ArgumentParser) -> None:
                    "writes objects.csv and objects_summary.md")  # fmt: skip
     g.add_argument("--object-crops", type=int, default=DEFAULT_CROP_GRID, metavar="N",
                    help="with --objects: search left-out things on N x N crops (N^2 model runs "
-                   f"per photo; default: {DEFAULT_CROP_GRID} = no search; the editor's is "
+                   f"per photo; default: {DEFAULT_CROP_GRID} = no search, as the batch and the "
+                   "editor's Find objects by default; the editor's 'Also look for things the "
+                   f"model left out' box searches {SplitSettings().crop_grid} x "
                    f"{SplitSettings().crop_grid})")  # fmt: skip
 
 
@@ -116,7 +118,8 @@ def run_object_eval(
                     loop.bar.set_postfix_str(f"best2 {score.best_toggle2:.3f}")
     computed = sum(a.crops_computed for a in answers_used)
     reused = sum(a.crops_reused for a in answers_used)
-    notes = [f"Crop grid: {args.object_crops} x {args.object_crops}. Model runs on crops: "
+    notes = [f"Crop grid: {args.object_crops} x {args.object_crops} (0: what the batch and the "
+             "editor's Find objects run by default). Model runs on crops: "
              f"{computed} computed, {reused} reused from --out (--resume)."]  # fmt: skip
     if loop.interrupted:
         notes.append(
