@@ -24,6 +24,7 @@ from bgeraser_gui.core.click_proposals import (
     is_whole_photo,
     zoomed_out_view,
 )
+from bgeraser_gui.core.click_regions import REGION_PUSH, region_under_click
 from bgeraser_gui.core.colour_evidence import MAX_LOG_RATIO, colour_bins, colour_histogram
 from bgeraser_gui.core.history import Rect
 from bgeraser_gui.core.progress import CancelToken
@@ -314,6 +315,8 @@ def apply_click(
         obj = soft = None
     if part is not None and _out_of_scale(part, current, positive, depth):
         part = None
+    if positive and obj is None and reopened is None:  # the image's structure under the click
+        part = region_under_click(rgb, current, decided, x, y, depth)
     # where the click may act beyond its neighbourhood: the model's object, the reopened
     # decision, or the part of the selection under it (the latter two settled by colours)
     reach = next((a for a in (obj, reopened, part) if a is not None), None)
@@ -334,7 +337,7 @@ def apply_click(
     win_reopened = np.zeros(win_cur.shape, bool) if reopened is None else reopened[sl] & ~held
     unary[win_reopened] = 0.0
     win_part = np.zeros(win_cur.shape, bool) if part is None else part[sl] & ~held
-    unary[win_part] = -PART_PUSH
+    unary[win_part] = REGION_PUSH if positive else -PART_PUSH
     sign = 1.0 if positive else -1.0
     win_obj = np.zeros(win_cur.shape, bool) if obj is None else obj[sl] & ~held
     if obj is not None:
@@ -373,4 +376,6 @@ def apply_click(
     changed = _component_at(labels != win_cur, x - rect.x0, y - rect.y0, r)
     if changed is None:
         changed = np.zeros(win_cur.shape, bool)
+    if positive and part is not None:  # every hole the click asked for, not only its own
+        changed |= (labels != win_cur) & win_part
     return ClickEdit(rect, labels, changed)
