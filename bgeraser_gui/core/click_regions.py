@@ -44,11 +44,11 @@ def region_under_click(
     holes = _holes_like(rgb, current, decided, x, y)
     if holes is not None:
         return holes
-    from bgeraser_gui.core.object_regions import REGION_SIDE, colour_regions_at  # numba
+    from bgeraser_gui.core.object_regions import REGION_SIDE  # numba
 
     if depth * min(1.0, REGION_SIDE / max(current.shape)) < MIN_REGION_DEPTH:
         return None  # the colour regions are too coarse for a click this close to the outline
-    labels = colour_regions_at(rgb, REGION_SCALE, max(1, round(REGION_MIN_SHARE * missed.size)))
+    labels = _colour_regions(rgb)
     near = np.zeros(missed.shape, np.uint8)
     cv2.circle(near, (x, y), max(1, round(REGION_REACH * max(depth, 1.0))), 1, -1)
     region = (labels == labels[y, x]) & missed & (decided >= 0) & (near > 0)
@@ -59,6 +59,24 @@ def region_under_click(
     if np.count_nonzero(region) > MAX_REGION_SHARE * region.size:
         return None
     return region
+
+
+_last_regions: tuple[np.ndarray, np.ndarray] | None = None  # (photo, its colour regions)
+
+
+def _colour_regions(rgb: np.ndarray) -> np.ndarray:
+    """The colour regions of `rgb` (the session's working copy); the last photo's are kept, so
+    the photo's later clicks (and the click after its hover preview) do not find them again."""
+    global _last_regions
+    last = _last_regions  # one read: another thread may replace it meanwhile
+    if last is not None and last[0] is rgb:
+        return last[1]
+    from bgeraser_gui.core.object_regions import colour_regions_at  # numba
+
+    min_pixels = max(1, round(REGION_MIN_SHARE * rgb.shape[0] * rgb.shape[1]))
+    labels = colour_regions_at(rgb, REGION_SCALE, min_pixels)
+    _last_regions = (rgb, labels)
+    return labels
 
 
 def _holes_like(
