@@ -75,3 +75,28 @@ def test_a_negative_click_on_a_thin_pole_removes_the_pole_not_the_subject():
     out = ClickSession(img, ((disc > 0) | pole).astype(np.float32)).add(Click(150, 40, False))
     assert (out[pole] >= 0.5).mean() < 0.05
     assert (out[disc > 0] >= 0.5).mean() > 0.99
+
+
+def test_a_negative_click_on_a_thing_running_out_of_every_crop_removes_all_of_it():
+    """A long unwanted bar the crops only ever see a piece of (it runs out of each crop's
+    sides): the click removes the whole bar, its part of the selection, not the crop's piece."""
+    from bgeraser_gui.core.interactive import CropSegmenter
+
+    rng = np.random.default_rng(0)
+    img = np.full((260, 500, 3), (40, 120, 40), np.uint8)
+    selection = np.zeros((260, 500), np.uint8)
+    cv2.circle(img, (130, 90), 80, (200, 40, 40), -1)
+    cv2.circle(selection, (130, 90), 80, 1, -1)
+    subject = selection.astype(bool)
+    img[200:230] = (40, 40, 200)
+    selection[200:230] = 1
+    bar = selection.astype(bool) & ~subject
+    img = (img + rng.normal(0, 4, img.shape)).clip(0, 255).astype(np.uint8)
+
+    def blue_is_salient(crop):
+        return (crop[..., 2].astype(int) > crop[..., 1].astype(int) + 80).astype(np.float32)
+
+    session = ClickSession(img, selection.astype(np.float32), CropSegmenter(img, blue_is_salient))
+    out = session.add(Click(250, 215, False))
+    assert (out[bar] >= 0.5).mean() < 0.05  # before: the crops' piece only, 0.80 stayed
+    assert (out[subject] >= 0.5).mean() > 0.99

@@ -3,7 +3,8 @@
 Works on the working copy (`interactive.WORK_SIDE`); see `core.interactive` for the design.
 Where the crops give no trusted object: a click on what an earlier click decided otherwise
 reopens that decision (colours settle it), and a negative click may act on the whole part of
-the selection under it (`core.click_parts`: a thin piece, or its part in the objects split).
+the selection under it (`core.click_parts`: a thin piece, or its part in the objects split);
+so may a negative click whose object runs out of every crop (the crops saw only a piece).
 What earlier clicks of the other label decided stays where it lies closer to them along the
 image than to this click (`core.click_memory`), so that clicks do not undo each other.
 """
@@ -93,10 +94,11 @@ def _object_under_click(
     earlier: list[WorkClick],
     decided: np.ndarray,
     cancel: CancelToken | None,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """(bool object, float soft mask), both in working pixels, from the smallest crop whose
-    object under the click is trusted (`_trusted_object`) and not cut off by the crop; a
-    cut-off one if no crop holds it whole; None if the model finds nothing usable."""
+) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """(bool object, float soft mask, whole), the masks in working pixels, from the smallest
+    crop whose object under the click is trusted (`_trusted_object`) and not cut off by the
+    crop; a cut-off one (whole False) if no crop holds it whole; None if the model finds
+    nothing usable."""
     x, y, positive = click
     work_shape = current.shape
     hf, wf = segmenter.image_shape
@@ -129,8 +131,8 @@ def _object_under_click(
             or (ys.max() >= wb.y1 - 1 and wb.y1 < work_shape[0])
         )
         if not cut_off:
-            return obj, full_soft
-        fallback = fallback or (obj, full_soft)
+            return obj, full_soft, True
+        fallback = fallback or (obj, full_soft, False)
     return fallback
 
 
@@ -295,21 +297,23 @@ def apply_click(
     current = mask >= 0.5
     r = seed_radius(shape)
     obj = soft = None
+    whole = True
     if segmenter is not None:
         found = _object_under_click(segmenter, click, scale, current, earlier, decided, cancel)
         if cancel is not None:
             cancel.check()
         if found is not None:
-            obj, soft = found
+            obj, soft, whole = found
     reopened = part = None
     if obj is None:
         # no object from the model, and the click lands where an earlier click set the other
         # label: what that click decided is open again, settled by colours
         reopened = _overridden(decided, x, y, positive, r)
-        if reopened is None and not positive:
-            # ... elsewhere a negative click takes the part of the selection under it
-            positives = [(cx, cy) for cx, cy, pos in earlier if pos]
-            part = part_under_click(rgb, mask, decided, x, y, positives)
+    if reopened is None and not positive and (obj is None or not whole):
+        # ... elsewhere a negative click takes the part of the selection under it (also
+        # beside an object that runs out of every crop: a piece of the unwanted thing)
+        positives = [(cx, cy) for cx, cy, pos in earlier if pos]
+        part = part_under_click(rgb, mask, decided, x, y, positives)
     depth = _depth(current, x, y)
     if obj is not None and _out_of_scale(obj, current, positive, depth):
         obj = soft = None
@@ -320,6 +324,8 @@ def apply_click(
     # where the click may act beyond its neighbourhood: the model's object, the reopened
     # decision, or the part of the selection under it (the latter two settled by colours)
     reach = next((a for a in (obj, reopened, part) if a is not None), None)
+    if obj is not None and part is not None:
+        reach = obj | part
     rect = _window(shape, x, y, reach, depth)
     sl = rect.slices()
     win_rgb = np.ascontiguousarray(rgb[sl])
