@@ -7,6 +7,7 @@ import numpy as np
 
 from bgeraser_gui.core.click_edit import apply_click
 from bgeraser_gui.core.click_memory import held_by_earlier
+from bgeraser_gui.core.click_proposals import CropProposal
 from bgeraser_gui.core.interactive import CropSegmenter
 from tests.test_interactive import _scene
 
@@ -41,3 +42,31 @@ def test_a_positive_click_on_what_a_negative_click_took_does_not_bring_back_the_
     out[edit.rect.slices()][edit.changed] = edit.labels[edit.changed]
     assert (out[slice_] >= 0.5).mean() > 0.95
     assert (out[box] >= 0.5).mean() < 0.05
+    assert (out[~disc] >= 0.5).mean() < 0.01  # nor does the ground come with it
+
+
+def test_a_positive_click_on_an_earlier_removal_reopens_its_side_beyond_the_crop_object():
+    """An early negative click in the box took the whole disc too; the positive click on the
+    disc gets from the crops only a piece of it, yet the whole disc comes back (it is closer
+    to the positive click along the image) and the box stays out; the disc's colour is close
+    to the ground's, so the colours alone do not outweigh the earlier decision."""
+    img, disc, box, _ = _scene()
+    rng = np.random.default_rng(0)
+    img[disc] = ((80, 120, 40) + rng.normal(0, 6, (int(disc.sum()), 3))).clip(0, 255)
+    piece = disc & (np.arange(img.shape[1]) < 90)[None, :]
+
+    class SeesPiece(CropSegmenter):  # every crop's object: a piece of the disc
+        def proposal(self, x, y, side, cancel=None):
+            b = super().proposal(x, y, side, cancel).box
+            return CropProposal(b, piece[b.slices()].astype(np.float32))
+
+    segmenter = SeesPiece(img, lambda crop: np.zeros(crop.shape[:2], np.float32))
+    mask = np.zeros(disc.shape, np.float32)
+    decided = np.zeros(disc.shape, np.int8)
+    decided[disc | box] = -1
+    edit = apply_click(img, mask, decided, (75, 100, True), [(190, 100, False)], segmenter, 1.0)
+    out = mask.copy()
+    out[edit.rect.slices()][edit.changed] = edit.labels[edit.changed]
+    assert (out[disc] >= 0.5).mean() > 0.95
+    assert (out[box] >= 0.5).mean() < 0.05
+    assert (out[~disc] >= 0.5).mean() < 0.01  # nor does the ground come with it

@@ -1,9 +1,11 @@
 """One click's edit of the working mask: proposal, window, data term, graph cut, locality.
 
 Works on the working copy (`interactive.WORK_SIDE`); see `core.interactive` for the design.
-Where the crops give no trusted object: a click on what an earlier click decided otherwise
-reopens that decision (colours settle it), and a negative click may act on the whole part of
-the selection under it (`core.click_parts`: a thin piece, or its part in the objects split);
+A click on what an earlier click decided otherwise reopens that decision, colours settle it
+(a negative click's only where the crops give no trusted object; a positive click's also
+beside its object: an early negative click's object often took a large piece of the subject);
+a negative click without a trusted object may act on the whole part of the selection under
+it (`core.click_parts`: a thin piece, or its part in the objects split);
 so may a negative click whose object runs out of every crop (the crops saw only a piece).
 What earlier clicks of the other label decided stays where it lies closer to them along the
 image than to this click (`core.click_memory`), so that clicks do not undo each other.
@@ -305,9 +307,9 @@ def apply_click(
         if found is not None:
             obj, soft, whole = found
     reopened = part = None
-    if obj is None:
-        # no object from the model, and the click lands where an earlier click set the other
-        # label: what that click decided is open again, settled by colours
+    if obj is None or positive:
+        # the click lands where an earlier click set the other label: what that click decided
+        # is open again, settled by colours (a positive click's object too)
         reopened = _overridden(decided, x, y, positive, r)
     if reopened is None and not positive and (obj is None or not whole):
         # ... elsewhere a negative click takes the part of the selection under it (also
@@ -326,6 +328,8 @@ def apply_click(
     reach = next((a for a in (obj, reopened, part) if a is not None), None)
     if obj is not None and part is not None:
         reach = obj | part
+    if obj is not None and reopened is not None:
+        reach = obj | reopened
     rect = _window(shape, x, y, reach, depth)
     sl = rect.slices()
     win_rgb = np.ascontiguousarray(rgb[sl])
