@@ -324,12 +324,10 @@ def apply_click(
     if positive and obj is None and reopened is None:  # the image's structure under the click
         part = region_under_click(rgb, current, decided, x, y, depth)
     # where the click may act beyond its neighbourhood: the model's object, the reopened
-    # decision, or the part of the selection under it (the latter two settled by colours)
-    reach = next((a for a in (obj, reopened, part) if a is not None), None)
-    if obj is not None and part is not None:
-        reach = obj | part
-    if obj is not None and reopened is not None:
-        reach = obj | reopened
+    # decision and the part of the selection under it (the latter two settled by colours;
+    # at most one of them is set)
+    proposals = [a for a in (obj, reopened, part) if a is not None]
+    reach = np.logical_or.reduce(proposals) if proposals else None
     rect = _window(shape, x, y, reach, depth)
     sl = rect.slices()
     win_rgb = np.ascontiguousarray(rgb[sl])
